@@ -1,0 +1,196 @@
+/*
+ * tricolor.h - Go's memory management for C: the whole public API.
+ *
+ * tricolor is a garbage-collected heap for C programs, built after Go's runtime:
+ * Go's allocator (size classes, per-thread caches, central span lists, a page
+ * heap over 64 MiB arenas) and a tri-color mark-and-sweep collector that finds
+ * pointers conservatively in thread stacks, registers, __thread variables, the
+ * data and bss of every loaded object, and registered root regions.
+ *
+ * No initialisation call is needed: the first call of any function initialises
+ * the library.  Every function is thread-safe.
+ *
+ * Quick example:
+ *
+ *     #include <tricolor.h>
+ *     struct node { struct node *next; int v; };
+ *     struct node *n = gc_new(struct node);   // zeroed, collected when unreachable
+ *     n->next = gc_new(struct node);
+ *     gc_collect();                           // runtime.GC()
+ *
+ * Environment (read once, at start-up, with Go's syntax and meaning):
+ *   GOGC=100|off              heap growth between collections, in percent (default 100)
+ *   GOMEMLIMIT=300MiB|off     soft memory limit (B, KiB, MiB, GiB, TiB suffixes)
+ *   GODEBUG=gctrace=1         one line per collection on stderr, in Go's format
+ *
+ * Threads: a thread registers itself on its first allocation and unregisters when
+ * it exits.  A thread that only holds collected pointers, never allocating, calls
+ * gc_register_thread().  The collector stops threads with a signal (SIGPWR,
+ * installed with SA_RESTART); system calls such as nanosleep(2) that the kernel
+ * never restarts may return EINTR while a collection runs.
+ *
+ * Platforms: Linux with glibc, x86-64 and aarch64.
+ */
+#ifndef TRICOLOR_H
+#define TRICOLOR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define GC_API __attribute__((visibility("default")))
+#define GC_MALLOC_ATTR __attribute__((malloc, warn_unused_result))
+#else
+#define GC_API
+#define GC_MALLOC_ATTR
+#endif
+
+/* ------------------------------------------------------------------------ */
+/* Allocation (Go's new)                                                     */
+/* ------------------------------------------------------------------------ */
+
+/* Allocate size bytes, zeroed.  The object is scanned conservatively for
+ * pointers and lives while any pointer to any byte of it is reachable.
+ * Objects are aligned to 16 bytes, or to their size rounded down to a power
+ * of two when smaller than 16.  Returns NULL with errno ENOMEM when the size is
+ * impossible or memory is exhausted. */
+GC_API GC_MALLOC_ATTR void *gc_alloc(size_t size);
+
+/* Like gc_alloc, for pointer-free data: the object is never scanned, so
+ * pointers stored in it do not keep anything alive. */
+GC_API GC_MALLOC_ATTR void *gc_alloc_noscan(size_t size);
+
+/* gc_alloc(n * size), with the multiplication checked for overflow
+ * (NULL, errno ENOMEM). */
+GC_API GC_MALLOC_ATTR void *gc_calloc(size_t n, size_t size);
+
+/* Resize the object p points to (its start).  The contents up to the smaller
+ * of the old and new sizes are kept, the rest is zeroed; the object keeps its
+ * kind (scanned or noscan).  p NULL behaves as gc_alloc(size).  size 0 frees p
+ * and returns NULL.  When the object moves, the old one is freed. */
+GC_API void *gc_realloc(void *p, size_t size);
+
+/* A noscan copy of the string s. */
+GC_API GC_MALLOC_ATTR char *gc_strdup(const char *s);
+
+/* Optional early release of the whole object starting at p.  NULL is fine.
+ * A pointer that is not the start of a live object, or a second free of the
+ * same object, stops the program with a message naming the pointer. */
+GC_API void gc_free(void *p);
+
+/* The usable size of the object holding p (p may point inside it); 0 when p
+ * is not in a live heap object. */
+GC_API size_t gc_size(const void *p);
+
+/* The start of the object holding p (interior pointers included); NULL when p
+ * is not in a live heap object. */
+GC_API void *gc_base(const void *p);
+
+#define gc_new(T) ((T *)gc_alloc(sizeof(T)))
+#define gc_new_array(T, n) ((T *)gc_calloc((n), sizeof(T)))
+
+/* ------------------------------------------------------------------------ */
+/* Collection and tuning                                                     */
+/* ------------------------------------------------------------------------ */
+
+/* runtime.GC(): a full collection.  When it returns, marking is done and every
+ * span has been swept, so statistics are exact. */
+GC_API void gc_collect(void);
+
+/* debug.SetGCPercent: the heap may grow by percent% of the live heap before
+ * the next collection.  Negative turns automatic collection off.  Returns the
+ * previous setting (GOGC, or 100). */
+GC_API int gc_set_percent(int percent);
+
+/* debug.SetMemoryLimit: a soft limit on the memory tricolor holds from the OS.
+ * Negative only queries.  Returns the previous limit (INT64_MAX = none). */
+GC_API int64_t gc_set_memory_limit(int64_t bytes);
+
+/* debug.FreeOSMemory: collect, then return free memory to the OS. */
+GC_API void gc_free_os_memory(void);
+
+/* runtime.KeepAlive: p stays reachable at least until this call. */
+GC_API void gc_keep_alive(const void *p);
+
+/* ------------------------------------------------------------------------ */
+/* Statistics (runtime.MemStats)                                             */
+/* ------------------------------------------------------------------------ */
+
+/* The number of small size classes reported in gc_memstats.by_size. */
+#define GC_NUM_SIZE_CLASSES 57
+
+typedef struct gc_memstats {
+    /* General. */
+    uint64_t alloc;          /* bytes of allocated heap objects (= heap_alloc) */
+    uint64_t total_alloc;    /* cumulative bytes allocated (never decreases) */
+    uint64_t sys;            /* bytes obtained from the OS, all kinds */
+    uint64_t mallocs;        /* cumulative count of objects allocated */
+    uint64_t frees;          /* cumulative count of objects freed */
+
+    /* Heap. */
+    uint64_t heap_alloc;     /* bytes of allocated heap objects, unswept garbage included */
+    uint64_t heap_sys;       /* bytes of heap address space obtained from the OS */
+    uint64_t heap_idle;      /* bytes in spans with no objects */
+    uint64_t heap_inuse;     /* bytes in spans with at least one object */
+    uint64_t heap_released;  /* bytes of idle spans not backed by physical memory */
+    uint64_t heap_objects;   /* objects allocated and not yet freed: mallocs - frees */
+
+    /* Metadata. */
+    uint64_t mspan_inuse;    /* bytes of span descriptors in use */
+    uint64_t mspan_sys;      /* bytes obtained for span descriptors */
+    uint64_t mcache_inuse;   /* bytes of thread caches in use */
+    uint64_t mcache_sys;     /* bytes obtained for thread caches */
+    uint64_t gc_sys;         /* bytes of collector metadata (mark bits, arena maps, work buffers) */
+    uint64_t other_sys;      /* bytes of other runtime memory */
+
+    /* Collector. */
+    uint64_t next_gc;        /* heap goal: the next collection starts when heap_alloc reaches it */
+    uint64_t last_gc;        /* end of the last collection, nanoseconds since the Unix epoch */
+    uint64_t pause_total_ns; /* total stop-the-world time */
+    uint64_t pause_ns[256];  /* recent pauses; the latest is at [(num_gc + 255) % 256] */
+    uint64_t pause_end[256]; /* their end times, nanoseconds since the Unix epoch */
+    uint32_t num_gc;         /* completed collections */
+    uint32_t num_forced_gc;  /* collections forced by gc_collect and friends */
+    double gc_cpu_fraction;  /* share of the program's CPU time used by the collector */
+    int enable_gc;           /* 1 unless GOGC=off and no memory limit is set */
+
+    /* Per size class (Go's BySize): object size and cumulative counts. */
+    struct {
+        uint32_t size;
+        uint64_t mallocs;
+        uint64_t frees;
+    } by_size[GC_NUM_SIZE_CLASSES];
+} gc_memstats;
+
+/* runtime.ReadMemStats: a consistent snapshot.  It briefly stops the world. */
+GC_API void gc_read_memstats(gc_memstats *out);
+
+/* ------------------------------------------------------------------------ */
+/* Roots and threads                                                         */
+/* ------------------------------------------------------------------------ */
+
+/* Scan [start, start+len) as a root at every collection.  The region belongs
+ * to the caller (any memory not allocated by tricolor).  Regions may overlap;
+ * there is no limit to how many are registered. */
+GC_API void gc_add_roots(void *start, size_t len);
+
+/* Stop scanning the part of registered roots within [start, start+len). */
+GC_API void gc_remove_roots(void *start, size_t len);
+
+/* Register the calling thread, so that its stack, registers and __thread
+ * variables are roots.  Automatic on a thread's first allocation.  Returns 0,
+ * or -1 if the thread's stack cannot be found. Registering twice is harmless. */
+GC_API int gc_register_thread(void);
+
+/* Unregister the calling thread.  Automatic when a registered thread exits. */
+GC_API void gc_unregister_thread(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TRICOLOR_H */

@@ -1,0 +1,211 @@
+/*
+ * cache.c - per-thread caches (Go's mcache) and the allocation paths.
+ *
+ * Owns: gc_alloc and friends.  Every registered thread has a cache holding one
+ * span per span class.  The fast path takes the next free slot of that span
+ * from its alloc_cache (the inverted alloc bits, shifted so that bit 0 is slot
+ * freeindex) with no lock and no atomic read-modify-write.  When the cached
+ * word runs out, the slow path refills it from the span's bitmap; when the span
+ * is full, it goes back to central and central hands out another.
+ *
+ * Objects larger than 32 KiB get a span of their own from the page heap.
+ *
+ * Zeroing: a span fresh from the OS is zero; a span that had objects freed
+ * by the sweeper has needzero set and each slot is zeroed as it is handed out.
+ *
+ * Every path runs inside enter_alloc/leave_alloc: a thread is never stopped
+ * for a collection while its cache or an allocator lock is mid-update, so the
+ * collector may flush every cache while the world is stopped.  Statistics:
+ * a span counts its allocations in alloc_count; what a cache allocated is added
+ * to the global counters when the span leaves it (central_uncache_span).
+ */
+#include "internal.h"
+
+#include <errno.h>
+
+/* The placeholder cached for every class until the first allocation: its
+ * alloc_cache is 0, so the fast path always falls through to the slow one. */
+span_t empty_span;
+
+void cache_init_empty(cache_t *c)
+{
+    for (int i = 0; i < NUM_SPAN_CLASSES; i++)
+        c->alloc[i] = &empty_span;
+}
+
+/* Load alloc_cache with the free slots of the bitmap word holding freeindex,
+ * moving freeindex over allocated slots.  False when the span is full. */
+static bool span_refill_cache(span_t *s)
+{
+    unsigned fi = s->freeindex;
+    while (fi < s->nelems) {
+        unsigned w = fi / 64;
+        uint64_t free = ~s->alloc_bits[w] >> (fi % 64);
+        unsigned remain = s->nelems - fi;
+        if (remain < 64)
+            free &= ((uint64_t)1 << remain) - 1;
+        if (free) {
+            __atomic_store_n(&s->freeindex, (uint16_t)fi, __ATOMIC_RELAXED);
+            s->alloc_cache = free;
+            return true;
+        }
+        fi = (w + 1) * 64;
+    }
+    __atomic_store_n(&s->freeindex, s->nelems, __ATOMIC_RELAXED);
+    s->alloc_cache = 0;
+    return false;
+}
+
+static inline void *span_take(span_t *s)
+{
+    uint64_t ac = s->alloc_cache;
+    unsigned b = (unsigned)__builtin_ctzll(ac);
+    unsigned idx = s->freeindex + b;
+    s->alloc_cache = (ac >> b) >> 1;
+    __atomic_store_n(&s->freeindex, (uint16_t)(idx + 1), __ATOMIC_RELAXED);
+    s->alloc_count++;
+    void *p = (void *)(s->base + idx * s->elemsize);
+    if (s->needzero)
+        memset(p, 0, s->elemsize);
+    return p;
+}
+
+static NOINLINE void *alloc_small_slow(gc_thread_t *t, unsigned spc)
+{
+    span_t *s = t->cache.alloc[spc];
+    if (s != &empty_span) {
+        if (span_refill_cache(s))
+            return span_take(s);
+        central_uncache_span(s);
+        t->cache.alloc[spc] = &empty_span;
+    }
+    s = central_cache_span(spc);
+    if (!s)
+        return NULL;
+    if (!span_refill_cache(s))
+        tc_fatal("central handed out a full span %p", (void *)s->base);
+    t->cache.alloc[spc] = s;
+    if (pacer_should_trigger())
+        t->gc_wanted = 1;
+    return span_take(s);
+}
+
+static NOINLINE void *alloc_large(gc_thread_t *t, size_t size, int noscan)
+{
+    size_t npages = (size + PAGE_SIZE - 1) / PAGE_SIZE;
+    span_t *s = heap_alloc_span(npages, span_class_of(0, noscan));
+    if (!s)
+        return NULL;
+    if (s->needzero)
+        memset((void *)s->base, 0, s->elemsize);
+    s->alloc_count = 1;
+    __atomic_store_n(&s->freeindex, 1, __ATOMIC_RELAXED);
+    central_insert_large(s);
+    atomic_fetch_add(&gstats.large_alloc, 1);
+    atomic_fetch_add(&gstats.large_alloc_bytes, s->elemsize);
+    atomic_fetch_add(&heap_live, (int64_t)s->elemsize);
+    if (pacer_should_trigger())
+        t->gc_wanted = 1;
+    return (void *)s->base;
+}
+
+static NOINLINE void after_alloc_slow(gc_thread_t *t)
+{
+    if (t->gc_wanted) {
+        t->gc_wanted = 0;
+        gc_maybe_collect();
+    }
+}
+
+static NOINLINE void *alloc_failed(size_t size, int noscan);
+
+static inline void *alloc(size_t size, int noscan)
+{
+    gc_thread_t *t = current_thread();
+    void *p;
+    enter_alloc(t);
+    if (likely(size <= MAX_SMALL_SIZE)) {
+        span_t *s = t->cache.alloc[span_class_of(size_to_class(size), noscan)];
+        if (likely(s->alloc_cache))
+            p = span_take(s);
+        else
+            p = alloc_small_slow(t, span_class_of(size_to_class(size), noscan));
+    } else if (size <= MAX_ALLOC_SIZE) {
+        p = alloc_large(t, size, noscan);
+    } else {
+        p = NULL;
+    }
+    leave_alloc(t);
+    if (unlikely(t->gc_wanted))
+        after_alloc_slow(t);
+    if (unlikely(!p))
+        return alloc_failed(size, noscan);
+    return p;
+}
+
+/* Out of memory, or an impossible size: collect once and retry, then give up
+ * with ENOMEM. */
+static NOINLINE void *alloc_failed(size_t size, int noscan)
+{
+    if (size > MAX_ALLOC_SIZE) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    gc_run(true);
+    gc_thread_t *t = current_thread();
+    enter_alloc(t);
+    void *p = size <= MAX_SMALL_SIZE
+                  ? alloc_small_slow(t, span_class_of(size_to_class(size), noscan))
+                  : alloc_large(t, size, noscan);
+    t->gc_wanted = 0;
+    leave_alloc(t);
+    if (!p)
+        errno = ENOMEM;
+    return p;
+}
+
+void *gc_alloc(size_t size) { return alloc(size, 0); }
+
+void *gc_alloc_noscan(size_t size) { return alloc(size, 1); }
+
+void *gc_calloc(size_t n, size_t size)
+{
+    size_t total;
+    if (__builtin_mul_overflow(n, size, &total)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return alloc(total, 0);
+}
+
+char *gc_strdup(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *p = alloc(n, 1);
+    if (p)
+        memcpy(p, s, n);
+    return p;
+}
+
+/* Return every span of a cache to central.  The owner is stopped outside an
+ * allocator section, exiting, or is the caller. */
+void cache_flush(cache_t *c)
+{
+    for (int i = 0; i < NUM_SPAN_CLASSES; i++) {
+        span_t *s = c->alloc[i];
+        if (s != &empty_span) {
+            central_uncache_span(s);
+            c->alloc[i] = &empty_span;
+        }
+    }
+}
+
+/* Allocations in cached spans that the global counters don't have yet. */
+void cache_add_unflushed_stats(cache_t *c, uint64_t *nmalloc)
+{
+    for (int i = 0; i < NUM_SPAN_CLASSES; i++) {
+        span_t *s = c->alloc[i];
+        if (s != &empty_span)
+            nmalloc[i >> 1] += s->alloc_count - s->cache_count;
+    }
+}

@@ -1,0 +1,98 @@
+/*
+ * env.c - the environment, read once at start-up with Go's syntax and meaning.
+ *
+ *   GOGC        an integer percent, or "off" (default 100)
+ *   GOMEMLIMIT  bytes with an optional B, KiB, MiB, GiB or TiB suffix, or "off"
+ *               (default: no limit).  Malformed values stop the program, as in
+ *               Go ("malformed GOMEMLIMIT").
+ *   GODEBUG     comma-separated key=value pairs; known keys:
+ *                 gctrace=1   print one line per collection (stats.c's format)
+ *               Unknown keys are ignored, as Go does.
+ *
+ * Runs before anything else is initialised: no allocation, no locks.
+ */
+#include "internal.h"
+
+#include <stdlib.h>
+
+struct gc_env env = {.gctrace = 0, .gogc = 100, .memlimit = INT64_MAX};
+
+static bool parse_int(const char *s, int64_t *out)
+{
+    if (!*s)
+        return false;
+    int64_t v = 0;
+    bool neg = *s == '-';
+    if (neg || *s == '+')
+        s++;
+    if (!*s)
+        return false;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9')
+            return false;
+        if (__builtin_mul_overflow(v, 10, &v) || __builtin_add_overflow(v, *s - '0', &v))
+            return false;
+    }
+    *out = neg ? -v : v;
+    return true;
+}
+
+/* Go's parseByteCount: digits, then B, KiB, MiB, GiB or TiB (or nothing). */
+static bool parse_bytes(const char *s, int64_t *out)
+{
+    static const struct {
+        const char *suffix;
+        int shift;
+    } units[] = {{"TiB", 40}, {"GiB", 30}, {"MiB", 20}, {"KiB", 10}, {"B", 0}};
+    size_t len = strlen(s);
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
+        size_t sl = strlen(units[i].suffix);
+        if (len > sl && strcmp(s + len - sl, units[i].suffix) == 0) {
+            char digits[32];
+            if (len - sl >= sizeof digits)
+                return false;
+            memcpy(digits, s, len - sl);
+            digits[len - sl] = 0;
+            int64_t v;
+            if (!parse_int(digits, &v) || v < 0 || v > (INT64_MAX >> units[i].shift))
+                return false;
+            *out = v << units[i].shift;
+            return true;
+        }
+    }
+    return parse_int(s, out) && *out >= 0;
+}
+
+void env_parse(void)
+{
+    const char *s = getenv("GOGC");
+    if (s && *s) {
+        int64_t v;
+        if (strcmp(s, "off") == 0)
+            env.gogc = -1;
+        else if (parse_int(s, &v))
+            env.gogc = v < 0 ? -1 : (v > INT32_MAX ? INT32_MAX : (int)v);
+    }
+    s = getenv("GOMEMLIMIT");
+    if (s && *s && strcmp(s, "off") != 0) {
+        int64_t v;
+        if (!parse_bytes(s, &v))
+            tc_fatal("malformed GOMEMLIMIT: %s", s);
+        env.memlimit = v;
+    }
+    s = getenv("GODEBUG");
+    while (s && *s) {
+        const char *end = strchr(s, ',');
+        size_t n = end ? (size_t)(end - s) : strlen(s);
+        if (n > 8 && strncmp(s, "gctrace=", 8) == 0) {
+            int64_t v;
+            char buf[24];
+            size_t m = n - 8 < sizeof buf - 1 ? n - 8 : sizeof buf - 1;
+            memcpy(buf, s + 8, m);
+            buf[m] = 0;
+            if (parse_int(buf, &v))
+                env.gctrace = (int)v;
+        }
+        s = end ? end + 1 : NULL;
+    }
+}

@@ -1,0 +1,148 @@
+/*
+ * free.c - objects by pointer: gc_free, gc_realloc, gc_size, gc_base.
+ *
+ * Owns the freed bits: gc_free marks a small object freed in a per-span
+ * bitmap, made on the first free in the span.  A freed object is no longer
+ * allocated for anyone: the marker skips it, gc_size and gc_base ignore it,
+ * and the next sweep of its span makes the slot free (without counting it
+ * again: the free was counted when it happened).  Its bytes are zeroed at once
+ * so that stale pointers inside it keep nothing alive.  The sweeper takes the
+ * bits word by word with an atomic exchange, so a free racing a sweep lands in
+ * this sweep or the next, never in neither.
+ *
+ * A large object's span goes straight back to the page heap.
+ *
+ * Misuse (a pointer that is not the start of a live object, a double free)
+ * stops the program with a message naming the pointer, as glibc's free does.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <sched.h>
+
+/* The live object starting at or holding p, or NULL. */
+static span_t *object_of(uintptr_t p, unsigned *idxp)
+{
+    span_t *s = span_of(p);
+    if (!s)
+        return NULL;
+    unsigned idx = span_obj_index(s, p);
+    if (!span_slot_allocated(s, idx))
+        return NULL;
+    uint64_t *fb = atomic_load_explicit(&s->freed_bits, memory_order_acquire);
+    if (fb && (__atomic_load_n(&fb[idx / 64], __ATOMIC_RELAXED) >> (idx % 64) & 1))
+        return NULL;
+    *idxp = idx;
+    return s;
+}
+
+size_t gc_size(const void *p)
+{
+    unsigned idx;
+    span_t *s = object_of((uintptr_t)p, &idx);
+    return s ? s->elemsize : 0;
+}
+
+void *gc_base(const void *p)
+{
+    unsigned idx;
+    span_t *s = object_of((uintptr_t)p, &idx);
+    return s ? (void *)(s->base + idx * s->elemsize) : NULL;
+}
+
+static void free_large(gc_thread_t *t, span_t *s)
+{
+    central_t *c = &centrals[s->spanclass];
+    enter_alloc(t);
+    for (;;) {
+        pthread_mutex_lock(&c->lock);
+        if (s->list)
+            break;
+        /* A sweeper owns it right now: let it finish. */
+        pthread_mutex_unlock(&c->lock);
+        leave_alloc(t);
+        sched_yield();
+        enter_alloc(t);
+    }
+    if (atomic_load(&s->sweepgen) != atomic_load(&heap_sweepgen))
+        atomic_fetch_sub(&spans_unswept, 1);
+    list_remove(s->list, s);
+    pthread_mutex_unlock(&c->lock);
+    atomic_fetch_add(&gstats.large_free, 1);
+    atomic_fetch_add(&gstats.large_free_bytes, s->elemsize);
+    atomic_fetch_sub(&heap_live, (int64_t)s->elemsize);
+    heap_free_span(s);
+    leave_alloc(t);
+}
+
+static void free_object(void *p, const char *who)
+{
+    gc_thread_t *t = current_thread();
+    uintptr_t a = (uintptr_t)p;
+    span_t *s = span_of(a);
+    if (!s)
+        tc_fatal("%s(%p): not a heap object (invalid pointer or double free)", who, p);
+    unsigned idx = span_obj_index(s, a);
+    if (s->base + idx * s->elemsize != a)
+        tc_fatal("%s(%p): not the start of an object (interior pointer)", who, p);
+    if (!span_slot_allocated(s, idx))
+        tc_fatal("%s(%p): not a live object (double free?)", who, p);
+    if (span_sizeclass(s) == 0) {
+        free_large(t, s);
+        return;
+    }
+    uint64_t *fb = atomic_load_explicit(&s->freed_bits, memory_order_acquire);
+    if (!fb) {
+        enter_alloc(t);
+        uint64_t *nb = bitmap_alloc(span_bitmap_words(s));
+        leave_alloc(t);
+        if (!nb)
+            return; /* no memory for the bits: leave it to the collector */
+        if (atomic_compare_exchange_strong(&s->freed_bits, &fb, nb))
+            fb = nb;
+        else {
+            enter_alloc(t);
+            bitmap_free(nb, span_bitmap_words(s));
+            leave_alloc(t);
+        }
+    }
+    uint64_t bit = (uint64_t)1 << (idx % 64);
+    if (__atomic_fetch_or(&fb[idx / 64], bit, __ATOMIC_ACQ_REL) & bit)
+        tc_fatal("%s(%p): double free", who, p);
+    memset(p, 0, s->elemsize);
+    atomic_fetch_add(&gstats.nfree[span_sizeclass(s)], 1);
+}
+
+void gc_free(void *p)
+{
+    if (p)
+        free_object(p, "gc_free");
+}
+
+void *gc_realloc(void *p, size_t size)
+{
+    if (!p)
+        return gc_alloc(size);
+    if (size == 0) {
+        free_object(p, "gc_realloc");
+        return NULL;
+    }
+    unsigned idx;
+    span_t *s = object_of((uintptr_t)p, &idx);
+    if (!s || s->base + idx * s->elemsize != (uintptr_t)p)
+        tc_fatal("gc_realloc(%p): not the start of a live object", p);
+    size_t old = s->elemsize;
+    bool noscan = span_noscan(s);
+    bool fits = span_sizeclass(s) ? size <= MAX_SMALL_SIZE && size_to_class(size) == span_sizeclass(s)
+                                  : size <= old && size > old / 2;
+    if (fits) {
+        memset((char *)p + size, 0, old - size);
+        return p;
+    }
+    void *n = noscan ? gc_alloc_noscan(size) : gc_alloc(size);
+    if (!n)
+        return NULL;
+    memcpy(n, p, old < size ? old : size);
+    free_object(p, "gc_realloc");
+    return n;
+}

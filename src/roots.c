@@ -1,0 +1,238 @@
+/*
+ * roots.c - where pointers live outside the heap: the roots.
+ *
+ * Owns:
+ *   - globals: the writable PT_LOAD segments (data and bss) of every loaded
+ *     object, less its PT_GNU_RELRO part, found with dl_iterate_phdr at each
+ *     collection, so libraries dlopen'd at any time are roots from then on.
+ *   - TLS: the PT_TLS size of every module with thread-local storage, read on
+ *     the same walk; roots_mark_tls then scans each block a thread has, found
+ *     through the thread's dynamic thread vector (glibc's DTV: static TLS of
+ *     the initial modules and dynamic TLS of dlopen'd ones alike).  bdwgc does
+ *     not scan these and frees objects held only in __thread variables.
+ *   - registered regions (gc_add_roots / gc_remove_roots), a growable array.
+ *
+ * The collector calls these with the world stopped and from inside
+ * dl_iterate_phdr (mgc.c), whose lock is recursive: no thread can be stopped
+ * halfway through loading or unloading an object, and the walk here cannot
+ * deadlock against a thread stopped in its own dl_iterate_phdr.
+ * No function here may call malloc: a stopped thread may hold malloc's lock.
+ */
+#include "internal.h"
+
+#include <elf.h>
+#include <link.h>
+
+/* ---- registered roots ---------------------------------------------------- */
+
+typedef struct root_range {
+    uintptr_t start, end;
+} root_range_t;
+
+static pthread_mutex_t roots_lock = PTHREAD_MUTEX_INITIALIZER;
+static root_range_t *roots;
+static size_t nroots, roots_cap;
+
+static bool roots_reserve(size_t n)
+{
+    if (n <= roots_cap)
+        return true;
+    size_t cap = roots_cap ? roots_cap * 2 : 64;
+    while (cap < n)
+        cap *= 2;
+    root_range_t *r = sys_map(cap * sizeof(*r), SYS_OTHER);
+    if (!r)
+        return false;
+    if (roots)
+        memcpy(r, roots, nroots * sizeof(*r));
+    /* The old array is kept: a stopped collector may not unmap under anyone,
+     * and growth doubles, so what is kept is at most the size of the live one. */
+    roots = r;
+    roots_cap = cap;
+    return true;
+}
+
+void gc_add_roots(void *start, size_t len)
+{
+    uintptr_t s = (uintptr_t)start, e = s + len;
+    if (len == 0 || e < s)
+        return;
+    gc_thread_t *t = current_thread();
+    enter_alloc(t);
+    pthread_mutex_lock(&roots_lock);
+    if (roots_reserve(nroots + 1))
+        roots[nroots++] = (root_range_t){s, e};
+    pthread_mutex_unlock(&roots_lock);
+    leave_alloc(t);
+}
+
+void gc_remove_roots(void *start, size_t len)
+{
+    uintptr_t s = (uintptr_t)start, e = s + len;
+    if (len == 0 || e < s)
+        return;
+    gc_thread_t *t = current_thread();
+    enter_alloc(t);
+    pthread_mutex_lock(&roots_lock);
+    for (size_t i = 0; i < nroots;) {
+        root_range_t r = roots[i];
+        if (r.end <= s || r.start >= e) {
+            i++;
+            continue;
+        }
+        /* Cut [s, e) out of r: up to two pieces remain. */
+        roots[i] = roots[--nroots];
+        if (r.start < s && roots_reserve(nroots + 1))
+            roots[nroots++] = (root_range_t){r.start, s};
+        if (r.end > e && roots_reserve(nroots + 1))
+            roots[nroots++] = (root_range_t){e, r.end};
+    }
+    pthread_mutex_unlock(&roots_lock);
+    leave_alloc(t);
+}
+
+void roots_mark_registered(void)
+{
+    for (size_t i = 0; i < nroots; i++)
+        mark_range(roots[i].start, roots[i].end);
+}
+
+/* ---- globals and TLS modules --------------------------------------------- */
+
+typedef struct tls_module {
+    size_t modid;
+    size_t size;
+} tls_module_t;
+
+static tls_module_t *tls_mods;
+static size_t ntls_mods, tls_cap;
+static uint64_t globals_bytes;
+
+static void tls_note(size_t modid, size_t size)
+{
+    if (ntls_mods == tls_cap) {
+        size_t cap = tls_cap ? tls_cap * 2 : 32;
+        tls_module_t *m = sys_map(cap * sizeof(*m), SYS_OTHER);
+        if (!m)
+            return; /* cannot happen short of exhausting memory */
+        if (tls_mods)
+            memcpy(m, tls_mods, ntls_mods * sizeof(*m));
+        tls_mods = m;
+        tls_cap = cap;
+    }
+    tls_mods[ntls_mods++] = (tls_module_t){modid, size};
+}
+
+static int globals_cb(struct dl_phdr_info *info, size_t size, void *data)
+{
+    (void)size;
+    bool mark = *(bool *)data;
+    uintptr_t relro_lo = 0, relro_hi = 0;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type == PT_GNU_RELRO) {
+            relro_lo = info->dlpi_addr + ph->p_vaddr;
+            relro_hi = relro_lo + ph->p_memsz;
+        } else if (ph->p_type == PT_TLS && ph->p_memsz && info->dlpi_tls_modid) {
+            tls_note(info->dlpi_tls_modid, ph->p_memsz);
+        }
+    }
+    if (!mark)
+        return 0;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_W))
+            continue;
+        uintptr_t lo = info->dlpi_addr + ph->p_vaddr, hi = lo + ph->p_memsz;
+        /* RELRO is read-only after relocation: nothing there points into a
+         * heap that did not exist yet. */
+        if (relro_hi > lo && relro_lo < hi) {
+            if (relro_lo > lo)
+                mark_range(lo, relro_lo);
+            if (relro_hi < hi)
+                mark_range(relro_hi, hi);
+        } else {
+            mark_range(lo, hi);
+        }
+        globals_bytes += hi - lo;
+    }
+    return 0;
+}
+
+void roots_mark_globals(void)
+{
+    bool mark = true;
+    ntls_mods = 0;
+    globals_bytes = 0;
+    dl_iterate_phdr(globals_cb, &mark);
+}
+
+void roots_collect_modules(void)
+{
+    bool mark = false;
+    ntls_mods = 0;
+    dl_iterate_phdr(globals_cb, &mark);
+}
+
+uint64_t roots_globals_bytes(void) { return globals_bytes; }
+
+/*
+ * glibc's dynamic thread vector: an array of {void *val; void *to_free}
+ * indexed by module id; entry -1 holds its length, entry 0 a generation.
+ * The thread pointer finds it: on x86-64 the TCB starts {tcb, dtv, self},
+ * on aarch64 {dtv, private}.  An entry of NULL or -1 is a block the thread
+ * has not allocated (it never touched that module's variables).
+ */
+typedef struct dtv_entry {
+    uintptr_t val;
+    uintptr_t to_free;
+} dtv_entry_t;
+
+static const dtv_entry_t *dtv_of(uintptr_t tp)
+{
+#if defined(__x86_64__)
+    return ((const dtv_entry_t *const *)tp)[1];
+#elif defined(__aarch64__)
+    return ((const dtv_entry_t *const *)tp)[0];
+#else
+#error "tricolor supports x86-64 and aarch64"
+#endif
+}
+
+void roots_mark_tls(uintptr_t tp)
+{
+    const dtv_entry_t *dtv = dtv_of(tp);
+    if (!dtv)
+        return;
+    size_t len = dtv[-1].val;
+    for (size_t i = 0; i < ntls_mods; i++) {
+        size_t id = tls_mods[i].modid;
+        if (id > len)
+            continue;
+        uintptr_t block = dtv[id].val;
+        if (block == 0 || block == (uintptr_t)-1)
+            continue;
+        mark_range(block, block + tls_mods[i].size);
+    }
+}
+
+/* Check once that the DTV reads as this file expects: for the calling thread,
+ * each module's block must be what dl_iterate_phdr reports. */
+static int tls_check_cb(struct dl_phdr_info *info, size_t size, void *data)
+{
+    (void)size;
+    const dtv_entry_t *dtv = dtv_of(thread_pointer());
+    if (info->dlpi_tls_modid && info->dlpi_tls_data && dtv &&
+        info->dlpi_tls_modid <= dtv[-1].val && dtv[info->dlpi_tls_modid].val != (uintptr_t)info->dlpi_tls_data)
+        *(bool *)data = false;
+    return 0;
+}
+
+void roots_init(void)
+{
+    bool ok = true;
+    dl_iterate_phdr(tls_check_cb, &ok);
+    if (!ok)
+        tc_print("warning: this glibc's thread vector is not laid out as expected; "
+                 "__thread variables may not be scanned");
+}

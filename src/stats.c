@@ -1,0 +1,174 @@
+/*
+ * stats.c - MemStats, gctrace formatting, clocks and messages.
+ *
+ * Owns the global counters (gstats).  Counting follows Go: a small object is
+ * counted as allocated when its span leaves a thread cache (cache.c adds the
+ * span's alloc_count growth), and as freed when the sweeper finds it unmarked
+ * or gc_free frees it; large objects are counted as they come and go.
+ * gc_read_memstats stops the world for a moment to add what caches hold
+ * uncounted, so the snapshot is exact: after gc_collect(), mallocs - frees is
+ * the number of objects in the heap.
+ */
+#include "internal.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+struct gc_stats gstats;
+
+static uint64_t clock_ns(clockid_t id)
+{
+    struct timespec ts;
+    clock_gettime(id, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t nanotime(void) { return clock_ns(CLOCK_MONOTONIC); }
+uint64_t walltime(void) { return clock_ns(CLOCK_REALTIME); }
+uint64_t process_cputime(void) { return clock_ns(CLOCK_PROCESS_CPUTIME_ID); }
+uint64_t thread_cputime(void) { return clock_ns(CLOCK_THREAD_CPUTIME_ID); }
+
+/* Go's gctrace number format: whole milliseconds from 10 ms up, else two
+ * significant digits with at most three decimals. */
+void fmt_ms(char *buf, size_t n, uint64_t ns)
+{
+    if (ns >= 10000000u) {
+        snprintf(buf, n, "%llu", (unsigned long long)(ns / 1000000u));
+        return;
+    }
+    uint64_t x = ns / 1000u;
+    if (x == 0) {
+        snprintf(buf, n, "0");
+        return;
+    }
+    int dec = 3;
+    while (x >= 100) {
+        x /= 10;
+        dec--;
+    }
+    uint64_t p = 1;
+    for (int i = 0; i < dec; i++)
+        p *= 10;
+    if (dec == 0)
+        snprintf(buf, n, "%llu", (unsigned long long)x);
+    else
+        snprintf(buf, n, "%llu.%0*llu", (unsigned long long)(x / p), dec, (unsigned long long)(x % p));
+}
+
+static void vprint(const char *prefix, const char *fmt, va_list ap)
+{
+    char buf[1024];
+    int n = snprintf(buf, sizeof buf, "%s", prefix);
+    int m = vsnprintf(buf + n, sizeof buf - (size_t)n - 1, fmt, ap);
+    if (m < 0)
+        m = 0;
+    size_t len = (size_t)n + ((size_t)m < sizeof buf - (size_t)n - 1 ? (size_t)m : sizeof buf - (size_t)n - 2);
+    buf[len++] = '\n';
+    ssize_t w = write(2, buf, len);
+    (void)w;
+}
+
+void tc_print(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vprint("tricolor: ", fmt, ap);
+    va_end(ap);
+}
+
+void tc_trace(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vprint("", fmt, ap);
+    va_end(ap);
+}
+
+void tc_fatal(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vprint("tricolor: ", fmt, ap);
+    va_end(ap);
+    abort();
+}
+
+void gc_read_memstats(gc_memstats *out)
+{
+    gc_thread_t *self = current_thread();
+    (void)self;
+    uint64_t nmalloc[NUM_CLASSES] = {0};
+
+    pthread_mutex_lock(&gc_lock);
+    pthread_mutex_lock(&threads_lock);
+    stop_the_world();
+    for (gc_thread_t *t = thread_list; t; t = t->next)
+        cache_add_unflushed_stats(&t->cache, nmalloc);
+    struct gc_stats *g = &gstats;
+    memset(out, 0, sizeof *out);
+    uint64_t mallocs = 0, frees = 0, total = 0, freed_bytes = 0;
+    for (unsigned c = 1; c < NUM_CLASSES; c++) {
+        uint64_t m = atomic_load(&g->nmalloc[c]) + nmalloc[c], f = atomic_load(&g->nfree[c]);
+        out->by_size[c - 1].size = class_size[c];
+        out->by_size[c - 1].mallocs = m;
+        out->by_size[c - 1].frees = f;
+        mallocs += m;
+        frees += f;
+        total += m * class_size[c];
+        freed_bytes += f * class_size[c];
+    }
+    mallocs += atomic_load(&g->large_alloc);
+    frees += atomic_load(&g->large_free);
+    total += atomic_load(&g->large_alloc_bytes);
+    freed_bytes += atomic_load(&g->large_free_bytes);
+    out->mallocs = mallocs;
+    out->frees = frees;
+    out->heap_objects = mallocs - frees;
+    out->total_alloc = total;
+    out->heap_alloc = out->alloc = total - freed_bytes;
+
+    uint64_t sys = 0;
+    for (int k = 0; k < SYS_NKINDS; k++)
+        sys += atomic_load(&sys_bytes[k]);
+    out->sys = sys;
+    out->heap_sys = atomic_load(&sys_bytes[SYS_HEAP]);
+    out->heap_inuse = atomic_load(&heap_inuse_pages) * PAGE_SIZE;
+    out->heap_idle = out->heap_sys - out->heap_inuse;
+    pthread_mutex_lock(&heap_lock);
+    out->heap_released = arena_untouched_bytes();
+    pthread_mutex_unlock(&heap_lock);
+    out->mspan_sys = atomic_load(&sys_bytes[SYS_SPAN]);
+    out->mspan_inuse = atomic_load(&nspans_inuse) * sizeof(span_t);
+    out->mcache_sys = atomic_load(&sys_bytes[SYS_CACHE]);
+    out->mcache_inuse = nthreads * sizeof(gc_thread_t);
+    out->gc_sys = atomic_load(&sys_bytes[SYS_GC]);
+    out->other_sys = atomic_load(&sys_bytes[SYS_OTHER]);
+
+    uint64_t goal = atomic_load(&heap_goal);
+    out->next_gc = goal;
+    out->last_gc = g->last_gc;
+    out->pause_total_ns = g->pause_total_ns;
+    memcpy(out->pause_ns, g->pause_ns, sizeof out->pause_ns);
+    memcpy(out->pause_end, g->pause_end, sizeof out->pause_end);
+    out->num_gc = g->num_gc;
+    out->num_forced_gc = g->num_forced_gc;
+    long np = sysconf(_SC_NPROCESSORS_ONLN);
+    uint64_t elapsed = nanotime() - g->start_ns;
+    out->gc_cpu_fraction = elapsed ? (double)g->gc_cpu_ns / ((double)elapsed * (double)(np > 0 ? np : 1)) : 0;
+    out->enable_gc = 1;
+    start_the_world();
+    pthread_mutex_unlock(&threads_lock);
+    pthread_mutex_unlock(&gc_lock);
+}
+
+/* Collect, then give every free page run back to the OS.  (The scavenger of a
+ * later version returns memory in the background and keeps exact counts.) */
+void gc_free_os_memory(void)
+{
+    gc_collect();
+    heap_release_free();
+}

@@ -1,0 +1,283 @@
+/*
+ * threads.c - the threads the collector knows, and stopping them.
+ *
+ * Owns the list of registered threads (threads_lock), their records (stack
+ * bounds, thread pointer, saved registers, cache), the stop signal, and fork.
+ *
+ * Registration: a thread registers on its first allocation or by
+ * gc_register_thread; a pthread key's destructor unregisters it when it exits,
+ * returning its cache's spans to central.
+ *
+ * Stopping the world (the caller holds threads_lock, so no thread joins or
+ * leaves meanwhile): stw_seq becomes odd, every other registered thread gets
+ * GC_STOP_SIGNAL, and the collector waits until each has acknowledged.  The
+ * handler saves the registers (from the signal context) and the stack pointer,
+ * acknowledges, and sleeps on a futex until stw_seq changes again.  A thread
+ * inside an allocator section (in_alloc) only notes stop_pending and stops at
+ * the end of the section, in leave_alloc: so no thread is ever stopped with
+ * its cache or an allocator lock mid-update.  The handler is installed with
+ * SA_RESTART, and touches nothing but async-signal-safe state.
+ *
+ * fork: the atfork handlers take every lock of the library in order (gc_lock,
+ * threads_lock, central, heap, metadata) so the child gets a consistent heap;
+ * the child then forgets the other threads, returning their cached spans.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <ucontext.h>
+#include <unistd.h>
+
+__thread gc_thread_t *tls_thread __attribute__((tls_model("initial-exec")));
+pthread_mutex_t threads_lock = PTHREAD_MUTEX_INITIALIZER;
+gc_thread_t *thread_list;
+size_t nthreads;
+
+static pthread_key_t thread_key;
+static fixalloc_t thread_alloc;
+static _Atomic uint32_t stw_seq;
+static _Atomic uint32_t stw_acks;
+
+static long futex(_Atomic uint32_t *addr, int op, uint32_t val)
+{
+    return syscall(SYS_futex, (uint32_t *)addr, op | FUTEX_PRIVATE_FLAG, val, NULL, NULL, 0);
+}
+
+uintptr_t thread_pointer(void)
+{
+    uintptr_t tp;
+#if defined(__x86_64__)
+    __asm__("mov %%fs:0, %0" : "=r"(tp));
+#elif defined(__aarch64__)
+    __asm__("mrs %0, tpidr_el0" : "=r"(tp));
+#endif
+    return tp;
+}
+
+static void save_context(gc_thread_t *t, const ucontext_t *uc)
+{
+    if (!uc)
+        return;
+#if defined(__x86_64__)
+    size_t n = sizeof(uc->uc_mcontext.gregs);
+    memcpy(t->regs, uc->uc_mcontext.gregs, n < sizeof(t->regs) ? n : sizeof(t->regs));
+#elif defined(__aarch64__)
+    size_t n = sizeof(uc->uc_mcontext.regs);
+    memcpy(t->regs, uc->uc_mcontext.regs, n < sizeof(t->regs) ? n : sizeof(t->regs));
+#endif
+}
+
+static uintptr_t context_sp(const ucontext_t *uc)
+{
+#if defined(__x86_64__)
+    return (uintptr_t)uc->uc_mcontext.gregs[REG_RSP] - 128; /* the red zone */
+#elif defined(__aarch64__)
+    return (uintptr_t)uc->uc_mcontext.sp;
+#endif
+}
+
+/* Park the calling thread until the world restarts. */
+static NOINLINE void suspend_self(gc_thread_t *t, const ucontext_t *uc)
+{
+    uint32_t seq = atomic_load(&stw_seq);
+    __builtin_unwind_init(); /* spill callee-saved registers into this frame */
+    save_context(t, uc);
+    volatile uintptr_t here = 0;
+    uintptr_t sp = (uintptr_t)&here;
+    if ((sp < t->stack_lo || sp >= t->stack_hi) && uc)
+        sp = context_sp(uc); /* on an alternate signal stack */
+    t->stop_sp = sp;
+    atomic_fetch_add(&stw_acks, 1);
+    futex(&stw_acks, FUTEX_WAKE, 1);
+    while (atomic_load(&stw_seq) == seq)
+        futex(&stw_seq, FUTEX_WAIT, seq);
+    (void)here;
+}
+
+static void stop_handler(int sig, siginfo_t *info, void *uc)
+{
+    (void)sig;
+    (void)info;
+    int saved = errno;
+    gc_thread_t *t = tls_thread;
+    if (t && (atomic_load(&stw_seq) & 1)) {
+        if (t->in_alloc)
+            t->stop_pending = 1;
+        else
+            suspend_self(t, uc);
+    }
+    errno = saved;
+}
+
+void thread_suspend_deferred(gc_thread_t *t)
+{
+    t->stop_pending = 0;
+    if (atomic_load(&stw_seq) & 1) {
+        ucontext_t uc;
+        getcontext(&uc);
+        suspend_self(t, &uc);
+    }
+}
+
+void stop_the_world(void)
+{
+    gc_thread_t *self = tls_thread;
+    atomic_store(&stw_acks, 0);
+    atomic_fetch_add(&stw_seq, 1); /* odd: stopping */
+    uint32_t n = 0;
+    for (gc_thread_t *t = thread_list; t; t = t->next) {
+        if (t == self)
+            continue;
+        int err = pthread_kill(t->self, GC_STOP_SIGNAL);
+        if (err)
+            tc_fatal("cannot stop thread %p: %s", (void *)t->self, strerror(err));
+        n++;
+    }
+    for (;;) {
+        uint32_t acks = atomic_load(&stw_acks);
+        if (acks >= n)
+            break;
+        futex(&stw_acks, FUTEX_WAIT, acks);
+    }
+}
+
+void start_the_world(void)
+{
+    atomic_fetch_add(&stw_seq, 1); /* even: running */
+    futex(&stw_seq, FUTEX_WAKE, INT32_MAX);
+}
+
+static void thread_exit_cb(void *arg)
+{
+    gc_thread_t *t = arg;
+    if (tls_thread == t)
+        gc_unregister_thread();
+}
+
+gc_thread_t *thread_register_self(bool internal)
+{
+    gc_init_once();
+    if (tls_thread)
+        return tls_thread;
+    pthread_attr_t attr;
+    void *addr = NULL;
+    size_t size = 0;
+    if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+        pthread_attr_getstack(&attr, &addr, &size);
+        pthread_attr_destroy(&attr);
+    }
+    if (!addr)
+        return NULL;
+    gc_thread_t *t = fixalloc_alloc(&thread_alloc);
+    if (!t)
+        return NULL;
+    t->self = pthread_self();
+    t->stack_lo = (uintptr_t)addr;
+    t->stack_hi = (uintptr_t)addr + size;
+    t->tp = thread_pointer();
+    t->internal = internal;
+    cache_init_empty(&t->cache);
+    t->cache.thread = t;
+    tls_thread = t;
+    pthread_setspecific(thread_key, t);
+    pthread_mutex_lock(&threads_lock);
+    t->next = thread_list;
+    if (thread_list)
+        thread_list->prev = t;
+    thread_list = t;
+    nthreads++;
+    pthread_mutex_unlock(&threads_lock);
+    return t;
+}
+
+static void unlink_thread(gc_thread_t *t)
+{
+    if (t->prev)
+        t->prev->next = t->next;
+    else
+        thread_list = t->next;
+    if (t->next)
+        t->next->prev = t->prev;
+    nthreads--;
+}
+
+int gc_register_thread(void) { return thread_register_self(false) ? 0 : -1; }
+
+void gc_unregister_thread(void)
+{
+    gc_thread_t *t = tls_thread;
+    if (!t)
+        return;
+    pthread_mutex_lock(&threads_lock);
+    cache_flush(&t->cache);
+    unlink_thread(t);
+    tls_thread = NULL;
+    pthread_mutex_unlock(&threads_lock);
+    pthread_setspecific(thread_key, NULL);
+    fixalloc_free(&thread_alloc, t);
+}
+
+/* ---- fork ---------------------------------------------------------------- */
+
+static void fork_prepare(void)
+{
+    pthread_mutex_lock(&gc_lock);
+    pthread_mutex_lock(&threads_lock);
+    central_lock_all();
+    heap_lock_all();
+    pthread_mutex_lock(&thread_alloc.lock);
+    arena_lock_all();
+}
+
+static void fork_parent(void)
+{
+    arena_unlock_all();
+    pthread_mutex_unlock(&thread_alloc.lock);
+    heap_unlock_all();
+    central_unlock_all();
+    pthread_mutex_unlock(&threads_lock);
+    pthread_mutex_unlock(&gc_lock);
+}
+
+static void fork_child(void)
+{
+    fork_parent();
+    sweep_fork_child();
+    /* Only the forking thread exists now: forget the others, keeping what
+     * their caches allocated. */
+    gc_thread_t *self = tls_thread;
+    pthread_mutex_lock(&threads_lock);
+    for (gc_thread_t *t = thread_list, *next; t; t = next) {
+        next = t->next;
+        if (t == self)
+            continue;
+        cache_flush(&t->cache);
+        unlink_thread(t);
+        fixalloc_free(&thread_alloc, t);
+    }
+    if (self)
+        self->self = pthread_self();
+    pthread_mutex_unlock(&threads_lock);
+    atomic_store(&stw_acks, 0);
+}
+
+void threads_init(void)
+{
+    fixalloc_init(&thread_alloc, sizeof(gc_thread_t), SYS_CACHE);
+    if (pthread_key_create(&thread_key, thread_exit_cb))
+        tc_fatal("pthread_key_create failed");
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_sigaction = stop_handler;
+    sa.sa_flags = SA_SIGINFO | SA_RESTART;
+    sigfillset(&sa.sa_mask);
+    sigdelset(&sa.sa_mask, SIGSEGV);
+    sigdelset(&sa.sa_mask, SIGBUS);
+    sigdelset(&sa.sa_mask, SIGILL);
+    sigdelset(&sa.sa_mask, SIGFPE);
+    if (sigaction(GC_STOP_SIGNAL, &sa, NULL))
+        tc_fatal("cannot install the stop signal handler: %s", strerror(errno));
+    pthread_atfork(fork_prepare, fork_parent, fork_child);
+}
