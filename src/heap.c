@@ -210,7 +210,8 @@ void heap_free_span(span_t *s)
 {
     unsigned nwords = span_bitmap_words(s);
     uint64_t *freed = atomic_exchange(&s->freed_bits, NULL);
-    bitmap_free(s->alloc_bits, nwords);
+    /* Sweeping swaps the halves: the pair starts at the lower one. */
+    bitmap_free(s->alloc_bits < s->mark_bits ? s->alloc_bits : s->mark_bits, nwords);
     if (freed)
         bitmap_free(freed, nwords);
     pthread_mutex_lock(&heap_lock);
