@@ -307,6 +307,9 @@ static inline void leave_alloc(gc_thread_t *t)
 INTERNAL void mark_init(void);
 INTERNAL void mark_range(uintptr_t start, uintptr_t end); /* scan a root range */
 INTERNAL void mark_drain(void);
+INTERNAL void mark_start_helpers(void);
+INTERNAL uint64_t mark_take_helper_cpu(void);
+INTERNAL void mark_fork_child(void);
 INTERNAL uint64_t mark_take_marked_bytes(void);
 INTERNAL uint64_t mark_take_scan_bytes(void);
 

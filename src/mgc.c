@@ -179,13 +179,13 @@ void gc_run(bool forced)
         pthread_mutex_unlock(&gc_lock);
         return;
     }
+    mark_start_helpers();
     uint64_t cpu0 = thread_cputime();
     struct cycle c = {.forced = forced};
-    c.t0 = nanotime();
     sweep_finish();
     c.t0 = nanotime();
     dl_iterate_phdr(cycle_stw, &c);
-    uint64_t cpu = thread_cputime() - cpu0;
+    uint64_t cpu = thread_cputime() - cpu0 + mark_take_helper_cpu();
     record_cycle(&c, cpu);
     pthread_mutex_unlock(&gc_lock);
     sweep_start_background();

@@ -245,6 +245,7 @@ static void fork_child(void)
 {
     fork_parent();
     sweep_fork_child();
+    mark_fork_child();
     /* Only the forking thread exists now: forget the others, keeping what
      * their caches allocated. */
     gc_thread_t *self = tls_thread;
