@@ -14,8 +14,8 @@
  *     while other threads are stopped, perhaps inside malloc, and it is never
  *     scanned for roots.
  *
- * Invariants: heap_lo <= every arena < heap_hi; arena_l1[i] is set before
- * heap_lo/heap_hi admit its addresses, so span_of() never sees a half-made arena.
+ * Invariants: heap_min() <= every arena < heap_max(); arena_l1[i] is set before
+ * the bounds admit its addresses, so span_of() never sees a half-made arena.
  * zeroed_base: every page at or above it in its arena has never held an object,
  * so it is still zero from the OS (the heap skips zeroing it).
  */
@@ -25,7 +25,7 @@
 #include <sys/mman.h>
 
 heap_arena_t **arena_l1;
-_Atomic uintptr_t heap_lo = 0, heap_hi = 0;
+_Atomic uintptr_t heap_lo_inv = ~(uintptr_t)0, heap_hi_inv = ~(uintptr_t)0; /* empty: [0, 0) */
 _Atomic uint64_t sys_bytes[SYS_NKINDS];
 static heap_arena_t *all_arenas; /* written under heap_lock */
 
@@ -123,7 +123,7 @@ uintptr_t arena_grow(size_t bytes, size_t *got)
     if (size < bytes)
         return 0;
     const int prot = PROT_READ | PROT_WRITE, flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
-    uintptr_t hint = atomic_load(&heap_hi);
+    uintptr_t hint = heap_max();
     uintptr_t base = 0;
     if (hint) {
         void *p = mmap((void *)hint, size, prot, flags, -1, 0);
@@ -164,11 +164,11 @@ uintptr_t arena_grow(size_t bytes, size_t *got)
         return 0;
     atomic_fetch_add(&sys_bytes[SYS_HEAP], size);
     atomic_thread_fence(memory_order_release);
-    uintptr_t lo = atomic_load(&heap_lo), hi = atomic_load(&heap_hi);
+    uintptr_t lo = heap_min(), hi = heap_max();
     if (lo == 0 || base < lo)
-        atomic_store(&heap_lo, base);
+        atomic_store(&heap_lo_inv, ~base);
     if (base + size > hi)
-        atomic_store(&heap_hi, base + size);
+        atomic_store(&heap_hi_inv, ~(base + size));
     *got = size;
     return base;
 }

@@ -77,7 +77,7 @@ static span_t *free_find(size_t npages)
 /* The free span whose page contains p, if p is in the heap. */
 static span_t *free_span_at(uintptr_t p)
 {
-    if (p < atomic_load(&heap_lo) || p >= atomic_load(&heap_hi))
+    if (p < heap_min() || p >= heap_max())
         return NULL;
     heap_arena_t *a = arena_of(p);
     if (!a)

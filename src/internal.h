@@ -143,15 +143,20 @@ typedef struct heap_arena {
 } heap_arena_t;
 
 INTERNAL extern heap_arena_t **arena_l1;
-INTERNAL extern _Atomic uintptr_t heap_lo, heap_hi; /* bounds of all arenas */
+/* Bounds of all arenas, stored complemented: the library's own globals are
+ * scanned as roots like any program's, and heap_lo itself would otherwise be
+ * a pointer to the first object of the heap, keeping it alive forever. */
+INTERNAL extern _Atomic uintptr_t heap_lo_inv, heap_hi_inv;
+static inline uintptr_t heap_min(void) { return ~atomic_load_explicit(&heap_lo_inv, memory_order_relaxed); }
+static inline uintptr_t heap_max(void) { return ~atomic_load_explicit(&heap_hi_inv, memory_order_relaxed); }
 
 static inline heap_arena_t *arena_of(uintptr_t p) { return arena_l1[p >> ARENA_SHIFT]; }
 
 /* The in-use span holding p, or NULL.  A few loads: the conservative filter. */
 static inline span_t *span_of(uintptr_t p)
 {
-    if (p - atomic_load_explicit(&heap_lo, memory_order_relaxed) >=
-        atomic_load_explicit(&heap_hi, memory_order_relaxed) - atomic_load_explicit(&heap_lo, memory_order_relaxed))
+    uintptr_t lo = heap_min();
+    if (p - lo >= heap_max() - lo)
         return NULL;
     heap_arena_t *a = arena_of(p);
     if (!a)

@@ -172,8 +172,8 @@ static inline void mark_ptr(gcwork_t *w, uintptr_t v)
 
 static void scan_block(gcwork_t *w, uintptr_t start, uintptr_t end)
 {
-    uintptr_t lo = atomic_load_explicit(&heap_lo, memory_order_relaxed);
-    uintptr_t range = atomic_load_explicit(&heap_hi, memory_order_relaxed) - lo;
+    uintptr_t lo = heap_min();
+    uintptr_t range = heap_max() - lo;
     const uintptr_t *p = (const uintptr_t *)start, *e = (const uintptr_t *)end;
     w->scanned_bytes += end - start;
     for (; p < e; p++) {
