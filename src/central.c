@@ -108,6 +108,8 @@ span_t *central_cache_span(unsigned spc)
 have_locked:
     pthread_mutex_unlock(&c->lock);
 have:
+    tc_assert(s->state == SPAN_INUSE && !s->list && s->alloc_count < s->nelems);
+    tc_assert(atomic_load(&s->sweepgen) == atomic_load(&heap_sweepgen));
     s->incache = 1;
     s->cache_count = s->alloc_count;
     atomic_fetch_add(&heap_live, (int64_t)(s->nelems - s->alloc_count) * (int64_t)s->elemsize);
@@ -117,6 +119,7 @@ have:
 /* Place a swept span that is on no list. */
 void central_put_swept(span_t *s)
 {
+    tc_assert(s->state == SPAN_INUSE && !s->list && !s->incache);
     central_t *c = &centrals[s->spanclass];
     unsigned sw = swept_index(atomic_load(&heap_sweepgen));
     pthread_mutex_lock(&c->lock);

@@ -208,6 +208,7 @@ span_t *heap_alloc_span(size_t npages, unsigned spanclass)
 /* Return an in-use span's pages to the heap.  The span is on no list. */
 void heap_free_span(span_t *s)
 {
+    tc_assert(s->state == SPAN_INUSE && !s->list && !s->incache);
     unsigned nwords = span_bitmap_words(s);
     uint64_t *freed = atomic_exchange(&s->freed_bits, NULL);
     /* Sweeping swaps the halves: the pair starts at the lower one. */

@@ -333,6 +333,8 @@ INTERNAL void arena_unlock_all(void);
 /* ---- roots.c ----------------------------------------------------------- */
 
 INTERNAL void roots_init(void);
+INTERNAL void roots_lock(void); /* for fork */
+INTERNAL void roots_unlock(void);
 INTERNAL void roots_mark_globals(void);     /* data+bss of every loaded object */
 INTERNAL void roots_mark_registered(void);  /* gc_add_roots */
 INTERNAL void roots_mark_tls(uintptr_t tp); /* every TLS block of one thread */

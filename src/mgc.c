@@ -87,6 +87,8 @@ static void mark_threads(struct cycle *c)
 {
     gc_thread_t *self = tls_thread;
     for (gc_thread_t *t = thread_list; t; t = t->next) {
+        if (t->dead)
+            continue;
         if (t == self) {
             mark_self(t);
         } else {

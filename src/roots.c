@@ -29,7 +29,7 @@ typedef struct root_range {
     uintptr_t start, end;
 } root_range_t;
 
-static pthread_mutex_t roots_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t roots_mutex = PTHREAD_MUTEX_INITIALIZER;
 static root_range_t *roots;
 static size_t nroots, roots_cap;
 
@@ -59,10 +59,10 @@ void gc_add_roots(void *start, size_t len)
         return;
     gc_thread_t *t = current_thread();
     enter_alloc(t);
-    pthread_mutex_lock(&roots_lock);
+    pthread_mutex_lock(&roots_mutex);
     if (roots_reserve(nroots + 1))
         roots[nroots++] = (root_range_t){s, e};
-    pthread_mutex_unlock(&roots_lock);
+    pthread_mutex_unlock(&roots_mutex);
     leave_alloc(t);
 }
 
@@ -73,7 +73,7 @@ void gc_remove_roots(void *start, size_t len)
         return;
     gc_thread_t *t = current_thread();
     enter_alloc(t);
-    pthread_mutex_lock(&roots_lock);
+    pthread_mutex_lock(&roots_mutex);
     for (size_t i = 0; i < nroots;) {
         root_range_t r = roots[i];
         if (r.end <= s || r.start >= e) {
@@ -87,9 +87,12 @@ void gc_remove_roots(void *start, size_t len)
         if (r.end > e && roots_reserve(nroots + 1))
             roots[nroots++] = (root_range_t){e, r.end};
     }
-    pthread_mutex_unlock(&roots_lock);
+    pthread_mutex_unlock(&roots_mutex);
     leave_alloc(t);
 }
+
+void roots_lock(void) { pthread_mutex_lock(&roots_mutex); }
+void roots_unlock(void) { pthread_mutex_unlock(&roots_mutex); }
 
 void roots_mark_registered(void)
 {

@@ -46,6 +46,8 @@ bool sweep_span(span_t *s, bool keep)
         }
         nlive += (unsigned)__builtin_popcountll(m);
     }
+    tc_assert(s->state == SPAN_INUSE && !s->incache && !s->list);
+    tc_assert(nlive + nfreed <= s->alloc_count);
     unsigned ndead = s->alloc_count - nlive - nfreed; /* freed objects were counted by gc_free */
     unsigned cls = span_sizeclass(s);
     if (cls) {

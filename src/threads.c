@@ -131,6 +131,12 @@ void stop_the_world(void)
         if (t == self)
             continue;
         int err = pthread_kill(t->self, GC_STOP_SIGNAL);
+        if (err == ESRCH) {
+            /* Gone without unregistering (it cannot, normally: the key's
+             * destructor runs first).  Its stack is gone too: skip it. */
+            t->dead = true;
+            continue;
+        }
         if (err)
             tc_fatal("cannot stop thread %p: %s", (void *)t->self, strerror(err));
         n++;
@@ -225,6 +231,7 @@ static void fork_prepare(void)
 {
     pthread_mutex_lock(&gc_lock);
     pthread_mutex_lock(&threads_lock);
+    roots_lock();
     central_lock_all();
     heap_lock_all();
     pthread_mutex_lock(&thread_alloc.lock);
@@ -237,6 +244,7 @@ static void fork_parent(void)
     pthread_mutex_unlock(&thread_alloc.lock);
     heap_unlock_all();
     central_unlock_all();
+    roots_unlock();
     pthread_mutex_unlock(&threads_lock);
     pthread_mutex_unlock(&gc_lock);
 }
