@@ -70,7 +70,7 @@ static inline void *span_take(span_t *s)
     return p;
 }
 
-static NOINLINE void *alloc_small_slow(gc_thread_t *t, unsigned spc)
+static void *small_refill(gc_thread_t *t, unsigned spc)
 {
     span_t *s = t->cache.alloc[spc];
     if (s != &empty_span) {
@@ -90,7 +90,15 @@ static NOINLINE void *alloc_small_slow(gc_thread_t *t, unsigned spc)
     return span_take(s);
 }
 
-static NOINLINE void *alloc_large(gc_thread_t *t, size_t size, int noscan)
+static NOINLINE void *alloc_small_slow(gc_thread_t *t, unsigned spc)
+{
+    slow_enter(t);
+    void *p = small_refill(t, spc);
+    slow_leave(t);
+    return p;
+}
+
+static void *large_alloc(gc_thread_t *t, size_t size, int noscan)
 {
     size_t npages = (size + PAGE_SIZE - 1) / PAGE_SIZE;
     span_t *s = heap_alloc_span(npages, span_class_of(0, noscan));
@@ -107,6 +115,14 @@ static NOINLINE void *alloc_large(gc_thread_t *t, size_t size, int noscan)
     if (pacer_should_trigger())
         t->gc_wanted = 1;
     return (void *)s->base;
+}
+
+static NOINLINE void *alloc_large(gc_thread_t *t, size_t size, int noscan)
+{
+    slow_enter(t);
+    void *p = large_alloc(t, size, noscan);
+    slow_leave(t);
+    return p;
 }
 
 static NOINLINE void after_alloc_slow(gc_thread_t *t)

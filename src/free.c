@@ -54,15 +54,18 @@ static void free_large(gc_thread_t *t, span_t *s)
 {
     central_t *c = &centrals[s->spanclass];
     enter_alloc(t);
+    slow_enter(t);
     for (;;) {
         pthread_mutex_lock(&c->lock);
         if (s->list)
             break;
         /* A sweeper owns it right now: let it finish. */
         pthread_mutex_unlock(&c->lock);
+        slow_leave(t);
         leave_alloc(t);
         sched_yield();
         enter_alloc(t);
+        slow_enter(t);
     }
     if (atomic_load(&s->sweepgen) != atomic_load(&heap_sweepgen))
         atomic_fetch_sub(&spans_unswept, 1);
@@ -72,6 +75,7 @@ static void free_large(gc_thread_t *t, span_t *s)
     atomic_fetch_add(&gstats.large_free_bytes, s->elemsize);
     atomic_fetch_sub(&heap_live, (int64_t)s->elemsize);
     heap_free_span(s);
+    slow_leave(t);
     leave_alloc(t);
 }
 

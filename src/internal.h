@@ -263,6 +263,7 @@ typedef struct gc_thread {
     volatile sig_atomic_t in_alloc;
     volatile sig_atomic_t stop_pending;
     volatile int gc_wanted;       /* the pacer asked for a collection */
+    int slow_depth;               /* nesting of slow_enter */
     bool internal;                /* a thread of the library's own */
     bool dead;
     uintptr_t regs[64];           /* registers saved when stopped */
@@ -305,6 +306,30 @@ static inline void leave_alloc(gc_thread_t *t)
     atomic_signal_fence(memory_order_seq_cst);
     if (unlikely(t->stop_pending) && t->in_alloc == 0)
         thread_suspend_deferred(t);
+}
+
+/*
+ * Slow allocator paths may leave a span in limbo for a while (popped from a
+ * list, being swept, not yet placed).  fork() must not copy such a state into
+ * a child where the thread that would finish it does not exist, so the fork
+ * handler raises fork_barrier and waits until no slow path is in flight.
+ */
+INTERNAL extern _Atomic int fork_barrier, slow_active;
+INTERNAL void slow_wait_fork(void);
+
+static inline void slow_enter(gc_thread_t *t)
+{
+    if (t->slow_depth++ == 0) {
+        atomic_fetch_add(&slow_active, 1);
+        if (unlikely(atomic_load(&fork_barrier)))
+            slow_wait_fork();
+    }
+}
+
+static inline void slow_leave(gc_thread_t *t)
+{
+    if (--t->slow_depth == 0)
+        atomic_fetch_sub(&slow_active, 1);
 }
 
 /* ---- mark.c ------------------------------------------------------------ */

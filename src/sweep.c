@@ -110,13 +110,13 @@ bool sweep_one(void)
 /* Sweep until nothing is left, including spans other sweepers hold. */
 void sweep_finish(void)
 {
-    gc_thread_t *t = tls_thread;
+    gc_thread_t *t = current_thread();
     for (;;) {
-        if (t)
-            enter_alloc(t);
+        enter_alloc(t);
+        slow_enter(t);
         bool more = sweep_one();
-        if (t)
-            leave_alloc(t);
+        slow_leave(t);
+        leave_alloc(t);
         if (!more)
             break;
     }
@@ -143,7 +143,9 @@ static void *bg_sweeper(void *arg)
         unsigned n = 0;
         for (;;) {
             enter_alloc(t);
+            slow_enter(t);
             bool more = sweep_one();
+            slow_leave(t);
             leave_alloc(t);
             if (!more)
                 break;

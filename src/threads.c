@@ -26,6 +26,7 @@
 
 #include <errno.h>
 #include <linux/futex.h>
+#include <sched.h>
 #include <sys/syscall.h>
 #include <ucontext.h>
 #include <unistd.h>
@@ -227,9 +228,25 @@ void gc_unregister_thread(void)
 
 /* ---- fork ---------------------------------------------------------------- */
 
+_Atomic int fork_barrier, slow_active;
+
+/* A slow path met a fork in progress: step back until it is over. */
+void slow_wait_fork(void)
+{
+    while (atomic_load(&fork_barrier)) {
+        atomic_fetch_sub(&slow_active, 1);
+        while (atomic_load(&fork_barrier))
+            sched_yield();
+        atomic_fetch_add(&slow_active, 1);
+    }
+}
+
 static void fork_prepare(void)
 {
     pthread_mutex_lock(&gc_lock);
+    atomic_store(&fork_barrier, 1);
+    while (atomic_load(&slow_active) > 0)
+        sched_yield();
     pthread_mutex_lock(&threads_lock);
     roots_lock();
     central_lock_all();
@@ -246,6 +263,7 @@ static void fork_parent(void)
     central_unlock_all();
     roots_unlock();
     pthread_mutex_unlock(&threads_lock);
+    atomic_store(&fork_barrier, 0);
     pthread_mutex_unlock(&gc_lock);
 }
 
@@ -270,6 +288,9 @@ static void fork_child(void)
         self->self = pthread_self();
     pthread_mutex_unlock(&threads_lock);
     atomic_store(&stw_acks, 0);
+    atomic_store(&slow_active, 0);
+    if (self)
+        self->slow_depth = 0;
 }
 
 void threads_init(void)
