@@ -1,0 +1,712 @@
+/*
+ * tour.c - a guided tour of Go's memory management, in C, with tricolor.
+ *
+ * It follows the document tricolor was born from ("Memory Management": pointers, stack vs heap,
+ * new, garbage collection, GOGC, leak prevention, buffer reuse, alignment) section by section,
+ * under the same headings, and prints what the collector does with numbers from
+ * gc_read_memstats (Go's runtime.ReadMemStats).
+ *
+ *     make demo                                  build and run it
+ *     GODEBUG=gctrace=1 ./build/examples/tour    the same, with one line per collection
+ *
+ * A word on the numbers.  tricolor's collector is conservative: any word on a thread's stack or
+ * in a register that looks like a pointer into the heap keeps that object alive.  A dead stack
+ * slot that still holds an old pointer can therefore keep a little garbage alive.  So the tour
+ * makes its garbage in separate noinline functions, scrubs the dead part of the stack before
+ * collecting, and compares statistics before and after rather than promising exact counts.
+ * What the library guarantees (zeroed memory, reachable objects stay intact, interior pointers
+ * keep objects alive) is checked, and the tour exits 1 if any of it fails.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdalign.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <tricolor.h>
+
+#define NOINLINE __attribute__((noinline))
+
+/* ------------------------------------------------------------------------------------------ */
+/* Helpers: headings, checks, statistics                                                       */
+/* ------------------------------------------------------------------------------------------ */
+
+static int failures;
+
+static void section(const char *title) { printf("\n## %s\n\n", title); }
+
+/* A guarantee of the library: report it, and fail the tour if it does not hold. */
+static void check(int ok, const char *what)
+{
+    printf("  [%s] %s\n", ok ? "ok" : "FAILED", what);
+    if (!ok)
+        failures++;
+}
+
+/* Bytes in a readable unit. */
+static const char *human(uint64_t b, char buf[32])
+{
+    if (b >= 1u << 20)
+        snprintf(buf, 32, "%.1f MiB", (double)b / (1 << 20));
+    else if (b >= 1u << 10)
+        snprintf(buf, 32, "%.1f KiB", (double)b / (1 << 10));
+    else
+        snprintf(buf, 32, "%" PRIu64 " B", b);
+    return buf;
+}
+
+static gc_memstats stats(void)
+{
+    gc_memstats ms;
+    gc_read_memstats(&ms);
+    return ms;
+}
+
+static void print_stats(const char *label, const gc_memstats *ms)
+{
+    char a[32], t[32], n[32];
+    printf("  %-28s alloc=%-10s heap_objects=%-7" PRIu64 " num_gc=%-3u total_alloc=%-10s next_gc=%s\n",
+           label, human(ms->alloc, a), ms->heap_objects, ms->num_gc, human(ms->total_alloc, t),
+           human(ms->next_gc, n));
+}
+
+/* Overwrite the dead part of the stack below us, so that stale pointers left there by
+ * finished calls are not mistaken for live ones (bdwgc's GC_clear_stack does the same). */
+static NOINLINE void scrub_stack(void)
+{
+    volatile char pad[16384];
+    for (size_t i = 0; i < sizeof pad; i++)
+        pad[i] = 0;
+}
+
+/* A full collection from a clean stack, as runtime.GC(). */
+static NOINLINE void collect(void)
+{
+    scrub_stack();
+    gc_collect();
+}
+
+/* Where the tour keeps what it must not lose: the data and bss of the program are roots. */
+static void *volatile sink;
+
+/* ------------------------------------------------------------------------------------------ */
+/* ## Pointers                                                                                 */
+/* ------------------------------------------------------------------------------------------ */
+
+struct user {
+    char *name; /* a gc_strdup'd string: the user object points to it */
+    int age;
+    char notes[40];
+};
+
+/* Returns only a pointer into the middle of a new user: the interior pointer alone must keep
+ * the whole object (and the name it points to) alive. */
+static NOINLINE int *new_user_age(const char *name, int age)
+{
+    struct user *u = gc_new(struct user);
+    u->name = gc_strdup(name);
+    u->age = age;
+    return &u->age;
+}
+
+static void tour_pointers(void)
+{
+    section("Pointers");
+
+    /* p := new(int) */
+    int *p = gc_new(int);
+    printf("  p := gc_new(int)            *p = %d   (new() gives zeroed memory)\n", *p);
+    check(p && *p == 0, "gc_new returns zeroed memory");
+    *p = 100;
+    printf("  *p = 100                    *p = %d\n", *p);
+
+    /* u := &User{Name: "Alice"}; u.Name = "Bob" */
+    struct user *u = gc_new(struct user);
+    u->name = gc_strdup("Alice");
+    printf("  u := gc_new(struct user)    u->name = \"%s\", u->age = %d\n", u->name, u->age);
+    u->name = gc_strdup("Bob"); /* "Alice" is now garbage: nothing points to it */
+    printf("  u->name = \"Bob\"             the old string is garbage, the collector reclaims it\n");
+
+    /* A pointer to a field is a pointer into the object: gc_base finds the start. */
+    int *age = &u->age;
+    printf("  age := &u->age              gc_base(age) == u: %s, gc_size(age) = %zu (struct is %zu)\n",
+           gc_base(age) == u ? "yes" : "no", gc_size(age), sizeof(struct user));
+    check(gc_base(age) == u, "gc_base of an interior pointer is the object's start");
+
+    /* Only an interior pointer left: the object lives on through a collection. */
+    int *alice_age = new_user_age("Alice", 30);
+    collect();
+    struct user *alice = gc_base(alice_age);
+    printf("  after gc_collect, only &alice->age was kept: gc_base gives the user back: %s, age %d\n",
+           alice ? alice->name : "(gone)", *alice_age);
+    check(alice && strcmp(alice->name, "Alice") == 0 && *alice_age == 30,
+          "an interior pointer keeps the whole object (and what it points to) alive");
+    gc_keep_alive(u);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* ## When to Use Pointers                                                                     */
+/* ------------------------------------------------------------------------------------------ */
+
+static void increment(int *n) { (*n)++; }
+
+struct counter {
+    long value;
+};
+
+static void counter_increment(struct counter *c) { c->value++; }
+
+struct config {
+    int64_t *timeout_ms; /* NULL means "not set" */
+};
+
+static void tour_when_pointers(void)
+{
+    section("When to Use Pointers");
+
+    int *n = gc_new(int);
+    increment(n);
+    increment(n);
+    printf("  1. modify the original:    increment(n) twice -> *n = %d\n", *n);
+
+    struct config *cfg = gc_new(struct config);
+    printf("  3. optional values:        cfg->timeout_ms is %s\n", cfg->timeout_ms ? "set" : "NULL: not set");
+    cfg->timeout_ms = gc_new(int64_t);
+    *cfg->timeout_ms = 1500;
+    printf("                             after setting: %" PRId64 " ms\n", *cfg->timeout_ms);
+
+    /* Shared state: two holders of the same counter see each other's increments. */
+    struct counter *c = gc_new(struct counter);
+    struct counter *alias = c;
+    counter_increment(c);
+    counter_increment(alias);
+    printf("  4. shared state:           c and alias point to one counter: value = %ld\n", c->value);
+    check(*n == 2 && c->value == 2, "changes through pointers reach the shared object");
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* ## Stack vs Heap                                                                            */
+/* ------------------------------------------------------------------------------------------ */
+
+/* Stays on the stack: the value is copied out. */
+static NOINLINE int stack_alloc(void)
+{
+    int x = 42;
+    return x;
+}
+
+/* "Escapes to the heap".  Go's compiler moves x to the heap by itself; in C returning &x of a
+ * local would be a dangling pointer (gcc warns: -Wreturn-local-addr), so the object is made on
+ * the collected heap explicitly, and the collector frees it once nothing points to it. */
+static NOINLINE int *heap_alloc(void)
+{
+    int *x = gc_new(int);
+    *x = 42;
+    return x;
+}
+
+static void tour_stack_heap(void)
+{
+    section("Stack vs Heap");
+
+    int local = stack_alloc();
+    int *escaped = heap_alloc();
+    printf("  stack_alloc() = %d          a copy; gc_base(&local) = %p (the stack is not heap)\n", local,
+           gc_base(&local));
+    printf("  heap_alloc()  = %p  *p = %d, gc_size = %zu, gc_base(p) == p: %s\n", (void *)escaped,
+           *escaped, gc_size(escaped), gc_base(escaped) == escaped ? "yes" : "no");
+    check(gc_base(&local) == NULL && gc_base(escaped) == escaped,
+          "stack memory is not the collector's; the escaped object is");
+
+    for (int i = 0; i < 3; i++)
+        collect();
+    printf("  three collections later, *p = %d: reachable objects are never freed\n", *escaped);
+    check(*escaped == 42, "the escaped object survives collections while it is referenced");
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* ## make vs new                                                                              */
+/* ------------------------------------------------------------------------------------------ */
+
+typedef int int3[3];
+
+struct int_slice { /* what make([]int, 5, 10) returns in Go */
+    int *ptr;
+    size_t len, cap;
+};
+
+static void tour_make_new(void)
+{
+    section("make vs new");
+
+    int3 *arr = gc_new(int3); /* arr := new([3]int) */
+    printf("  arr := gc_new(int3)                      [%d %d %d], gc_size = %zu\n", (*arr)[0], (*arr)[1],
+           (*arr)[2], gc_size(arr));
+
+    struct int_slice s = {gc_new_array(int, 10), 5, 10}; /* make([]int, 5, 10) */
+    printf("  s := {gc_new_array(int, 10), len 5, cap 10}   len=%zu cap=%zu, gc_size = %zu\n", s.len, s.cap,
+           gc_size(s.ptr));
+    int zero = 1;
+    for (size_t i = 0; i < s.cap; i++)
+        zero &= s.ptr[i] == 0;
+    check(zero && (*arr)[0] == 0, "gc_new and gc_new_array return zeroed memory");
+    printf("  (Go's make for slices, maps and channels is on tricolor's road ahead.)\n");
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* ## Garbage Collection                                                                       */
+/* ------------------------------------------------------------------------------------------ */
+
+struct node {
+    struct node *next;
+    long payload[6];
+};
+
+/* Allocates a list of n nodes and drops it: all garbage when this returns. */
+static NOINLINE void make_garbage(size_t n)
+{
+    struct node *head = NULL;
+    for (size_t i = 0; i < n; i++) {
+        struct node *x = gc_new(struct node);
+        x->next = head;
+        head = x;
+    }
+}
+
+/* The same workload for every GOGC setting: a live set of live_n objects of size bytes kept
+ * in a heap array reachable from a global, and churn bytes of short-lived allocations. */
+static void **live_set;
+
+static NOINLINE void build_live_set(size_t live_n, size_t size)
+{
+    live_set = gc_new_array(void *, live_n);
+    for (size_t i = 0; i < live_n; i++)
+        live_set[i] = gc_alloc_noscan(size);
+}
+
+static NOINLINE void churn(size_t bytes, size_t size)
+{
+    for (size_t done = 0; done < bytes; done += size) {
+        char *tmp = gc_alloc_noscan(size);
+        tmp[0] = 1;
+        sink = tmp;
+    }
+    sink = NULL;
+}
+
+static void tour_gc(void)
+{
+    section("Garbage Collection");
+
+    printf("  The collector runs by itself; gc_collect() is runtime.GC(), gc_read_memstats() is\n"
+           "  runtime.ReadMemStats().  100,000 list nodes, then dropped:\n\n");
+    collect();
+    gc_memstats before = stats();
+    print_stats("before:", &before);
+    make_garbage(100000);
+    gc_memstats garbage = stats();
+    print_stats("100,000 nodes allocated:", &garbage);
+    collect();
+    gc_memstats after = stats();
+    print_stats("after gc_collect():", &after);
+    char b1[32], b2[32];
+    printf("\n  mallocs +%" PRIu64 ", frees +%" PRIu64 "; the collection took alloc from %s down to %s\n",
+           after.mallocs - before.mallocs, after.frees - before.frees, human(garbage.alloc, b1),
+           human(after.alloc, b2));
+    printf("  last pause %.3f ms, total pauses %.3f ms over %u collections (%u forced)\n",
+           after.pause_ns[(after.num_gc + 255) % 256] / 1e6, after.pause_total_ns / 1e6, after.num_gc,
+           after.num_forced_gc);
+    check(after.num_gc > before.num_gc, "gc_collect completes a collection (num_gc grows)");
+    check(after.total_alloc >= garbage.total_alloc && garbage.mallocs - before.mallocs >= 100000,
+          "mallocs counts every allocation; total_alloc never decreases");
+    printf("  (reclaimed %s of %s made: a conservative collector may keep a few from stale stack words)\n",
+           garbage.alloc > after.alloc ? human(garbage.alloc - after.alloc, b1) : "0 B",
+           human(garbage.total_alloc - before.total_alloc, b2));
+
+    /* GOGC: the same workload under different settings. */
+    const size_t live_n = 8192, obj = 1024, churn_bytes = (size_t)64 << 20;
+    char l[32], c[32];
+    printf("\n  GOGC: the heap may grow by GOGC%% of the live heap before the next collection.\n"
+           "  gc_set_percent() sets it (debug.SetGCPercent; negative = off), gc_set_memory_limit()\n"
+           "  sets GOMEMLIMIT (debug.SetMemoryLimit).  The same workload under each setting:\n"
+           "  a live set of %s, then %s of short-lived 1 KiB objects.\n\n",
+           human(live_n * obj, l), human(churn_bytes, c));
+    build_live_set(live_n, obj);
+    /* GOGC 50, 100, 200, then off with a 32 MiB memory limit, then off with none. */
+    const int settings[] = {50, 100, 200, -1, -1};
+    const int64_t limits[] = {INT64_MAX, INT64_MAX, INT64_MAX, (int64_t)32 << 20, INT64_MAX};
+    enum { NSET = sizeof settings / sizeof settings[0] };
+    int prev = gc_set_percent(100);
+    int64_t prev_limit = gc_set_memory_limit(-1);
+    uint32_t counts[NSET];
+    for (int i = 0; i < NSET; i++) {
+        gc_set_percent(settings[i]);
+        gc_set_memory_limit(limits[i]);
+        collect();
+        gc_memstats s0 = stats();
+        churn(churn_bytes, obj);
+        gc_memstats s1 = stats();
+        counts[i] = s1.num_gc - s0.num_gc;
+        char g[32], label[64];
+        if (settings[i] >= 0)
+            snprintf(label, sizeof label, "GOGC=%d", settings[i]);
+        else
+            snprintf(label, sizeof label, "GOGC=off%s", limits[i] != INT64_MAX ? ", GOMEMLIMIT=32MiB" : "");
+        printf("  %-28s %3u collections, ", label, counts[i]);
+        if (settings[i] >= 0 || limits[i] != INT64_MAX)
+            printf("heap goal %s\n", human(s1.next_gc, g));
+        else
+            printf("the heap grew to %s\n", human(s1.heap_alloc, g));
+    }
+    gc_set_percent(prev);
+    gc_set_memory_limit(prev_limit);
+    collect();
+    printf("\n  Lower GOGC: more collections, smaller heap; higher: fewer collections, more memory.\n"
+           "  GOGC=off with a memory limit collects only when the heap nears the limit.\n");
+    check(counts[0] > counts[2] && counts[4] == 0, "GOGC=50 collects more often than GOGC=200; off never");
+    check(counts[3] > 0, "with GOGC=off, a memory limit still triggers collections");
+
+    printf("  The environment sets the same at start-up: GOGC=50, GOGC=off, GOMEMLIMIT=1GiB,\n"
+           "  and GODEBUG=gctrace=1 prints a line per collection on stderr.\n");
+    live_set = NULL;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* ## Memory Leaks Prevention                                                                  */
+/* ------------------------------------------------------------------------------------------ */
+
+struct large_object {
+    char payload[4096];
+};
+
+#define NDATA 1000
+static struct large_object **data; /* data := make([]*LargeObject, 1000) */
+
+static NOINLINE void fill_data(void)
+{
+    data = gc_new_array(struct large_object *, NDATA);
+    for (int i = 0; i < NDATA; i++) {
+        /* Pointer-free payload: gc_alloc_noscan, the collector never scans it. */
+        data[i] = gc_alloc_noscan(sizeof(struct large_object));
+        data[i]->payload[0] = (char)i;
+    }
+}
+
+static NOINLINE void clear_data(void)
+{
+    for (int i = 0; i < NDATA; i++)
+        data[i] = NULL; /* allow GC */
+    data = NULL;
+}
+
+/* Memory from malloc is not the collector's and is not scanned: a table of collected
+ * pointers kept there must be registered with gc_add_roots. */
+#define NTABLE 100
+static NOINLINE void **malloc_table(void)
+{
+    void **t = malloc(NTABLE * sizeof *t);
+    if (!t)
+        return NULL;
+    gc_add_roots(t, NTABLE * sizeof *t);
+    for (int i = 0; i < NTABLE; i++) {
+        int *v = gc_new(int);
+        *v = i;
+        t[i] = v;
+    }
+    return t;
+}
+
+/* How many of the table's pointers still point to live objects.  gc_size only asks the
+ * heap about an address; it never touches the memory. */
+static int live_in_table(void **t)
+{
+    int live = 0;
+    for (int i = 0; i < NTABLE; i++)
+        live += gc_size(t[i]) != 0;
+    return live;
+}
+
+static atomic_int stop_worker;
+static atomic_long worker_made;
+static struct node *_Atomic worker_result;
+
+/* A thread registers itself with the collector on its first allocation and unregisters when it
+ * exits; it stops when told to (Go: select on ctx.Done()). */
+#define KEEP 1000
+static void *worker(void *arg)
+{
+    (void)arg;
+    struct node *kept = NULL;
+    long made = 0;
+    while (!atomic_load(&stop_worker) && made < 1000000) {
+        struct node *x = gc_new(struct node);
+        x->payload[0] = made;
+        if (made++ < KEEP) { /* the first KEEP nodes are the result, the rest scratch */
+            x->next = kept;
+            kept = x;
+        }
+        atomic_store(&worker_made, made);
+    }
+    atomic_store(&worker_result, kept); /* published in a global: a root */
+    return NULL;
+}
+
+static void tour_leaks(void)
+{
+    section("Memory Leaks Prevention");
+
+    printf("  1. Close resources: the collector frees memory, not files or sockets; close them\n"
+           "     yourself (finalizers and cleanups are on tricolor's road ahead).\n\n");
+
+    printf("  2. Stop goroutines (threads): a worker allocates until told to stop.\n");
+    pthread_t th;
+    if (pthread_create(&th, NULL, worker, NULL) == 0) {
+        while (atomic_load(&worker_made) < 20 * KEEP)
+            sched_yield();
+        atomic_store(&stop_worker, 1); /* cancel() */
+        pthread_join(th, NULL);
+        collect();
+        long n = 0;
+        for (struct node *x = atomic_load(&worker_result); x; x = x->next)
+            n++;
+        printf("     the worker made %ld nodes, was stopped and exited; the %ld it published\n"
+               "     survive the collection, its scratch nodes do not\n",
+               atomic_load(&worker_made), n);
+        check(n == KEEP, "what a finished thread published in a global stays alive");
+        atomic_store(&worker_result, NULL);
+    }
+
+    printf("\n  3. Clear slice references: data := make([]*LargeObject, 1000), 4 KiB each.\n\n");
+    collect();
+    gc_memstats s0 = stats();
+    print_stats("before:", &s0);
+    fill_data();
+    collect();
+    gc_memstats s1 = stats();
+    print_stats("filled, after gc_collect:", &s1);
+    int intact = 0;
+    for (int i = 0; i < NDATA; i++)
+        intact += gc_size(data[i]) >= sizeof(struct large_object) && data[i]->payload[0] == (char)i;
+    clear_data();
+    collect();
+    gc_memstats s2 = stats();
+    print_stats("cleared, after gc_collect:", &s2);
+    char a[32];
+    printf("\n     clearing the references let the collector take back %s\n",
+           s1.heap_alloc > s2.heap_alloc ? human(s1.heap_alloc - s2.heap_alloc, a) : "nothing");
+    check(intact == NDATA, "the 1000 objects stay, intact, while data[] refers to them");
+    check(s2.heap_alloc < s1.heap_alloc, "heap_alloc falls once data[i] = NULL and data = NULL");
+
+    printf("\n  Roots in malloc'd memory: a malloc'd table of %d collected pointers.\n", NTABLE);
+    void **t = malloc_table();
+    if (t) {
+        collect();
+        int kept = live_in_table(t);
+        printf("     registered with gc_add_roots:   %3d of %d objects alive after gc_collect\n", kept, NTABLE);
+        check(kept == NTABLE, "gc_add_roots makes malloc'd memory a root");
+        gc_remove_roots(t, NTABLE * sizeof *t);
+        collect();
+        printf("     after gc_remove_roots:          %3d of %d alive (the collector cannot see malloc'd\n"
+               "                                     memory, so objects only it refers to are freed)\n",
+               live_in_table(t), NTABLE);
+        free(t);
+    }
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* ## Unsafe Package                                                                           */
+/* ------------------------------------------------------------------------------------------ */
+
+/* Keeps only a pointer to arr[1] of a new [3]int. */
+static NOINLINE int *middle_of_array(void)
+{
+    int *arr = gc_new_array(int, 3);
+    arr[0] = 10;
+    arr[1] = 20;
+    arr[2] = 30;
+    return arr + 1; /* p = unsafe.Add(p, unsafe.Sizeof(arr[0])) */
+}
+
+static void tour_unsafe(void)
+{
+    section("Unsafe Package");
+    printf("  In C everything is unsafe.Pointer.  sizeof(int64_t) = %zu\n", sizeof(int64_t));
+    int *p = middle_of_array();
+    collect();
+    printf("  p := arr + 1; *p = %d; after gc_collect p still holds the array: gc_base(p) = p - 1: %s\n", *p,
+           gc_base(p) == (void *)(p - 1) ? "yes" : "no");
+    check(*p == 20 && p[-1] == 10 && gc_base(p) == (void *)(p - 1),
+          "pointer arithmetic inside an object keeps it alive");
+    printf("  Hiding pointers (xor, storing them in noscan memory or in files) hides them from the\n"
+           "  collector too: the object may be freed.\n");
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* ## Memory Alignment                                                                         */
+/* ------------------------------------------------------------------------------------------ */
+
+struct inefficient {
+    _Bool a;   /* 1 byte + 7 padding */
+    int64_t b; /* 8 bytes */
+    _Bool c;   /* 1 byte + 7 padding */
+};
+
+struct efficient {
+    int64_t b;
+    _Bool a;
+    _Bool c; /* + 6 padding */
+};
+
+static void tour_alignment(void)
+{
+    section("Memory Alignment");
+    printf("  sizeof(struct inefficient) = %zu, sizeof(struct efficient) = %zu, alignof(int64_t) = %zu\n",
+           sizeof(struct inefficient), sizeof(struct efficient), alignof(int64_t));
+    printf("  offsetof(struct inefficient, c) = %zu\n\n", offsetof(struct inefficient, c));
+
+    printf("  The allocator rounds each request up to a size class (objects up to 32 KiB), larger\n"
+           "  ones to whole 8 KiB pages:\n");
+    const size_t sizes[] = {1, 8, 24, 100, 1000, 5000, 33000};
+    int aligned = 1;
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        void *q = gc_alloc(sizes[i]);
+        size_t want = sizes[i] >= 16 ? 16 : 1;
+        while (want * 2 <= sizes[i] && want < 16)
+            want *= 2;
+        aligned &= ((uintptr_t)q % want) == 0;
+        printf("    gc_alloc(%5zu) -> gc_size %5zu, address %% 16 = %2u\n", sizes[i], gc_size(q),
+               (unsigned)((uintptr_t)q % 16));
+    }
+    check(aligned, "objects are aligned to 16 bytes (or their size rounded down to a power of two)");
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* ## Best Practices                                                                           */
+/* ------------------------------------------------------------------------------------------ */
+
+#define ITER 1000
+#define BUF 4096
+
+/* A fresh 4 KiB buffer per iteration. */
+static NOINLINE unsigned per_iteration(void)
+{
+    unsigned sum = 0;
+    for (int i = 0; i < ITER; i++) {
+        unsigned char *buf = gc_alloc_noscan(BUF); /* bytes only: noscan */
+        buf[i % BUF] = (unsigned char)i;
+        sum += buf[i % BUF];
+    }
+    return sum;
+}
+
+/* One buffer, reset and reused (bytes.Buffer.Reset). */
+static NOINLINE unsigned reused(void)
+{
+    unsigned sum = 0;
+    unsigned char *buf = gc_alloc_noscan(BUF);
+    for (int i = 0; i < ITER; i++) {
+        memset(buf, 0, BUF);
+        buf[i % BUF] = (unsigned char)i;
+        sum += buf[i % BUF];
+    }
+    return sum;
+}
+
+/* Growing a slice by appending, doubling with gc_realloc, against pre-allocating. */
+static NOINLINE size_t append_grow(size_t n)
+{
+    struct int_slice s = {NULL, 0, 0};
+    for (size_t i = 0; i < n; i++) {
+        if (s.len == s.cap) {
+            s.cap = s.cap ? 2 * s.cap : 4;
+            s.ptr = gc_realloc(s.ptr, s.cap * sizeof(int));
+        }
+        s.ptr[s.len++] = (int)i;
+    }
+    return s.len;
+}
+
+static NOINLINE size_t append_prealloc(size_t n)
+{
+    struct int_slice s = {gc_new_array(int, n), 0, n}; /* make([]int, 0, expectedSize) */
+    for (size_t i = 0; i < n; i++)
+        s.ptr[s.len++] = (int)i;
+    return s.len;
+}
+
+static void tour_best_practices(void)
+{
+    section("Best Practices");
+    char a[32], b[32];
+
+    printf("  3. Pre-allocate slices when the size is known (100,000 ints):\n");
+    gc_memstats s0 = stats();
+    append_grow(100000);
+    gc_memstats s1 = stats();
+    append_prealloc(100000);
+    gc_memstats s2 = stats();
+    printf("     append, doubling:  %3" PRIu64 " allocations, %s allocated\n", s1.mallocs - s0.mallocs,
+           human(s1.total_alloc - s0.total_alloc, a));
+    printf("     pre-allocated:     %3" PRIu64 " allocation,  %s allocated\n", s2.mallocs - s1.mallocs,
+           human(s2.total_alloc - s1.total_alloc, b));
+
+    printf("\n  4. Reuse buffers (%d iterations with a %d-byte buffer, gc_alloc_noscan: bytes only):\n", ITER, BUF);
+    gc_memstats r0 = stats();
+    unsigned x = per_iteration();
+    gc_memstats r1 = stats();
+    unsigned y = reused();
+    gc_memstats r2 = stats();
+    printf("     a new buffer each time:  mallocs +%-5" PRIu64 " total_alloc +%s\n", r1.mallocs - r0.mallocs,
+           human(r1.total_alloc - r0.total_alloc, a));
+    printf("     one buffer, reused:      mallocs +%-5" PRIu64 " total_alloc +%s\n", r2.mallocs - r1.mallocs,
+           human(r2.total_alloc - r1.total_alloc, b));
+    check(x == y && r1.mallocs - r0.mallocs >= ITER && r2.mallocs - r1.mallocs < ITER,
+          "reusing one buffer does the same work with one allocation instead of a thousand");
+    printf("     Fewer allocations mean fewer collections: the cheapest garbage is none.\n");
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Sections of the document that tricolor does not cover yet                                  */
+/* ------------------------------------------------------------------------------------------ */
+
+static void tour_road_ahead(void)
+{
+    section("sync.Pool for Reuse, Memory Profiling");
+    printf("  Pools (sync.Pool), finalizers, weak pointers and pprof heap profiles are on tricolor's\n"
+           "  road ahead; until then, reuse buffers by hand as above.\n");
+}
+
+int main(void)
+{
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    printf("# Memory Management: a tour of tricolor, Go's memory management for C\n");
+
+    tour_pointers();
+    tour_when_pointers();
+    tour_stack_heap();
+    tour_make_new();
+    tour_gc();
+    tour_leaks();
+    tour_road_ahead();
+    tour_unsafe();
+    tour_alignment();
+    tour_best_practices();
+
+    gc_memstats end = stats();
+    printf("\n## The end\n\n");
+    print_stats("final:", &end);
+    char p[32];
+    printf("  %u collections, %s allocated in all, pauses %.3f ms in total\n", end.num_gc,
+           human(end.total_alloc, p), end.pause_total_ns / 1e6);
+    printf("  Run it again as GODEBUG=gctrace=1 ./build/examples/tour to see each collection.\n");
+    if (failures) {
+        printf("\n%d check(s) FAILED\n", failures);
+        return 1;
+    }
+    return 0;
+}
