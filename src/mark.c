@@ -35,6 +35,13 @@
  */
 #include "internal.h"
 
+/* Keep the mark loop's pointers out of vector registers: a (start, end) pair
+ * pushed with one SSE store, or copied by memcpy (glibc's uses zmm16-31 on
+ * AVX-512 machines), lingers in a vector register after the collection,
+ * the kernel saves it in the signal frame when the thread is next stopped,
+ * and the next collection finds it there and retains dead objects. */
+#pragma GCC optimize("no-tree-slp-vectorize", "no-tree-loop-vectorize", "no-tree-loop-distribute-patterns")
+
 #include <linux/futex.h>
 #include <sched.h>
 #include <sys/syscall.h>
@@ -199,7 +206,9 @@ static void share(gcwork_t *w)
         return;
     workbuf_t *nb = wb_get_empty();
     size_t half = b->n / 2;
-    memcpy(nb->e, b->e + 2 * (b->n - half), half * 2 * sizeof(uintptr_t));
+    const uintptr_t *from = b->e + 2 * (b->n - half);
+    for (size_t i = 0; i < 2 * half; i++) /* not memcpy: see the pragma above */
+        nb->e[i] = from[i];
     nb->n = half;
     b->n -= half;
     wb_put(&wb_full, nb);
