@@ -18,6 +18,9 @@
  * the bounds admit its addresses, so span_of() never sees a half-made arena.
  * zeroed_base: every page at or above it in its arena has never held an object,
  * so it is still zero from the OS (the heap skips zeroing it).
+ * released: a bit per page not backed by memory (never touched, or given back
+ * with madvise); heap_released_bytes counts the set bits, so HeapReleased is
+ * exact.  Only free pages are released: taking pages for a span clears them.
  */
 #include "internal.h"
 
@@ -156,6 +159,7 @@ uintptr_t arena_grow(size_t bytes, size_t *got)
             size = a - base;
             break;
         }
+        memset(ha->released, 0xff, sizeof ha->released); /* fresh: nothing backed */
         ha->next = all_arenas;
         all_arenas = ha;
         arena_l1[a >> ARENA_SHIFT] = ha;
@@ -163,6 +167,7 @@ uintptr_t arena_grow(size_t bytes, size_t *got)
     if (size == 0)
         return 0;
     atomic_fetch_add(&sys_bytes[SYS_HEAP], size);
+    atomic_fetch_add(&heap_released_bytes, size);
     atomic_thread_fence(memory_order_release);
     uintptr_t lo = heap_min(), hi = heap_max();
     if (lo == 0 || base < lo)
@@ -208,13 +213,35 @@ bool arena_needzero(uintptr_t base, size_t npages)
     return need;
 }
 
-/* Heap bytes never touched since they were mapped: not backed by memory. */
-uint64_t arena_untouched_bytes(void)
+_Atomic uint64_t heap_released_bytes;
+
+/* Set (or clear) the released bits of a run of pages; returns how many changed. */
+static size_t released_update(uintptr_t base, size_t npages, bool set)
 {
-    uint64_t n = 0;
-    for (heap_arena_t *a = all_arenas; a; a = a->next)
-        n += ARENA_SIZE - a->zeroed_base;
-    return n;
+    size_t changed = 0;
+    for (size_t i = 0; i < npages; i++) {
+        uintptr_t p = base + i * PAGE_SIZE;
+        heap_arena_t *a = arena_of(p);
+        size_t pg = (p >> PAGE_SHIFT) % PAGES_PER_ARENA;
+        uint64_t bit = (uint64_t)1 << (pg % 64), *w = &a->released[pg / 64];
+        if (set ? !(*w & bit) : (*w & bit) != 0) {
+            *w ^= bit;
+            changed++;
+        }
+    }
+    return changed;
+}
+
+/* The run's pages are no longer backed by memory.  heap_lock held. */
+void arena_mark_released(uintptr_t base, size_t npages)
+{
+    atomic_fetch_add(&heap_released_bytes, released_update(base, npages, true) * PAGE_SIZE);
+}
+
+/* The run's pages are about to hold objects.  heap_lock held. */
+void arena_take_pages(uintptr_t base, size_t npages)
+{
+    atomic_fetch_sub(&heap_released_bytes, released_update(base, npages, false) * PAGE_SIZE);
 }
 
 void arena_lock_all(void) { pthread_mutex_lock(&persistent_lock); }

@@ -197,6 +197,7 @@ span_t *heap_alloc_span(size_t npages, unsigned spanclass)
     s->mark_bits = bits + nwords;
     atomic_store(&s->freed_bits, NULL);
     s->needzero = arena_needzero(s->base, npages);
+    arena_take_pages(s->base, npages);
     atomic_store(&s->sweepgen, atomic_load(&heap_sweepgen));
     arena_set_spans(s->base, npages, s);
     atomic_fetch_add(&heap_inuse_pages, npages);
@@ -241,15 +242,16 @@ void heap_unlock_all(void)
     pthread_mutex_unlock(&heap_lock);
 }
 
-/* madvise every free run away; fresh pages read back as zero, but the heap
- * keeps treating them as dirty (zeroing twice is safe). */
+/* madvise every free run away.  The pages read back as zero, but the heap
+ * still counts them as used for zeroing (zeroing twice is safe). */
 void heap_release_free(void)
 {
     pthread_mutex_lock(&heap_lock);
     for (size_t n = 1; n <= FREE_LISTS; n++) {
         span_list_t *l = n < FREE_LISTS ? &free_small[n] : &free_large;
         for (span_t *s = l->head; s; s = s->next)
-            madvise((void *)s->base, s->npages * PAGE_SIZE, MADV_DONTNEED);
+            if (madvise((void *)s->base, s->npages * PAGE_SIZE, MADV_DONTNEED) == 0)
+                arena_mark_released(s->base, s->npages);
     }
     pthread_mutex_unlock(&heap_lock);
 }

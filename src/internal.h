@@ -139,6 +139,7 @@ static inline bool span_slot_allocated(const span_t *s, unsigned idx)
 typedef struct heap_arena {
     span_t *spans[PAGES_PER_ARENA]; /* page -> span; exact for in-use spans */
     uintptr_t zeroed_base;          /* pages at or above this offset were never used */
+    uint64_t released[PAGES_PER_ARENA / 64]; /* pages not backed by memory: fresh or madvised */
     struct heap_arena *next;        /* all arenas, newest first */
 } heap_arena_t;
 
@@ -171,7 +172,9 @@ INTERNAL void arena_init(void);
 INTERNAL uintptr_t arena_grow(size_t bytes, size_t *got);
 INTERNAL void arena_set_spans(uintptr_t base, size_t npages, span_t *s);
 INTERNAL bool arena_needzero(uintptr_t base, size_t npages);
-INTERNAL uint64_t arena_untouched_bytes(void);
+INTERNAL extern _Atomic uint64_t heap_released_bytes;
+INTERNAL void arena_mark_released(uintptr_t base, size_t npages);
+INTERNAL void arena_take_pages(uintptr_t base, size_t npages);
 
 /* Metadata memory: never freed to the OS, never scanned. */
 enum sys_kind { SYS_HEAP, SYS_GC, SYS_SPAN, SYS_CACHE, SYS_OTHER, SYS_NKINDS };

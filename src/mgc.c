@@ -87,7 +87,9 @@ static void mark_threads(struct cycle *c)
 {
     gc_thread_t *self = tls_thread;
     for (gc_thread_t *t = thread_list; t; t = t->next) {
-        if (t->dead)
+        /* The library's own threads (the sweeper) hold no program pointers,
+         * only stale internal values that could retain dead objects. */
+        if (t->dead || t->internal)
             continue;
         if (t == self) {
             mark_self(t);

@@ -138,9 +138,7 @@ void gc_read_memstats(gc_memstats *out)
     out->heap_sys = atomic_load(&sys_bytes[SYS_HEAP]);
     out->heap_inuse = atomic_load(&heap_inuse_pages) * PAGE_SIZE;
     out->heap_idle = out->heap_sys - out->heap_inuse;
-    pthread_mutex_lock(&heap_lock);
-    out->heap_released = arena_untouched_bytes();
-    pthread_mutex_unlock(&heap_lock);
+    out->heap_released = atomic_load(&heap_released_bytes);
     out->mspan_sys = atomic_load(&sys_bytes[SYS_SPAN]);
     out->mspan_inuse = atomic_load(&nspans_inuse) * sizeof(span_t);
     out->mcache_sys = atomic_load(&sys_bytes[SYS_CACHE]);
