@@ -56,22 +56,24 @@ static bool span_refill_cache(span_t *s)
     return false;
 }
 
-/* Small objects are zeroed inline, 16 bytes a step: a call to memset costs
- * more than the stores for the commonest sizes. */
+/* The commonest small sizes are zeroed inline: a call to memset (or the
+ * rep stos a compiler turns a loop into) costs more than two stores. */
 static inline void zero_object(void *p, size_t n)
 {
-    if (n <= 128) {
-        typedef uint64_t v2 __attribute__((vector_size(16), may_alias));
-        v2 *q = p;
-        if (n == 8) {
-            *(uint64_t *)p = 0;
-            return;
-        }
-        for (size_t i = 0; i < n / 16; i++)
-            q[i] = (v2){0, 0};
+    uint64_t *q = p;
+    switch (n) {
+    case 8:
+        q[0] = 0;
         return;
+    case 16:
+        q[0] = q[1] = 0;
+        return;
+    case 32:
+        q[0] = q[1] = q[2] = q[3] = 0;
+        return;
+    default:
+        memset(p, 0, n);
     }
-    memset(p, 0, n);
 }
 
 static inline void *span_take(span_t *s)
