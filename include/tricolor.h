@@ -41,10 +41,17 @@
 extern "C" {
 #endif
 
+#define TRICOLOR_VERSION_MAJOR 0
+#define TRICOLOR_VERSION_MINOR 1
+#define TRICOLOR_VERSION_PATCH 0
+#define TRICOLOR_VERSION "0.1.0"
+
 #if defined(__GNUC__)
 #define GC_API __attribute__((visibility("default")))
 #define GC_MALLOC_ATTR __attribute__((malloc, warn_unused_result))
+#define GC_WARN_UNUSED __attribute__((warn_unused_result))
 #else
+#define GC_WARN_UNUSED
 #define GC_API
 #define GC_MALLOC_ATTR
 #endif
@@ -72,7 +79,7 @@ GC_API GC_MALLOC_ATTR void *gc_calloc(size_t n, size_t size);
  * of the old and new sizes are kept, the rest is zeroed; the object keeps its
  * kind (scanned or noscan).  p NULL behaves as gc_alloc(size).  size 0 frees p
  * and returns NULL.  When the object moves, the old one is freed. */
-GC_API void *gc_realloc(void *p, size_t size);
+GC_API GC_WARN_UNUSED void *gc_realloc(void *p, size_t size);
 
 /* A noscan copy of the string s. */
 GC_API GC_MALLOC_ATTR char *gc_strdup(const char *s);
@@ -90,6 +97,8 @@ GC_API size_t gc_size(const void *p);
  * is not in a live heap object. */
 GC_API void *gc_base(const void *p);
 
+/* gc_new(T): a zeroed T (a typedef for array types: gc_new(int[3]) does not
+ * parse as a cast). */
 #define gc_new(T) ((T *)gc_alloc(sizeof(T)))
 #define gc_new_array(T, n) ((T *)gc_calloc((n), sizeof(T)))
 
@@ -120,7 +129,10 @@ GC_API void gc_keep_alive(const void *p);
 /* Statistics (runtime.MemStats)                                             */
 /* ------------------------------------------------------------------------ */
 
-/* The number of small size classes reported in gc_memstats.by_size. */
+/* The number of small size classes reported in gc_memstats.by_size.  tricolor's
+ * classes step by 16 bytes to 256 (every object of 16 bytes or more is 16-byte
+ * aligned), so there are fewer than Go's and by_size[] does not line up with
+ * Go's BySize index for index: compare by the size field. */
 #define GC_NUM_SIZE_CLASSES 57
 
 typedef struct gc_memstats {
@@ -156,7 +168,7 @@ typedef struct gc_memstats {
     uint32_t num_gc;         /* completed collections */
     uint32_t num_forced_gc;  /* collections forced by gc_collect and friends */
     double gc_cpu_fraction;  /* share of the program's CPU time used by the collector */
-    int enable_gc;           /* 1 unless GOGC=off and no memory limit is set */
+    int enable_gc;           /* always 1, as Go's EnableGC (even with GOGC=off) */
 
     /* Per size class (Go's BySize): object size and cumulative counts. */
     struct {
