@@ -287,6 +287,20 @@ INTERNAL void start_the_world(void);
 INTERNAL void thread_suspend_deferred(gc_thread_t *t);
 INTERNAL uintptr_t thread_pointer(void);
 
+/* The current stack pointer.  Scanning must start here, not at a local's
+ * address: on aarch64 a function saves callee-saved registers below its
+ * locals, and __builtin_unwind_init's spills would be missed. */
+static inline __attribute__((always_inline)) uintptr_t current_sp(void)
+{
+    uintptr_t sp;
+#if defined(__x86_64__)
+    __asm__ volatile("mov %%rsp, %0" : "=r"(sp));
+#elif defined(__aarch64__)
+    __asm__ volatile("mov %0, sp" : "=r"(sp));
+#endif
+    return sp;
+}
+
 static inline gc_thread_t *current_thread(void)
 {
     gc_thread_t *t = tls_thread;

@@ -78,9 +78,7 @@ struct cycle {
 static NOINLINE void mark_self(gc_thread_t *self)
 {
     __builtin_unwind_init();
-    volatile uintptr_t here = 0;
-    mark_range((uintptr_t)&here, self->stack_hi);
-    (void)here;
+    mark_range(current_sp(), self->stack_hi);
 }
 
 static void mark_threads(struct cycle *c)

@@ -57,9 +57,9 @@ bool sweep_span(span_t *s, bool keep)
         atomic_fetch_add(&gstats.large_free, 1);
         atomic_fetch_add(&gstats.large_free_bytes, s->elemsize);
     }
-    atomic_fetch_sub(&spans_unswept, 1);
     if (nlive == 0 && !keep) {
         heap_free_span(s);
+        atomic_fetch_sub(&spans_unswept, 1); /* last: sweep_finish waits on it */
         return false;
     }
     uint64_t *old = s->alloc_bits;
@@ -72,6 +72,7 @@ bool sweep_span(span_t *s, bool keep)
     __atomic_store_n(&s->freeindex, 0, __ATOMIC_RELAXED);
     s->alloc_cache = 0;
     atomic_store(&s->sweepgen, atomic_load(&heap_sweepgen));
+    atomic_fetch_sub(&spans_unswept, 1); /* last: sweep_finish waits on it */
     return true;
 }
 

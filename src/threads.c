@@ -85,8 +85,7 @@ static NOINLINE void suspend_self(gc_thread_t *t, const ucontext_t *uc)
     uint32_t seq = atomic_load(&stw_seq);
     __builtin_unwind_init(); /* spill callee-saved registers into this frame */
     save_context(t, uc);
-    volatile uintptr_t here = 0;
-    uintptr_t sp = (uintptr_t)&here;
+    uintptr_t sp = current_sp();
     if ((sp < t->stack_lo || sp >= t->stack_hi) && uc)
         sp = context_sp(uc); /* on an alternate signal stack */
     t->stop_sp = sp;
@@ -94,7 +93,6 @@ static NOINLINE void suspend_self(gc_thread_t *t, const ucontext_t *uc)
     futex(&stw_acks, FUTEX_WAKE, 1);
     while (atomic_load(&stw_seq) == seq)
         futex(&stw_seq, FUTEX_WAIT, seq);
-    (void)here;
 }
 
 static void stop_handler(int sig, siginfo_t *info, void *uc)
