@@ -1,0 +1,3 @@
+module tricolorbench
+
+go 1.19

@@ -1,0 +1,343 @@
+#!/usr/bin/env bash
+# bench/run.sh - build and run tricolor's benchmark suite against bdwgc, the C
+# library's malloc, mimalloc and Go.  See bench/README.md.
+#
+#   bash bench/run.sh                   everything, 3 rounds
+#   BENCH_QUICK=1 bash bench/run.sh     smoke run: small sizes, 1 round
+#   BENCH_ONLY=gcbench bash bench/run.sh
+#
+# Environment:
+#   BENCH_REPS=n        rounds (default 3; 1 with BENCH_QUICK=1)
+#   BENCH_QUICK=1       small sizes, 1 round
+#   BENCH_ONLY=name     one benchmark: binary_trees, gcbench or mt_alloc
+#                       (a space-separated list works too)
+#   BENCH_SYSTEMS=list  systems to run, in this order (default
+#                       "tricolor bdwgc malloc mimalloc go"); absent ones are skipped
+#   BENCH_TIMEOUT=s     kill a run after s seconds (default 600)
+#   BENCH_INSTALL=1     apt-get install -y libgc-dev libmimalloc-dev golang-go first
+#   BENCH_BT_DEPTH, BENCH_GCB_ROUNDS, BENCH_MT_ARGS ("threads iterations slots")
+#                       override the sizes
+#   CC                  C compiler (default cc)
+#
+# Output: tables on stdout; bench/out/results.md (the same tables in Markdown
+# with machine details); bench/out/raw.tsv (every run); bench/out/runs/ (each
+# run's stdout, stderr and measurement).  GOGC/GOMEMLIMIT/GODEBUG in the
+# environment reach tricolor and Go alike and are recorded in results.md.
+
+set -u
+
+BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$BENCH_DIR/.." && pwd)
+OUT=$BENCH_DIR/out
+RUNS=$OUT/runs
+BIN=$OUT/bin
+CC=${CC:-cc}
+CFLAGS="-O2 -Wall"
+
+QUICK=${BENCH_QUICK:-0}
+[ "$QUICK" = 0 ] && QUICK=
+if [ -n "$QUICK" ]; then REPS=${BENCH_REPS:-1}; else REPS=${BENCH_REPS:-3}; fi
+TIMEOUT=${BENCH_TIMEOUT:-600}
+ALL_BENCHES="binary_trees gcbench mt_alloc"
+BENCHES=${BENCH_ONLY:-$ALL_BENCHES}
+ALL_SYSTEMS="tricolor bdwgc malloc mimalloc go"
+WANT_SYSTEMS=${BENCH_SYSTEMS:-$ALL_SYSTEMS}
+
+if [ -n "$QUICK" ]; then
+    BT_DEPTH=${BENCH_BT_DEPTH:-16}
+    GCB_ROUNDS=${BENCH_GCB_ROUNDS:-1}
+    MT_ARGS=${BENCH_MT_ARGS:-"4 200000 20000"}
+else
+    BT_DEPTH=${BENCH_BT_DEPTH:-20}
+    GCB_ROUNDS=${BENCH_GCB_ROUNDS:-10}
+    MT_ARGS=${BENCH_MT_ARGS:-"4 4000000 20000"}
+fi
+
+bench_args() {
+    case $1 in
+    binary_trees) echo "$BT_DEPTH" ;;
+    gcbench) echo "$GCB_ROUNDS" ;;
+    mt_alloc) echo "$MT_ARGS" ;;
+    esac
+}
+
+msg() { printf '%s\n' "$*" >&2; }
+
+for b in $BENCHES; do
+    case " $ALL_BENCHES " in
+    *" $b "*) ;;
+    *) msg "run.sh: unknown benchmark '$b' (have: $ALL_BENCHES)"; exit 2 ;;
+    esac
+done
+case $REPS in '' | *[!0-9]* | 0) msg "run.sh: BENCH_REPS must be a positive integer"; exit 2 ;; esac
+
+mkdir -p "$OUT" "$RUNS" "$BIN"
+
+# One run at a time: two runs would share bench/out/ and steal each other's CPUs.
+if command -v flock >/dev/null 2>&1; then
+    exec 9>"$OUT/.lock"
+    if ! flock -n 9; then
+        msg "run.sh: another bench/run.sh is running; waiting for it to finish"
+        flock 9
+    fi
+fi
+rm -f "$RUNS"/*
+
+# ---------------------------------------------------------------------------
+# Packages (only with BENCH_INSTALL=1)
+if [ "${BENCH_INSTALL:-0}" = 1 ]; then
+    msg "== installing libgc-dev libmimalloc-dev golang-go"
+    apt-get install -y libgc-dev libmimalloc-dev golang-go >&2 || msg "run.sh: apt-get install failed; continuing with what is present"
+fi
+
+# ---------------------------------------------------------------------------
+# Which systems are available
+have_header() { [ -f "/usr/include/$1" ] || echo "#include <$1>" | $CC -E -x c - >/dev/null 2>&1; }
+
+TRICOLOR_LIB=
+find_tricolor() {
+    if [ -f "$ROOT/build/libtricolor.a" ]; then
+        TRICOLOR_LIB="$ROOT/build/libtricolor.a"
+    elif [ -f "$ROOT/build/libtricolor.so" ]; then
+        TRICOLOR_LIB="$ROOT/build/libtricolor.so"
+    fi
+}
+find_tricolor
+if [ -z "$TRICOLOR_LIB" ] && [ ! -d "$ROOT/build" ] && [ -f "$ROOT/CMakeLists.txt" ] &&
+    command -v cmake >/dev/null 2>&1 && case " $WANT_SYSTEMS " in *" tricolor "*) true ;; *) false ;; esac; then
+    msg "== build/ is missing: building tricolor with cmake (Release)"
+    # env -u: when make runs this script, keep its jobserver flags from the sub-build.
+    if CC="$CC" cmake -S "$ROOT" -B "$ROOT/build" -DCMAKE_BUILD_TYPE=Release >"$OUT/cmake.log" 2>&1 &&
+        env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL cmake --build "$ROOT/build" -j"$(nproc)" >>"$OUT/cmake.log" 2>&1; then
+        find_tricolor
+    else
+        msg "run.sh: building tricolor failed (see bench/out/cmake.log)"
+    fi
+fi
+
+SYSTEMS=
+SKIPPED=
+skip() { SKIPPED="$SKIPPED$1: $2"$'\n'; msg "-- skipping $1: $2"; }
+for s in $WANT_SYSTEMS; do
+    case $s in
+    tricolor)
+        if [ -z "$TRICOLOR_LIB" ]; then skip tricolor "no build/libtricolor.a (build the library first: make, or cmake -S . -B build && cmake --build build)"
+        elif [ ! -f "$ROOT/include/tricolor.h" ]; then skip tricolor "no include/tricolor.h"
+        else SYSTEMS="$SYSTEMS tricolor"; fi ;;
+    bdwgc)
+        if have_header gc.h; then SYSTEMS="$SYSTEMS bdwgc"; else skip bdwgc "no gc.h (apt-get install libgc-dev, or BENCH_INSTALL=1)"; fi ;;
+    malloc) SYSTEMS="$SYSTEMS malloc" ;;
+    mimalloc)
+        if have_header mimalloc.h; then SYSTEMS="$SYSTEMS mimalloc"; else skip mimalloc "no mimalloc.h (apt-get install libmimalloc-dev, or BENCH_INSTALL=1)"; fi ;;
+    go)
+        if command -v go >/dev/null 2>&1; then SYSTEMS="$SYSTEMS go"; else skip go "no go command (apt-get install golang-go, or BENCH_INSTALL=1)"; fi ;;
+    *) msg "run.sh: unknown system '$s' (have: $ALL_SYSTEMS)"; exit 2 ;;
+    esac
+done
+SYSTEMS=${SYSTEMS# }
+[ -n "$SYSTEMS" ] || { msg "run.sh: no system to benchmark"; exit 1; }
+
+# ---------------------------------------------------------------------------
+# Build
+msg "== building into bench/out/bin (systems: $SYSTEMS)"
+$CC -O2 -Wall -o "$BIN/measure" "$BENCH_DIR/measure.c" || { msg "run.sh: cannot build measure.c"; exit 1; }
+
+export GOCACHE="$OUT/gocache" GOPATH="$OUT/gopath" GO111MODULE=on GOPROXY=off GOFLAGS= GOTOOLCHAIN=local
+BUILT=
+build_one() { # bench system
+    local b=$1 s=$2 exe=$BIN/$1_$2 log=$OUT/build_$1_$2.log
+    case $s in
+    tricolor)
+        local extra=
+        case $TRICOLOR_LIB in *.so) extra="-Wl,-rpath,$(dirname "$TRICOLOR_LIB")" ;; esac
+        $CC $CFLAGS -DSYS_TRICOLOR -I"$ROOT/include" -o "$exe" "$BENCH_DIR/$b.c" "$TRICOLOR_LIB" $extra -pthread -ldl -lm ;;
+    bdwgc) $CC $CFLAGS -DSYS_BDWGC -o "$exe" "$BENCH_DIR/$b.c" -lgc -pthread ;;
+    malloc) $CC $CFLAGS -DSYS_MALLOC -o "$exe" "$BENCH_DIR/$b.c" -pthread ;;
+    mimalloc) $CC $CFLAGS -DSYS_MIMALLOC -o "$exe" "$BENCH_DIR/$b.c" -lmimalloc -pthread ;;
+    go) (cd "$BENCH_DIR/go" && go build -o "$exe" "$b.go") ;;
+    esac >"$log" 2>&1
+}
+for b in $BENCHES; do
+    for s in $SYSTEMS; do
+        rm -f "$BIN/${b}_$s"
+        if build_one "$b" "$s"; then
+            BUILT="$BUILT ${b}_$s"
+        else
+            msg "-- build of $b for $s failed (bench/out/build_${b}_$s.log):"
+            sed 's/^/   /' "$OUT/build_${b}_$s.log" | head -20 >&2
+        fi
+    done
+done
+
+# ---------------------------------------------------------------------------
+# Run: per benchmark, REPS rounds, each round going through every system in
+# turn, so slow drifts of the machine hit all systems alike.
+RAW=$OUT/raw.tsv
+printf 'bench\tsystem\tround\tstatus\twall_ns\tcpu_us\tmaxrss_kb\tcollections\tmaxpause_ns\ttotalpause_ns\tcheck\n' >"$RAW"
+
+# Output lines that must be identical for every system (times and names removed):
+# their md5 goes into raw.tsv's check column, and after a benchmark's rounds
+# every successful run whose check differs from the most common one is marked
+# "wrongoutput" (a collector that freed a live object, say).
+check_text() {
+    grep -v -e '^BENCH ' -e '^depth ' -e '^GCBench ' -e '^mt_alloc (' "$1" | md5sum | cut -d' ' -f1
+}
+
+field() { # key file: value of key=value in the first line carrying it
+    sed -n "s/.*[ ]$1=\([^ ]*\).*/\1/p" "$2" | head -1
+}
+
+run_one() { # bench system round
+    local b=$1 s=$2 r=$3 base=$RUNS/$1_$2_$3
+    local exe=$BIN/${b}_$s
+    "$BIN/measure" -o "$base.m" -t "$TIMEOUT" -- "$exe" $(bench_args "$b") >"$base.out" 2>"$base.err"
+    local st wall user sys rss coll maxp totp
+    st=$(field status "$base.m"); wall=$(field wall_ns "$base.m")
+    user=$(field user_us "$base.m"); sys=$(field sys_us "$base.m"); rss=$(field maxrss_kb "$base.m")
+    coll=$(field collections "$base.out"); maxp=$(field maxpause_ns "$base.out"); totp=$(field totalpause_ns "$base.out")
+    [ -n "$st" ] || st=nomeasure
+    if [ "$st" = 0 ] && [ -z "$coll" ]; then st=nobenchline; fi
+    local sum=-
+    [ "$st" = 0 ] && sum=$(check_text "$base.out")
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$b" "$s" "$r" "$st" "${wall:-0}" \
+        $(( ${user:-0} + ${sys:-0} )) "${rss:-0}" "${coll:-0}" "${maxp:-0}" "${totp:-0}" "$sum" >>"$RAW"
+    if [ "$st" = 0 ]; then
+        awk -v b="$b" -v s="$s" -v r="$r" -v w="$wall" -v c="$(( user + sys ))" -v m="$rss" -v n="$coll" -v p="$maxp" \
+            'BEGIN { printf "   %-13s round %d %-9s wall %7.2f s  cpu %7.2f s  rss %7.1f MiB  gc %5d  maxpause %8.3f ms\n", b, r, s, w/1e9, c/1e6, m/1024, n, p/1e6 }' >&2
+    else
+        msg "   $b round $r $s: FAILED ($st); stderr tail:"
+        tail -5 "$base.err" | sed 's/^/      /' >&2
+    fi
+}
+
+verify_outputs() { # bench: mark runs whose output differs from the majority's
+    awk -F'\t' -v OFS='\t' -v bench="$1" '
+        NR == FNR { if (FNR > 1 && $1 == bench && $4 == "0") n[$11]++; next }
+        FNR == 1 { for (k in n) if (n[k] > best) { best = n[k]; ref = k } }
+        FNR > 1 && $1 == bench && $4 == "0" && $11 != ref {
+            $4 = "wrongoutput"
+            printf "   !! %s round %s %s: output differs from the other systems (bench/out/runs/%s_%s_%s.out)\n", $1, $3, $2, $1, $2, $3 > "/dev/stderr"
+        }
+        { print }' "$RAW" "$RAW" >"$RAW.tmp" && mv "$RAW.tmp" "$RAW"
+}
+
+# table bench format(text|md): medians over the successful rounds
+table() {
+    awk -F'\t' -v bench="$1" -v fmt="$2" -v order="$SYSTEMS" '
+    function median(key,   n, i, j, t, a) {
+        n = cnt[key]
+        for (i = 1; i <= n; i++) a[i] = vals[key, i]
+        for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j+1] = a[j]; a[j+1] = t }
+        if (n == 0) return ""
+        return (n % 2) ? a[(n+1)/2] : (a[n/2] + a[n/2+1]) / 2
+    }
+    NR > 1 && $1 == bench {
+        s = $2; runs[s]++
+        if ($4 != "0") { fails[s] = fails[s] (fails[s] == "" ? "" : ",") $4; next }
+        ok[s]++
+        for (f = 5; f <= 10; f++) { k = s SUBSEP f; cnt[k]++; vals[k, cnt[k]] = $f }
+    }
+    END {
+        ns = split(order, sys, " ")
+        for (i = 1; i <= ns; i++) { s = sys[i]; if (ok[s]) for (f = 5; f <= 10; f++) med[s, f] = median(s SUBSEP f) }
+        hdr[1] = "system"; hdr[2] = "ok/runs"; hdr[3] = "wall s"; hdr[4] = "CPU s"; hdr[5] = "peak RSS MiB"
+        hdr[6] = "GCs"; hdr[7] = "max pause ms"; hdr[8] = "total pause ms"; hdr[9] = "wall / bdwgc"; hdr[10] = "RSS / bdwgc"
+        nh = 10
+        if (fmt == "md") {
+            line = "|"; sep = "|"
+            for (h = 1; h <= nh; h++) { line = line " " hdr[h] " |"; sep = sep (h <= 2 ? "---|" : "---:|") }
+            print line; print sep
+        } else {
+            printf "  %-9s %7s %8s %8s %12s %6s %12s %14s %12s %11s\n", hdr[1], hdr[2], hdr[3], hdr[4], hdr[5], hdr[6], hdr[7], hdr[8], hdr[9], hdr[10]
+        }
+        for (i = 1; i <= ns; i++) {
+            s = sys[i]
+            if (!runs[s]) continue
+            c[1] = s; c[2] = (ok[s] + 0) "/" runs[s]
+            if (ok[s]) {
+                c[3] = sprintf("%.2f", med[s,5] / 1e9); c[4] = sprintf("%.2f", med[s,6] / 1e6)
+                c[5] = sprintf("%.1f", med[s,7] / 1024); c[6] = sprintf("%d", med[s,8])
+                c[7] = sprintf("%.3f", med[s,9] / 1e6); c[8] = sprintf("%.1f", med[s,10] / 1e6)
+                if (ok["bdwgc"] && med["bdwgc",5] > 0) {
+                    c[9] = sprintf("%.2f", med[s,5] / med["bdwgc",5]); c[10] = sprintf("%.2f", med[s,7] / med["bdwgc",7])
+                } else { c[9] = "-"; c[10] = "-" }
+            } else {
+                for (h = 3; h <= nh; h++) c[h] = "-"
+                c[3] = "FAILED"
+            }
+            if (fails[s] != "") notes = notes sprintf("%s failed runs: %s\n", s, fails[s])
+            if (fmt == "md") {
+                line = "|"; for (h = 1; h <= nh; h++) line = line " " c[h] " |"; print line
+            } else {
+                printf "  %-9s %7s %8s %8s %12s %6s %12s %14s %12s %11s\n", c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8], c[9], c[10]
+            }
+        }
+        if (notes != "") {
+            n = split(notes, nl, "\n")
+            if (fmt == "md") print ""
+            for (i = 1; i < n; i++) print (fmt == "md" ? "- " : "  note: ") nl[i] \
+                " (status: exit code, sig:N, timeout, nobenchline or wrongoutput)"
+        }
+    }' "$RAW"
+}
+
+START=$(date +%s)
+LOADAVG=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null)
+for b in $BENCHES; do
+    msg "== $b $(bench_args "$b"): $REPS round(s) over: $SYSTEMS"
+    for r in $(seq 1 "$REPS"); do
+        for s in $SYSTEMS; do
+            case " $BUILT " in *" ${b}_$s "*) run_one "$b" "$s" "$r" ;; esac
+        done
+    done
+    verify_outputs "$b"
+    echo
+    echo "$b $(bench_args "$b") (median of $REPS round(s))"
+    table "$b" text
+done
+ELAPSED=$(( $(date +%s) - START ))
+
+# ---------------------------------------------------------------------------
+# results.md
+pkgver() { dpkg-query -W -f='${Version}' "$1" 2>/dev/null || echo "not installed"; }
+{
+    echo "# tricolor benchmark results"
+    echo
+    echo "Generated by \`bash bench/run.sh\` on $(date -u '+%Y-%m-%d %H:%M UTC') in ${ELAPSED} s."
+    echo
+    echo "## Machine"
+    echo
+    echo "- uname: \`$(uname -a)\`"
+    echo "- CPU: $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1) ($(nproc) CPUs online)"
+    echo "- memory: $(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)"
+    echo "- compiler: \`$($CC --version 2>/dev/null | head -1)\`, flags \`$CFLAGS\`"
+    echo "- bdwgc: libgc-dev $(pkgver libgc-dev)"
+    echo "- mimalloc: libmimalloc-dev $(pkgver libmimalloc-dev) (MI_MALLOC_VERSION $(sed -n 's/^#define MI_MALLOC_VERSION[[:space:]]*\([0-9]*\).*/\1/p' /usr/include/mimalloc.h 2>/dev/null | head -1))"
+    echo "- glibc: $(ldd --version 2>/dev/null | head -1 | sed 's/^ldd //')"
+    echo "- go: $(go version 2>/dev/null || echo absent)"
+    if [ -n "$TRICOLOR_LIB" ]; then
+        echo "- tricolor: ${TRICOLOR_LIB#"$ROOT"/}, git $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '(no commit)')$( [ -n "$(git -C "$ROOT" status --porcelain -- src include 2>/dev/null)" ] && echo ' + uncommitted changes'), built $(date -u -r "$TRICOLOR_LIB" '+%Y-%m-%d %H:%M UTC')"
+    fi
+    echo "- load average before the runs: ${LOADAVG:-unknown}"
+    echo "- environment: GOGC=${GOGC:-unset} GOMEMLIMIT=${GOMEMLIMIT:-unset} GODEBUG=${GODEBUG:-unset} GOMAXPROCS=${GOMAXPROCS:-unset}"
+    echo
+    echo "## Settings"
+    echo
+    echo "- rounds: $REPS$( [ -n "$QUICK" ] && echo ' (BENCH_QUICK: smoke-test sizes, not for comparison)'), systems alternated within each round: $SYSTEMS"
+    for b in $BENCHES; do echo "- $b arguments: \`$(bench_args "$b")\`"; done
+    [ -n "$SKIPPED" ] && printf '%s' "$SKIPPED" | sed 's/^/- skipped /'
+    echo
+    echo "Each cell is the median over the successful rounds. Wall and CPU (user + sys) time and peak"
+    echo "RSS come from wait4() on the process; GCs and pauses from the program itself (tricolor and"
+    echo "Go: the last 256 pauses of MemStats' ring; bdwgc: every stop-the-world, timed by a"
+    echo "GC_set_on_collection_event callback). Ratios are against bdwgc's medians."
+    for b in $BENCHES; do
+        echo
+        echo "## $b \`$(bench_args "$b")\`"
+        echo
+        table "$b" md
+    done
+} >"$OUT/results.md"
+
+echo
+echo "Results written to ${OUT#"$ROOT"/}/results.md (raw runs: ${OUT#"$ROOT"/}/raw.tsv); $ELAPSED s."

@@ -1,0 +1,886 @@
+/*
+ * test_stress.c - many threads mutating checked structures while the collector
+ * runs, for TRICOLOR_STRESS_SECONDS seconds (default 150) with
+ * TRICOLOR_STRESS_THREADS workers (default 4).
+ *
+ * Each worker owns, and verifies completely on every pass:
+ *   - a singly linked list rooted in a __thread variable (push, pop, remove in
+ *     the middle, reverse);
+ *   - a binary search tree rooted in a global, each node with a noscan
+ *     gc_strdup'd payload (insert, delete);
+ *   - an array of pointers rooted on its stack, half of them interior pointers
+ *     (&leaf->check), grown and shrunk with gc_realloc, edited with memmove,
+ *     copied wholesale into a new array with memcpy;
+ *   - a heap buffer of pointers filled by read(2) from a pipe (the pointers were
+ *     written into the pipe from another heap array, then dropped there);
+ *   - a large noscan buffer with a checksum;
+ *   - an array of gc_strdup'd strings rooted in a __thread variable;
+ *   - the last list another worker sent it through a mailbox (objects allocated
+ *     by one thread, kept alive by another).
+ * Each node carries a checksum of its key; counts and key sums are tracked, so
+ * a freed-and-reused or overwritten object is detected.  Workers also make
+ * garbage and now and then call gc_collect themselves.
+ *
+ * Meanwhile a spawner thread starts and joins short-lived threads continuously
+ * (joinable and detached; some only gc_register_thread), and the main thread
+ * forks every 2 s: the child checks a structure built at start, allocates,
+ * collects, checks, and must exit 0.
+ *
+ * Any corruption fails at once with a message; at the end a summary is printed,
+ * statistics are checked exact, and everything dropped must be reclaimed.
+ */
+#include "common.h"
+
+#include <stdatomic.h>
+
+#define MAXW 64
+
+static double g_seconds = 150;
+static int g_nworkers = 4;
+static atomic_int g_stop;
+
+static uint64_t chk(uint64_t key) { return tc_mix(key ^ 0xabcdef12345ull); }
+
+/* ------------------------------------------------------------------------ */
+/* Node types                                                                */
+/* ------------------------------------------------------------------------ */
+
+struct lnode {
+    struct lnode *next;
+    uint64_t key, check;
+};
+
+struct tnode {
+    struct tnode *l, *r;
+    uint64_t key, check;
+    char *payload; /* noscan: the key in hex */
+};
+
+struct leaf {
+    uint64_t id, check;
+};
+
+struct msg {
+    struct lnode *list;
+    size_t n;
+    uint64_t sum;
+    int from;
+};
+
+/* ------------------------------------------------------------------------ */
+/* Roots                                                                     */
+/* ------------------------------------------------------------------------ */
+
+static __thread struct lnode *t_list;  /* TLS root */
+static __thread char **t_strs;         /* TLS root: array of strings */
+static struct tnode *g_tree[MAXW];     /* global roots */
+static struct tnode *g_static;         /* built at start, never changed */
+static size_t g_static_n;
+static uint64_t g_static_sum;
+
+static pthread_mutex_t g_mail_lock[MAXW];
+static struct msg *g_mail[MAXW]; /* global roots: one message each */
+
+/* ------------------------------------------------------------------------ */
+/* Counters                                                                  */
+/* ------------------------------------------------------------------------ */
+
+static atomic_long c_passes, c_ops, c_worker_gcs, c_pipe, c_msgs, c_short, c_forks, c_realloc, c_copies;
+
+/* ------------------------------------------------------------------------ */
+/* Lists                                                                     */
+/* ------------------------------------------------------------------------ */
+
+static struct lnode *lnode_new(uint64_t key)
+{
+    struct lnode *x = gc_new(struct lnode);
+    if (!x)
+        TC_FAIL("gc_new(struct lnode) returned NULL");
+    x->key = key;
+    x->check = chk(key);
+    return x;
+}
+
+static void list_verify(const struct lnode *head, size_t n, uint64_t sum, const char *who, const char *what)
+{
+    size_t count = 0;
+    uint64_t s = 0;
+    for (const struct lnode *x = head; x; x = x->next, count++) {
+        if (count >= n)
+            TC_FAIL("%s: %s: longer than its %zu nodes", who, what, n);
+        if (x->check != chk(x->key))
+            TC_FAIL("%s: %s: node %zu at %p corrupt: key %#llx check %#llx, want %#llx", who, what, count,
+                    (void *)x, (unsigned long long)x->key, (unsigned long long)x->check,
+                    (unsigned long long)chk(x->key));
+        s += x->key;
+    }
+    if (count != n)
+        TC_FAIL("%s: %s: %zu nodes, want %zu", who, what, count, n);
+    if (s != sum)
+        TC_FAIL("%s: %s: key sum %#llx, want %#llx", who, what, (unsigned long long)s, (unsigned long long)sum);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Trees                                                                     */
+/* ------------------------------------------------------------------------ */
+
+static struct tnode *tnode_new(uint64_t key)
+{
+    struct tnode *x = gc_new(struct tnode);
+    if (!x)
+        TC_FAIL("gc_new(struct tnode) returned NULL");
+    char buf[32];
+    snprintf(buf, sizeof buf, "%llx", (unsigned long long)key);
+    x->key = key;
+    x->check = chk(key);
+    x->payload = gc_strdup(buf);
+    return x;
+}
+
+static int tree_insert(struct tnode **root, uint64_t key)
+{
+    struct tnode **at = root;
+    while (*at) {
+        if (key == (*at)->key)
+            return 0;
+        at = key < (*at)->key ? &(*at)->l : &(*at)->r;
+    }
+    *at = tnode_new(key);
+    return 1;
+}
+
+/* Delete the node reached by a random walk of up to `steps` steps. */
+static int tree_delete_random(struct tnode **root, uint64_t *rng, uint64_t *key_out)
+{
+    struct tnode **at = root;
+    if (!*at)
+        return 0;
+    int steps = (int)(tc_rand(rng) % 12);
+    for (int i = 0; i < steps; i++) {
+        struct tnode **next = (tc_rand(rng) & 1) ? &(*at)->l : &(*at)->r;
+        if (!*next)
+            break;
+        at = next;
+    }
+    struct tnode *x = *at;
+    *key_out = x->key;
+    if (!x->l) {
+        *at = x->r;
+    } else if (!x->r) {
+        *at = x->l;
+    } else {
+        struct tnode **m = &x->r;
+        while ((*m)->l)
+            m = &(*m)->l;
+        struct tnode *y = *m;
+        *m = y->r;
+        y->l = x->l;
+        y->r = x->r;
+        *at = y;
+    }
+    return 1;
+}
+
+static void tree_walk(const struct tnode *t, size_t *count, uint64_t *sum, uint64_t *last, int depth,
+                      const char *who, const char *what)
+{
+    while (t) {
+        if (depth > 20000)
+            TC_FAIL("%s: %s: deeper than 20000: a cycle?", who, what);
+        tree_walk(t->l, count, sum, last, depth + 1, who, what);
+        if (t->check != chk(t->key))
+            TC_FAIL("%s: %s: node at %p corrupt: key %#llx check %#llx", who, what, (void *)t,
+                    (unsigned long long)t->key, (unsigned long long)t->check);
+        if (!t->payload || strtoull(t->payload, NULL, 16) != t->key)
+            TC_FAIL("%s: %s: node at %p (key %#llx): payload %p \"%.20s\" corrupt", who, what, (void *)t,
+                    (unsigned long long)t->key, (void *)t->payload, t->payload ? t->payload : "(null)");
+        if (*count > 0 && t->key <= *last)
+            TC_FAIL("%s: %s: out of order at %p", who, what, (void *)t);
+        *last = t->key;
+        ++*count;
+        *sum += t->key;
+        t = t->r;
+        depth++;
+    }
+}
+
+static void tree_verify(const struct tnode *root, size_t n, uint64_t sum, const char *who, const char *what)
+{
+    size_t count = 0;
+    uint64_t s = 0, last = 0;
+    tree_walk(root, &count, &s, &last, 0, who, what);
+    if (count != n || s != sum)
+        TC_FAIL("%s: %s: %zu nodes (key sum %#llx), want %zu (%#llx)", who, what, count, (unsigned long long)s, n,
+                (unsigned long long)sum);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Leaves and pointer arrays                                                 */
+/* ------------------------------------------------------------------------ */
+
+static void *leaf_new(uint64_t id, int interior)
+{
+    struct leaf *l = gc_new(struct leaf);
+    if (!l)
+        TC_FAIL("gc_new(struct leaf) returned NULL");
+    l->id = id;
+    l->check = chk(id);
+    return interior ? (void *)&l->check : (void *)l;
+}
+
+/* A second look after a failed lookup tells a wrong answer from gc_base or
+ * gc_size (the object is there a moment later) from a freed object. */
+static const char *second_look(void *p, struct leaf *expect)
+{
+    static __thread char buf[160];
+    tc_sleep_ms(10);
+    struct leaf *l = gc_base(p);
+    size_t sz = gc_size(p);
+    snprintf(buf, sizeof buf, "10 ms later gc_base = %p, gc_size = %zu%s", (void *)l, sz,
+             l && l == expect && sz == 16 && l->check == chk(l->id) ? " and the leaf is intact: a wrong answer" : "");
+    return buf;
+}
+
+static uint64_t leaf_check(void *p, const char *who, const char *what, size_t i)
+{
+    struct leaf *l = gc_base(p);
+    if (!l) {
+        struct leaf *guess = (struct leaf *)((uintptr_t)p & ~(uintptr_t)15);
+        TC_FAIL("%s: %s[%zu] = %p: gc_base returned NULL (freed while reachable?); %s", who, what, i, p,
+                second_look(p, guess));
+    }
+    if (p != (void *)l && p != (void *)&l->check)
+        TC_FAIL("%s: %s[%zu] = %p: gc_base gives %p, offset %td; %s", who, what, i, p, (void *)l,
+                (char *)p - (char *)l, second_look(p, l));
+    size_t sz = gc_size(p);
+    if (sz != 16)
+        TC_FAIL("%s: %s[%zu] = %p: gc_size returned %zu, want 16; %s", who, what, i, p, sz, second_look(p, l));
+    if (l->check != chk(l->id))
+        TC_FAIL("%s: %s[%zu]: leaf at %p corrupt: id %#llx check %#llx", who, what, i, (void *)l,
+                (unsigned long long)l->id, (unsigned long long)l->check);
+    return l->id;
+}
+
+static void ptrs_verify(void **a, size_t n, uint64_t sum, const char *who, const char *what)
+{
+    if (n && gc_size(a) < n * sizeof(void *))
+        TC_FAIL("%s: %s: array %p of %zu pointers has gc_size %zu", who, what, (void *)a, n, gc_size(a));
+    uint64_t s = 0;
+    for (size_t i = 0; i < n; i++)
+        s += leaf_check(a[i], who, what, i);
+    if (s != sum)
+        TC_FAIL("%s: %s: id sum %#llx, want %#llx", who, what, (unsigned long long)s, (unsigned long long)sum);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Large noscan buffers                                                      */
+/* ------------------------------------------------------------------------ */
+
+static void big_fill(uint64_t *w, size_t nw, uint64_t seed)
+{
+    for (size_t i = 0; i < nw; i++)
+        w[i] = tc_mix(seed + i);
+}
+
+static void big_verify(const uint64_t *w, size_t nw, uint64_t seed, const char *who)
+{
+    if (gc_base(w) != w)
+        TC_FAIL("%s: the large buffer %p is no longer a heap object", who, (const void *)w);
+    for (size_t i = 0; i < nw; i++)
+        if (w[i] != tc_mix(seed + i))
+            TC_FAIL("%s: the large buffer (%zu bytes at %p): word %zu changed", who, nw * 8, (const void *)w, i);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Strings                                                                   */
+/* ------------------------------------------------------------------------ */
+
+static void str_make(char *buf, size_t cap, int id, size_t i, uint64_t gen)
+{
+    snprintf(buf, cap, "w%d-s%zu-g%llu-%.*s", id, i, (unsigned long long)gen, (int)(i % 40),
+             "----------------------------------------");
+}
+
+/* ------------------------------------------------------------------------ */
+/* Workers                                                                   */
+/* ------------------------------------------------------------------------ */
+
+struct wstate {
+    int id;
+    char who[32];
+    uint64_t rng;
+    uint64_t next_key;
+    /* TLS list */
+    size_t list_n;
+    uint64_t list_sum;
+    /* global tree */
+    size_t tree_n;
+    uint64_t tree_sum;
+    /* stack-rooted pointer array */
+    void **arr;
+    size_t arr_n, arr_cap;
+    uint64_t arr_sum;
+    /* pipe-filled buffer */
+    int pfd[2];
+    void **pbuf;
+    size_t pbuf_n;
+    uint64_t pbuf_sum;
+    /* large noscan */
+    uint64_t *big;
+    size_t big_nw;
+    uint64_t big_seed;
+    /* TLS strings */
+    size_t strs_n;
+    uint64_t strs_gen;
+    /* received */
+    struct msg *inbox;
+};
+
+static void verify_all(struct wstate *s)
+{
+    list_verify(t_list, s->list_n, s->list_sum, s->who, "TLS list");
+    tree_verify(g_tree[s->id], s->tree_n, s->tree_sum, s->who, "global tree");
+    ptrs_verify(s->arr, s->arr_n, s->arr_sum, s->who, "stack array");
+    ptrs_verify(s->pbuf, s->pbuf_n, s->pbuf_sum, s->who, "pipe buffer");
+    if (s->big)
+        big_verify(s->big, s->big_nw, s->big_seed, s->who);
+    char buf[96];
+    for (size_t i = 0; i < s->strs_n; i++) {
+        str_make(buf, sizeof buf, s->id, i, s->strs_gen);
+        if (!t_strs[i] || strcmp(t_strs[i], buf) != 0)
+            TC_FAIL("%s: TLS string %zu is \"%.60s\", want \"%s\"", s->who, i, t_strs[i] ? t_strs[i] : "(null)", buf);
+    }
+    if (s->inbox)
+        list_verify(s->inbox->list, s->inbox->n, s->inbox->sum, s->who, "list received from another worker");
+}
+
+static void op_list(struct wstate *s)
+{
+    switch (tc_rand(&s->rng) % 5) {
+    case 0:
+    case 1: { /* push */
+        int k = 1 + (int)(tc_rand(&s->rng) % 50);
+        for (int i = 0; i < k; i++) {
+            struct lnode *x = lnode_new(s->next_key++);
+            x->next = t_list;
+            t_list = x;
+            s->list_n++;
+            s->list_sum += x->key;
+        }
+        break;
+    }
+    case 2: { /* pop */
+        int k = 1 + (int)(tc_rand(&s->rng) % 50);
+        for (int i = 0; i < k && t_list; i++) {
+            s->list_sum -= t_list->key;
+            s->list_n--;
+            t_list = t_list->next;
+        }
+        break;
+    }
+    case 3: { /* remove in the middle */
+        if (s->list_n < 2)
+            break;
+        size_t at = tc_rand(&s->rng) % (s->list_n - 1);
+        struct lnode *p = t_list;
+        for (size_t i = 0; i < at; i++)
+            p = p->next;
+        struct lnode *x = p->next;
+        p->next = x->next;
+        s->list_sum -= x->key;
+        s->list_n--;
+        break;
+    }
+    case 4: { /* reverse */
+        struct lnode *prev = NULL, *x = t_list;
+        while (x) {
+            struct lnode *n = x->next;
+            x->next = prev;
+            prev = x;
+            x = n;
+        }
+        t_list = prev;
+        break;
+    }
+    }
+    while (s->list_n > 6000) {
+        s->list_sum -= t_list->key;
+        s->list_n--;
+        t_list = t_list->next;
+    }
+}
+
+static void op_tree(struct wstate *s)
+{
+    if (tc_rand(&s->rng) % 3 != 0 && s->tree_n < 4000) {
+        uint64_t key = tc_rand(&s->rng) >> 4;
+        if (tree_insert(&g_tree[s->id], key)) {
+            s->tree_n++;
+            s->tree_sum += key;
+        }
+    } else {
+        uint64_t key;
+        if (tree_delete_random(&g_tree[s->id], &s->rng, &key)) {
+            s->tree_n--;
+            s->tree_sum -= key;
+        }
+    }
+}
+
+static void arr_resize(struct wstate *s, size_t cap)
+{
+    void **a = gc_realloc(s->arr, cap * sizeof(void *));
+    if (!a)
+        TC_FAIL("%s: gc_realloc(array, %zu) returned NULL", s->who, cap * sizeof(void *));
+    s->arr = a;
+    s->arr_cap = cap;
+    atomic_fetch_add(&c_realloc, 1);
+}
+
+static void op_arr(struct wstate *s)
+{
+    switch (tc_rand(&s->rng) % 6) {
+    case 0:
+    case 1: { /* append */
+        int k = 1 + (int)(tc_rand(&s->rng) % 40);
+        for (int i = 0; i < k && s->arr_n < 4000; i++) {
+            if (s->arr_n == s->arr_cap)
+                arr_resize(s, s->arr_cap ? s->arr_cap * 2 : 8);
+            uint64_t id = s->next_key++;
+            s->arr[s->arr_n++] = leaf_new(id, (int)(id & 1));
+            s->arr_sum += id;
+        }
+        break;
+    }
+    case 2: { /* remove with memmove */
+        if (!s->arr_n)
+            break;
+        size_t at = tc_rand(&s->rng) % s->arr_n;
+        s->arr_sum -= leaf_check(s->arr[at], s->who, "stack array", at);
+        memmove(&s->arr[at], &s->arr[at + 1], (s->arr_n - at - 1) * sizeof(void *));
+        s->arr[--s->arr_n] = NULL;
+        break;
+    }
+    case 3: { /* copy into a new array with memcpy */
+        size_t cap = s->arr_cap ? s->arr_cap : 8;
+        void **a = gc_alloc(cap * sizeof(void *));
+        if (!a)
+            TC_FAIL("gc_alloc(array)");
+        if (s->arr_n)
+            memcpy(a, s->arr, s->arr_n * sizeof(void *));
+        s->arr = a;
+        s->arr_cap = cap;
+        atomic_fetch_add(&c_copies, 1);
+        break;
+    }
+    case 4: { /* gc_realloc to a random capacity that still holds them all, then rotate by memmove */
+        arr_resize(s, s->arr_n + 1 + tc_rand(&s->rng) % (s->arr_n + 16));
+        if (s->arr_n > 2) {
+            void *first = s->arr[0];
+            memmove(&s->arr[0], &s->arr[1], (s->arr_n - 1) * sizeof(void *));
+            s->arr[s->arr_n - 1] = first;
+        }
+        break;
+    }
+    case 5: { /* drop half */
+        while (s->arr_n > 0 && tc_rand(&s->rng) % 2) {
+            s->arr_sum -= leaf_check(s->arr[s->arr_n - 1], s->who, "stack array", s->arr_n - 1);
+            s->arr[--s->arr_n] = NULL;
+        }
+        break;
+    }
+    }
+}
+
+static void write_all(int fd, const void *buf, size_t n, const char *who)
+{
+    const char *p = buf;
+    while (n) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            TC_FAIL("%s: write to the pipe: %s", who, strerror(errno));
+        p += w;
+        n -= (size_t)w;
+    }
+}
+
+static void read_all(int fd, void *buf, size_t n, const char *who)
+{
+    char *p = buf;
+    while (n) {
+        ssize_t r = read(fd, p, n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            TC_FAIL("%s: read(2) from the pipe into the heap buffer %p: %s", who, buf, r < 0 ? strerror(errno) : "EOF");
+        p += r;
+        n -= (size_t)r;
+    }
+}
+
+static void op_pipe(struct wstate *s)
+{
+    size_t k = 1 + tc_rand(&s->rng) % 256;
+    void **tmp = gc_alloc(k * sizeof(void *));
+    void **buf = gc_alloc(k * sizeof(void *));
+    if (!tmp || !buf)
+        TC_FAIL("gc_alloc(pipe arrays)");
+    uint64_t sum = 0;
+    for (size_t i = 0; i < k; i++) {
+        uint64_t id = s->next_key++;
+        tmp[i] = leaf_new(id, (int)(id % 3 == 0));
+        sum += id;
+    }
+    write_all(s->pfd[1], tmp, k * sizeof(void *), s->who);
+    read_all(s->pfd[0], buf, k * sizeof(void *), s->who); /* read(2) straight into the heap */
+    memset(tmp, 0, k * sizeof(void *)); /* now buf holds the only pointers */
+    s->pbuf = buf;
+    s->pbuf_n = k;
+    s->pbuf_sum = sum;
+    atomic_fetch_add(&c_pipe, 1);
+}
+
+static void op_big(struct wstate *s)
+{
+    size_t bytes = 33000 + tc_rand(&s->rng) % (256 * 1024);
+    uint64_t *w = gc_alloc_noscan(bytes);
+    if (!w)
+        TC_FAIL("gc_alloc_noscan(%zu)", bytes);
+    s->big_nw = bytes / 8;
+    s->big_seed = tc_rand(&s->rng);
+    big_fill(w, s->big_nw, s->big_seed);
+    s->big = w;
+}
+
+static void op_strs(struct wstate *s)
+{
+    size_t n = 1 + tc_rand(&s->rng) % 300;
+    char **a = gc_alloc(n * sizeof(char *));
+    if (!a)
+        TC_FAIL("gc_alloc(strings)");
+    uint64_t gen = s->strs_gen + 1;
+    char buf[96];
+    for (size_t i = 0; i < n; i++) {
+        str_make(buf, sizeof buf, s->id, i, gen);
+        a[i] = gc_strdup(buf);
+    }
+    t_strs = a;
+    s->strs_n = n;
+    s->strs_gen = gen;
+}
+
+static void op_mail(struct wstate *s)
+{
+    /* receive */
+    pthread_mutex_lock(&g_mail_lock[s->id]);
+    struct msg *m = g_mail[s->id];
+    g_mail[s->id] = NULL;
+    pthread_mutex_unlock(&g_mail_lock[s->id]);
+    if (m) {
+        list_verify(m->list, m->n, m->sum, s->who, "list just received");
+        s->inbox = m;
+        atomic_fetch_add(&c_msgs, 1);
+    }
+    /* send */
+    int to = (s->id + 1) % g_nworkers;
+    struct msg *out = gc_new(struct msg);
+    out->n = 100 + tc_rand(&s->rng) % 1000;
+    out->from = s->id;
+    for (size_t i = 0; i < out->n; i++) {
+        struct lnode *x = lnode_new(tc_rand(&s->rng) >> 2);
+        x->next = out->list;
+        out->list = x;
+        out->sum += x->key;
+    }
+    pthread_mutex_lock(&g_mail_lock[to]);
+    if (!g_mail[to])
+        g_mail[to] = out;
+    pthread_mutex_unlock(&g_mail_lock[to]);
+}
+
+static void garbage(struct wstate *s, int n)
+{
+    for (int i = 0; i < n; i++) {
+        size_t len = 8 + tc_rand(&s->rng) % 1500;
+        char *g = (i & 1) ? gc_alloc(len) : gc_alloc_noscan(len);
+        if (!g)
+            TC_FAIL("gc_alloc(%zu) for garbage", len);
+        g[len - 1] = 1;
+    }
+}
+
+static void *worker(void *arg)
+{
+    struct wstate st;
+    memset(&st, 0, sizeof st);
+    struct wstate *s = &st;
+    s->id = (int)(intptr_t)arg;
+    snprintf(s->who, sizeof s->who, "worker %d", s->id);
+    s->rng = 0x9e3779b97f4a7c15ull * (uint64_t)(s->id + 1) ^ (uint64_t)time(NULL);
+    s->next_key = (uint64_t)s->id << 48;
+    if (pipe(s->pfd) != 0)
+        TC_FAIL("pipe: %s", strerror(errno));
+    long passes = 0, ops = 0;
+    while (!atomic_load(&g_stop)) {
+        int nops = 20 + (int)(tc_rand(&s->rng) % 100);
+        for (int i = 0; i < nops; i++) {
+            switch (tc_rand(&s->rng) % 16) {
+            case 0 ... 4:
+                op_list(s);
+                break;
+            case 5 ... 8:
+                op_tree(s);
+                break;
+            case 9 ... 11:
+                op_arr(s);
+                break;
+            case 12:
+                op_pipe(s);
+                break;
+            case 13:
+                op_big(s);
+                break;
+            case 14:
+                op_strs(s);
+                break;
+            case 15:
+                op_mail(s);
+                break;
+            }
+        }
+        ops += nops;
+        garbage(s, 100);
+        if (tc_rand(&s->rng) % 64 == 0) {
+            gc_collect();
+            atomic_fetch_add(&c_worker_gcs, 1);
+        }
+        verify_all(s);
+        if (passes % 64 == 0)
+            tree_verify(g_static, g_static_n, g_static_sum, s->who, "the shared static tree");
+        passes++;
+    }
+    verify_all(s);
+    /* drop everything rooted outside this stack */
+    t_list = NULL;
+    t_strs = NULL;
+    g_tree[s->id] = NULL;
+    close(s->pfd[0]);
+    close(s->pfd[1]);
+    atomic_fetch_add(&c_passes, passes);
+    atomic_fetch_add(&c_ops, ops);
+    return NULL;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Short-lived threads                                                       */
+/* ------------------------------------------------------------------------ */
+
+static __thread struct tnode *t_short_tree;
+static atomic_long g_detached;
+
+static void *short_thread(void *arg)
+{
+    intptr_t n = (intptr_t)arg;
+    if (n % 5 == 4) { /* register only */
+        if (gc_register_thread() != 0)
+            TC_FAIL("gc_register_thread failed in a short-lived thread");
+        atomic_fetch_add(&c_short, 1);
+        return NULL;
+    }
+    uint64_t rng = (uint64_t)n * 7919 + 3;
+    size_t count = 0;
+    uint64_t sum = 0;
+    for (int i = 0; i < 300; i++) {
+        uint64_t key = tc_rand(&rng) >> 8;
+        if (tree_insert(&t_short_tree, key)) {
+            count++;
+            sum += key;
+        }
+    }
+    if (n % 10 == 0)
+        gc_collect();
+    tree_verify(t_short_tree, count, sum, "short-lived thread", "TLS tree");
+    t_short_tree = NULL;
+    atomic_fetch_add(&c_short, 1);
+    return NULL;
+}
+
+static void *short_detached(void *arg)
+{
+    short_thread(arg);
+    atomic_fetch_sub(&g_detached, 1);
+    return NULL;
+}
+
+static void *spawner(void *arg)
+{
+    (void)arg;
+    pthread_attr_t det;
+    pthread_attr_init(&det);
+    pthread_attr_setdetachstate(&det, PTHREAD_CREATE_DETACHED);
+    intptr_t n = 0;
+    while (!atomic_load(&g_stop)) {
+        pthread_t t[4];
+        for (int i = 0; i < 4; i++)
+            t[i] = tc_thread(short_thread, (void *)n++);
+        if (atomic_load(&g_detached) < 8) {
+            pthread_t d;
+            atomic_fetch_add(&g_detached, 1);
+            if (pthread_create(&d, &det, short_detached, (void *)n++) != 0)
+                atomic_fetch_sub(&g_detached, 1);
+        }
+        for (int i = 0; i < 4; i++)
+            tc_join(t[i]);
+    }
+    while (atomic_load(&g_detached) > 0)
+        tc_sleep_ms(1);
+    return NULL;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Fork                                                                      */
+/* ------------------------------------------------------------------------ */
+
+static gc_memstats ms;
+
+static void child(void)
+{
+    alarm(60);
+    tree_verify(g_static, g_static_n, g_static_sum, "fork child", "the static tree");
+    uint64_t rng = (uint64_t)getpid();
+    struct lnode *volatile head = NULL;
+    uint64_t sum = 0;
+    for (int i = 0; i < 50000; i++) {
+        struct lnode *x = lnode_new(tc_rand(&rng) >> 1);
+        x->next = head;
+        head = x;
+        sum += x->key;
+    }
+    gc_collect();
+    for (int i = 0; i < 20000; i++) {
+        char *g = gc_alloc(64);
+        g[0] = 1;
+    }
+    gc_collect();
+    list_verify(head, 50000, sum, "fork child", "its own list");
+    tree_verify(g_static, g_static_n, g_static_sum, "fork child", "the static tree after collections");
+    gc_read_memstats(&ms);
+    if (ms.mallocs - ms.frees != ms.heap_objects)
+        TC_FAIL("fork child: mallocs - frees != heap_objects");
+    exit(0);
+}
+
+static void do_fork(void)
+{
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid < 0)
+        TC_FAIL("fork: %s", strerror(errno));
+    if (pid == 0)
+        child();
+    int status = tc_wait(pid);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        TC_FAIL("a forked child %s", tc_status_str(status));
+    atomic_fetch_add(&c_forks, 1);
+}
+
+/* ------------------------------------------------------------------------ */
+
+TC_NOINLINE static void build_static(void)
+{
+    uint64_t rng = 42;
+    for (int i = 0; i < 20000; i++) {
+        uint64_t key = tc_rand(&rng) >> 3;
+        if (tree_insert(&g_static, key)) {
+            g_static_n++;
+            g_static_sum += key;
+        }
+    }
+}
+
+static void test_stress(void)
+{
+    const char *e = getenv("TRICOLOR_STRESS_SECONDS");
+    if (e)
+        g_seconds = atof(e);
+    e = getenv("TRICOLOR_STRESS_THREADS");
+    if (e)
+        g_nworkers = atoi(e);
+    TC_CHECK(g_nworkers >= 1 && g_nworkers <= MAXW, "TRICOLOR_STRESS_THREADS=%d", g_nworkers);
+    for (int i = 0; i < MAXW; i++)
+        pthread_mutex_init(&g_mail_lock[i], NULL);
+    printf("     stress: %d workers + spawner for %.0f s on %ld CPUs\n", g_nworkers, g_seconds,
+           sysconf(_SC_NPROCESSORS_ONLN));
+
+    build_static();
+    gc_read_memstats(&ms);
+    uint32_t gc0 = ms.num_gc, forced0 = ms.num_forced_gc;
+
+    pthread_t w[MAXW], sp;
+    for (int i = 0; i < g_nworkers; i++)
+        w[i] = tc_thread(worker, (void *)(intptr_t)i);
+    sp = tc_thread(spawner, NULL);
+
+    double t0 = tc_now(), next_fork = t0 + 2, next_report = t0 + 10;
+    uint64_t peak_heap = 0;
+    while (tc_now() - t0 < g_seconds) {
+        tc_sleep_ms(100);
+        double now = tc_now();
+        if (now >= next_fork) {
+            do_fork();
+            next_fork = now + 2;
+        }
+        if (now >= next_report) {
+            gc_read_memstats(&ms);
+            printf("     %4.0fs: %u collections, heap_alloc %.1f MiB, %ld short threads, %ld forks\n", now - t0,
+                   ms.num_gc - gc0, ms.heap_alloc / 1048576.0, (long)c_short, (long)c_forks);
+            next_report = now + 10;
+        }
+        gc_read_memstats(&ms);
+        if (ms.heap_alloc > peak_heap)
+            peak_heap = ms.heap_alloc;
+    }
+    atomic_store(&g_stop, 1);
+    for (int i = 0; i < g_nworkers; i++)
+        tc_join(w[i]);
+    tc_join(sp);
+    double elapsed = tc_now() - t0;
+
+    gc_collect();
+    gc_read_memstats(&ms);
+    printf("     stress summary: %.1f s, %d workers: %ld passes, %ld operations, %ld worker gc_collects, "
+           "%ld pipe transfers, %ld reallocs, %ld array copies, %ld messages, %ld short-lived threads, %ld forks; "
+           "%u collections (%u forced), peak heap_alloc %.1f MiB, pause total %.1f ms\n",
+           elapsed, g_nworkers, (long)c_passes, (long)c_ops, (long)c_worker_gcs, (long)c_pipe, (long)c_realloc,
+           (long)c_copies, (long)c_msgs, (long)c_short, (long)c_forks, ms.num_gc - gc0,
+           ms.num_forced_gc - forced0, peak_heap / 1048576.0, ms.pause_total_ns / 1e6);
+    TC_CHECK(ms.mallocs - ms.frees == ms.heap_objects, "after the run: mallocs %llu - frees %llu != heap_objects %llu",
+             (unsigned long long)ms.mallocs, (unsigned long long)ms.frees, (unsigned long long)ms.heap_objects);
+    TC_CHECK(c_passes >= g_nworkers, "only %ld passes", (long)c_passes);
+    TC_CHECK(ms.num_gc - gc0 >= 10, "only %u collections", ms.num_gc - gc0);
+    TC_CHECK(g_seconds < 4 || c_forks >= 1, "no fork ran");
+    tree_verify(g_static, g_static_n, g_static_sum, "main", "the static tree at the end");
+
+    /* everything dropped: nearly all reclaimed */
+    uint64_t live = ms.heap_objects;
+    g_static = NULL;
+    for (int i = 0; i < MAXW; i++)
+        g_mail[i] = NULL;
+    tc_collect_clean();
+    gc_read_memstats(&ms);
+    printf("     after dropping everything: heap_objects %llu (was %llu)\n", (unsigned long long)ms.heap_objects,
+           (unsigned long long)live);
+    /* One stale word can keep a whole list or tree: allow a tenth. */
+    TC_CHECK(ms.heap_objects <= 2000 + live / 10, "after dropping everything, %llu of %llu objects remain",
+             (unsigned long long)ms.heap_objects, (unsigned long long)live);
+}
+
+int main(int argc, char **argv)
+{
+    static const tc_subtest tests[] = {
+        {"stress", test_stress},
+    };
+    return tc_main(argc, argv, tests, TC_NTESTS(tests));
+}
