@@ -27,6 +27,8 @@
 #include <errno.h>
 #include <sys/mman.h>
 
+#define ARENA_HINT ((uintptr_t)0xc0 << 32)
+
 heap_arena_t **arena_l1;
 _Atomic uintptr_t heap_lo_inv = ~(uintptr_t)0, heap_hi_inv = ~(uintptr_t)0; /* empty: [0, 0) */
 _Atomic uint64_t sys_bytes[SYS_NKINDS];
@@ -126,7 +128,11 @@ uintptr_t arena_grow(size_t bytes, size_t *got)
     if (size < bytes)
         return 0;
     const int prot = PROT_READ | PROT_WRITE, flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
-    uintptr_t hint = heap_max();
+    /* Like Go, grow upward from a fixed, out-of-the-way address: the heap stays
+     * contiguous, and far from the 64 MiB-aligned regions glibc's malloc maps
+     * near the libraries, whose bookkeeping (in libc's data, scanned as a root)
+     * would otherwise hold addresses that happen to fall into our arenas. */
+    uintptr_t hint = heap_max() ? heap_max() : ARENA_HINT;
     uintptr_t base = 0;
     if (hint) {
         void *p = mmap((void *)hint, size, prot, flags, -1, 0);

@@ -20,10 +20,45 @@
 #include <errno.h>
 #include <sched.h>
 
-/* The live object starting at or holding p, or NULL. */
-static span_t *object_of(uintptr_t p, unsigned *idxp)
+/*
+ * The span holding p, swept for this cycle.  A lookup must not read a span's
+ * bits while a sweeper rewrites them, so an unswept span is swept here first
+ * (or waited for, if another thread is sweeping it).  The caller is inside an
+ * allocator section: no collection can start, so the span stays swept until
+ * the caller leaves.
+ */
+static span_t *swept_span_of(gc_thread_t *t, uintptr_t p)
 {
-    span_t *s = span_of(p);
+    for (;;) {
+        span_t *s = span_of(p);
+        if (!s)
+            return NULL;
+        uint32_t sg = atomic_load(&heap_sweepgen), ssg = atomic_load(&s->sweepgen);
+        if (ssg == sg)
+            return s;
+        if (ssg == sg - 2) {
+            central_t *c = &centrals[s->spanclass];
+            slow_enter(t);
+            pthread_mutex_lock(&c->lock);
+            bool mine = s->state == SPAN_INUSE && atomic_load(&s->sweepgen) == sg - 2 && s->list;
+            if (mine) {
+                list_remove(s->list, s);
+                atomic_store(&s->sweepgen, sg - 1);
+            }
+            pthread_mutex_unlock(&c->lock);
+            if (mine && sweep_span(s, false))
+                central_put_swept(s);
+            slow_leave(t);
+            continue;
+        }
+        sched_yield(); /* another thread is sweeping it */
+    }
+}
+
+/* The live object starting at or holding p, or NULL; inside an allocator section. */
+static span_t *object_of(gc_thread_t *t, uintptr_t p, unsigned *idxp)
+{
+    span_t *s = swept_span_of(t, p);
     if (!s)
         return NULL;
     unsigned idx = span_obj_index(s, p);
@@ -38,22 +73,29 @@ static span_t *object_of(uintptr_t p, unsigned *idxp)
 
 size_t gc_size(const void *p)
 {
+    gc_thread_t *t = current_thread();
     unsigned idx;
-    span_t *s = object_of((uintptr_t)p, &idx);
-    return s ? s->elemsize : 0;
+    enter_alloc(t);
+    span_t *s = object_of(t, (uintptr_t)p, &idx);
+    size_t n = s ? s->elemsize : 0;
+    leave_alloc(t);
+    return n;
 }
 
 void *gc_base(const void *p)
 {
+    gc_thread_t *t = current_thread();
     unsigned idx;
-    span_t *s = object_of((uintptr_t)p, &idx);
-    return s ? (void *)(s->base + idx * s->elemsize) : NULL;
+    enter_alloc(t);
+    span_t *s = object_of(t, (uintptr_t)p, &idx);
+    void *b = s ? (void *)(s->base + idx * s->elemsize) : NULL;
+    leave_alloc(t);
+    return b;
 }
 
 static void free_large(gc_thread_t *t, span_t *s)
 {
     central_t *c = &centrals[s->spanclass];
-    enter_alloc(t);
     slow_enter(t);
     for (;;) {
         pthread_mutex_lock(&c->lock);
@@ -76,14 +118,14 @@ static void free_large(gc_thread_t *t, span_t *s)
     atomic_fetch_sub(&heap_live, (int64_t)s->elemsize);
     heap_free_span(s);
     slow_leave(t);
-    leave_alloc(t);
 }
 
 static void free_object(void *p, const char *who)
 {
     gc_thread_t *t = current_thread();
     uintptr_t a = (uintptr_t)p;
-    span_t *s = span_of(a);
+    enter_alloc(t);
+    span_t *s = swept_span_of(t, a);
     if (!s)
         tc_fatal("%s(%p): not a heap object (invalid pointer or double free)", who, p);
     unsigned idx = span_obj_index(s, a);
@@ -93,28 +135,28 @@ static void free_object(void *p, const char *who)
         tc_fatal("%s(%p): not a live object (double free?)", who, p);
     if (span_sizeclass(s) == 0) {
         free_large(t, s);
+        leave_alloc(t);
         return;
     }
+    unsigned nw = span_bitmap_words(s);
     uint64_t *fb = atomic_load_explicit(&s->freed_bits, memory_order_acquire);
     if (!fb) {
-        enter_alloc(t);
-        uint64_t *nb = bitmap_alloc(span_bitmap_words(s));
-        leave_alloc(t);
-        if (!nb)
+        uint64_t *nb = bitmap_alloc(nw);
+        if (!nb) {
+            leave_alloc(t);
             return; /* no memory for the bits: leave it to the collector */
+        }
         if (atomic_compare_exchange_strong(&s->freed_bits, &fb, nb))
             fb = nb;
-        else {
-            enter_alloc(t);
-            bitmap_free(nb, span_bitmap_words(s));
-            leave_alloc(t);
-        }
+        else
+            bitmap_free(nb, nw);
     }
     uint64_t bit = (uint64_t)1 << (idx % 64);
     if (__atomic_fetch_or(&fb[idx / 64], bit, __ATOMIC_ACQ_REL) & bit)
         tc_fatal("%s(%p): double free", who, p);
     memset(p, 0, s->elemsize);
     atomic_fetch_add(&gstats.nfree[span_sizeclass(s)], 1);
+    leave_alloc(t);
 }
 
 void gc_free(void *p)
@@ -131,18 +173,21 @@ void *gc_realloc(void *p, size_t size)
         free_object(p, "gc_realloc");
         return NULL;
     }
+    gc_thread_t *t = current_thread();
     unsigned idx;
-    span_t *s = object_of((uintptr_t)p, &idx);
+    enter_alloc(t);
+    span_t *s = object_of(t, (uintptr_t)p, &idx);
     if (!s || s->base + idx * s->elemsize != (uintptr_t)p)
         tc_fatal("gc_realloc(%p): not the start of a live object", p);
     size_t old = s->elemsize;
     bool noscan = span_noscan(s);
     bool fits = span_sizeclass(s) ? size <= MAX_SMALL_SIZE && size_to_class(size) == span_sizeclass(s)
                                   : size <= old && size > old / 2;
-    if (fits) {
+    if (fits)
         memset((char *)p + size, 0, old - size);
+    leave_alloc(t);
+    if (fits)
         return p;
-    }
     void *n = noscan ? gc_alloc_noscan(size) : gc_alloc(size);
     if (!n)
         return NULL;
