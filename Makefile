@@ -5,7 +5,7 @@
 #   make check           the test suite in build/, then again under UBSan with internal
 #                        asserts in build-ubsan/ (without the tests labelled `long`)
 #   make check-fast      the release suite only, without the tests labelled `long`
-#   make bench           bench/run.sh (results in bench/RESULTS.md)
+#   make bench           bench/run.sh (tables in bench/out/results.md, recorded in bench/RESULTS.md)
 #   make install PREFIX=/some/dir     (default /usr/local)
 #   make clean
 #
