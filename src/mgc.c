@@ -141,7 +141,7 @@ static int cycle_stw(struct dl_phdr_info *info, size_t size, void *data)
 static void record_cycle(struct cycle *c, uint64_t cpu)
 {
     struct gc_stats *g = &gstats;
-    uint64_t pause = (c->t1 - c->t0) + (c->t3 - c->t1);
+    uint64_t pause = c->t3 - c->t0;
     uint32_t i = g->num_gc % 256;
     g->pause_ns[i] = pause;
     g->pause_end[i] = walltime();
@@ -155,12 +155,14 @@ static void record_cycle(struct cycle *c, uint64_t cpu)
         return;
     /* Go's line: gc # @#s #%: #+#+# ms clock, #+#/#/#+# ms cpu,
      * #->#-># MB, # MB goal, # MB stacks, # MB globals, # P */
-    char a[16], b[16], d[16], e[16], f[16];
+    /* The mark phase's CPU is the cycle's CPU (all workers) less the two
+     * short phases, which one thread runs. */
+    uint64_t stw_ends = (c->t1 - c->t0) + (c->t3 - c->t2);
+    char a[16], b[16], d[16], f[16];
     fmt_ms(a, sizeof a, c->t1 - c->t0);
     fmt_ms(b, sizeof b, c->t2 - c->t1);
     fmt_ms(d, sizeof d, c->t3 - c->t2);
-    fmt_ms(e, sizeof e, c->t1 - c->t0 + (c->t3 - c->t2));
-    fmt_ms(f, sizeof f, (c->t2 - c->t1));
+    fmt_ms(f, sizeof f, cpu > stw_ends ? cpu - stw_ends : 0);
     uint64_t elapsed = nanotime() - g->start_ns;
     unsigned pct = elapsed ? (unsigned)(g->gc_cpu_ns * 100 / (elapsed * (uint64_t)nprocs)) : 0;
     const uint64_t MB = 1 << 20;
@@ -170,7 +172,6 @@ static void record_cycle(struct cycle *c, uint64_t cpu)
              (unsigned long long)(c->heap0 / MB), (unsigned long long)(c->marked / MB),
              (unsigned long long)(c->goal / MB), (unsigned long long)(c->stack_bytes / MB),
              (unsigned long long)(roots_globals_bytes() / MB), nprocs, c->forced ? " (forced)" : "");
-    (void)e;
 }
 
 void gc_run(bool forced)
@@ -182,9 +183,9 @@ void gc_run(bool forced)
         return;
     }
     mark_start_helpers();
-    uint64_t cpu0 = thread_cputime();
     struct cycle c = {.forced = forced};
     sweep_finish();
+    uint64_t cpu0 = thread_cputime();
     c.t0 = nanotime();
     dl_iterate_phdr(cycle_stw, &c);
     uint64_t cpu = thread_cputime() - cpu0 + mark_take_helper_cpu();
