@@ -6,9 +6,11 @@
  * allocated for anyone: the marker skips it, gc_size and gc_base ignore it,
  * and the next sweep of its span makes the slot free (without counting it
  * again: the free was counted when it happened).  Its bytes are zeroed at once
- * so that stale pointers inside it keep nothing alive.  The sweeper takes the
- * bits word by word with an atomic exchange, so a free racing a sweep lands in
- * this sweep or the next, never in neither.
+ * so that stale pointers inside it keep nothing alive.
+ *
+ * Every lookup runs inside an allocator section on a span already swept for
+ * this cycle (swept_span_of sweeps it first if needed): no sweeper can rewrite
+ * the span's bits under the lookup, and no collection can start before it ends.
  *
  * A large object's span goes straight back to the page heap.
  *
