@@ -349,22 +349,18 @@ void mark_drain(void)
         sched_yield();
 }
 
-uint64_t mark_take_marked_bytes(void)
+/* Sum a per-worker counter and reset it. */
+static uint64_t take_counter(size_t offset)
 {
     uint64_t n = 0;
     for (int i = 0; i < MAX_WORKERS; i++) {
-        n += workers[i].marked_bytes;
-        workers[i].marked_bytes = 0;
+        uint64_t *c = (uint64_t *)((char *)&workers[i] + offset);
+        n += *c;
+        *c = 0;
     }
     return n;
 }
 
-uint64_t mark_take_scan_bytes(void)
-{
-    uint64_t n = 0;
-    for (int i = 0; i < MAX_WORKERS; i++) {
-        n += workers[i].scanned_bytes;
-        workers[i].scanned_bytes = 0;
-    }
-    return n;
-}
+uint64_t mark_take_marked_bytes(void) { return take_counter(offsetof(gcwork_t, marked_bytes)); }
+
+uint64_t mark_take_scan_bytes(void) { return take_counter(offsetof(gcwork_t, scanned_bytes)); }

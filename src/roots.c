@@ -52,44 +52,50 @@ static bool roots_reserve(size_t n)
     return true;
 }
 
-void gc_add_roots(void *start, size_t len)
+static void roots_append(uintptr_t start, uintptr_t end)
 {
-    uintptr_t s = (uintptr_t)start, e = s + len;
-    if (len == 0 || e < s)
-        return;
-    gc_thread_t *t = current_thread();
-    enter_alloc(t);
-    pthread_mutex_lock(&roots_mutex);
-    if (roots_reserve(nroots + 1))
-        roots[nroots++] = (root_range_t){s, e};
-    pthread_mutex_unlock(&roots_mutex);
-    leave_alloc(t);
+    /* Losing a root would free live objects: failing to record one is fatal. */
+    if (!roots_reserve(nroots + 1))
+        tc_fatal("out of memory recording root [%p, %p)", (void *)start, (void *)end);
+    roots[nroots++] = (root_range_t){start, end};
 }
 
-void gc_remove_roots(void *start, size_t len)
+/* Cut [s, e) out of every registered region: up to two pieces of each remain. */
+static void roots_cut(uintptr_t s, uintptr_t e)
 {
-    uintptr_t s = (uintptr_t)start, e = s + len;
-    if (len == 0 || e < s)
-        return;
-    gc_thread_t *t = current_thread();
-    enter_alloc(t);
-    pthread_mutex_lock(&roots_mutex);
     for (size_t i = 0; i < nroots;) {
         root_range_t r = roots[i];
         if (r.end <= s || r.start >= e) {
             i++;
             continue;
         }
-        /* Cut [s, e) out of r: up to two pieces remain. */
         roots[i] = roots[--nroots];
-        if (r.start < s && roots_reserve(nroots + 1))
-            roots[nroots++] = (root_range_t){r.start, s};
-        if (r.end > e && roots_reserve(nroots + 1))
-            roots[nroots++] = (root_range_t){e, r.end};
+        if (r.start < s)
+            roots_append(r.start, s);
+        if (r.end > e)
+            roots_append(e, r.end);
     }
+}
+
+static void roots_edit(void *start, size_t len, bool add)
+{
+    uintptr_t s = (uintptr_t)start, e = s + len;
+    if (len == 0 || e < s)
+        return;
+    gc_thread_t *t = current_thread();
+    enter_alloc(t);
+    pthread_mutex_lock(&roots_mutex);
+    if (add)
+        roots_append(s, e);
+    else
+        roots_cut(s, e);
     pthread_mutex_unlock(&roots_mutex);
     leave_alloc(t);
 }
+
+void gc_add_roots(void *start, size_t len) { roots_edit(start, len, true); }
+
+void gc_remove_roots(void *start, size_t len) { roots_edit(start, len, false); }
 
 void roots_lock(void) { pthread_mutex_lock(&roots_mutex); }
 void roots_unlock(void) { pthread_mutex_unlock(&roots_mutex); }

@@ -108,19 +108,23 @@ bool sweep_one(void)
     return false;
 }
 
+/* sweep_one for a thread outside the allocator: one span, one section. */
+static bool sweep_one_section(gc_thread_t *t)
+{
+    enter_alloc(t);
+    slow_enter(t);
+    bool more = sweep_one();
+    slow_leave(t);
+    leave_alloc(t);
+    return more;
+}
+
 /* Sweep until nothing is left, including spans other sweepers hold. */
 void sweep_finish(void)
 {
     gc_thread_t *t = current_thread();
-    for (;;) {
-        enter_alloc(t);
-        slow_enter(t);
-        bool more = sweep_one();
-        slow_leave(t);
-        leave_alloc(t);
-        if (!more)
-            break;
-    }
+    while (sweep_one_section(t))
+        ;
     while (atomic_load(&spans_unswept) > 0)
         sched_yield();
 }
@@ -135,6 +139,8 @@ static void *bg_sweeper(void *arg)
 {
     (void)arg;
     gc_thread_t *t = thread_register_self(true);
+    if (!t)
+        return NULL; /* sweeping stays with allocating threads */
     for (;;) {
         pthread_mutex_lock(&bg_lock);
         while (!bg_work)
@@ -142,17 +148,9 @@ static void *bg_sweeper(void *arg)
         bg_work = false;
         pthread_mutex_unlock(&bg_lock);
         unsigned n = 0;
-        for (;;) {
-            enter_alloc(t);
-            slow_enter(t);
-            bool more = sweep_one();
-            slow_leave(t);
-            leave_alloc(t);
-            if (!more)
-                break;
+        while (sweep_one_section(t))
             if (++n % 16 == 0)
                 sched_yield(); /* Go's bgsweep yields after each span */
-        }
     }
     return NULL;
 }
