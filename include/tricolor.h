@@ -27,7 +27,9 @@
  * it exits.  A thread that only holds collected pointers, never allocating, calls
  * gc_register_thread().  The collector stops threads with a signal (SIGPWR,
  * installed with SA_RESTART); system calls such as nanosleep(2) that the kernel
- * never restarts may return EINTR while a collection runs.
+ * never restarts may return EINTR while a collection runs.  Registering a thread
+ * unblocks SIGPWR in it; a registered thread must not block it again (the
+ * collector would wait for it, and says so on stderr after 2 s).
  *
  * Platforms: Linux with glibc, x86-64 and aarch64.
  */

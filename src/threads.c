@@ -28,6 +28,7 @@
 #include <linux/futex.h>
 #include <sched.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <ucontext.h>
 #include <unistd.h>
 
@@ -44,6 +45,12 @@ static _Atomic uint32_t stw_acks;
 static long futex(_Atomic uint32_t *addr, int op, uint32_t val)
 {
     return syscall(SYS_futex, (uint32_t *)addr, op | FUTEX_PRIVATE_FLAG, val, NULL, NULL, 0);
+}
+
+static long futex_wait_for(_Atomic uint32_t *addr, uint32_t val, long ns)
+{
+    struct timespec ts = {ns / 1000000000, ns % 1000000000};
+    return syscall(SYS_futex, (uint32_t *)addr, FUTEX_WAIT | FUTEX_PRIVATE_FLAG, val, &ts, NULL, 0);
 }
 
 uintptr_t thread_pointer(void)
@@ -140,11 +147,20 @@ void stop_the_world(void)
             tc_fatal("cannot stop thread %p: %s", (void *)t->self, strerror(err));
         n++;
     }
+    uint64_t start = nanotime();
+    bool warned = false;
     for (;;) {
         uint32_t acks = atomic_load(&stw_acks);
         if (acks >= n)
             break;
-        futex(&stw_acks, FUTEX_WAIT, acks);
+        futex_wait_for(&stw_acks, acks, 100 * 1000 * 1000);
+        if (!warned && nanotime() - start > 2000000000u) {
+            /* A registered thread that blocks the stop signal never stops. */
+            warned = true;
+            tc_print("still waiting after 2 s for %u of %u threads to stop; "
+                     "a registered thread must not block SIGPWR",
+                     n - atomic_load(&stw_acks), n);
+        }
     }
 }
 
@@ -178,6 +194,11 @@ gc_thread_t *thread_register_self(bool internal)
     gc_thread_t *t = fixalloc_alloc(&thread_alloc);
     if (!t)
         return NULL;
+    /* A thread that blocks the stop signal could never be stopped. */
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, GC_STOP_SIGNAL);
+    pthread_sigmask(SIG_UNBLOCK, &stop, NULL);
     t->self = pthread_self();
     t->stack_lo = (uintptr_t)addr;
     t->stack_hi = (uintptr_t)addr + size;
