@@ -127,7 +127,10 @@ uintptr_t arena_grow(size_t bytes, size_t *got)
     size_t size = round_up(bytes, ARENA_SIZE);
     if (size < bytes)
         return 0;
-    const int prot = PROT_READ | PROT_WRITE, flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
+    /* No MAP_NORESERVE: the kernel's overcommit check then refuses a request no
+     * machine could back (gc_alloc of a terabyte returns NULL, ENOMEM), as Go's
+     * heap mappings are refused. */
+    const int prot = PROT_READ | PROT_WRITE, flags = MAP_PRIVATE | MAP_ANONYMOUS;
     /* Like Go, grow upward from a fixed, out-of-the-way address: the heap stays
      * contiguous, and far from the 64 MiB-aligned regions glibc's malloc maps
      * near the libraries, whose bookkeeping (in libc's data, scanned as a root)
