@@ -176,6 +176,21 @@ static void test_overflow(void)
         TC_CHECK(p == NULL, "%s returned %p, want NULL", cases[i].what, p);
         TC_CHECK(e == ENOMEM, "%s: errno %d (%s), want ENOMEM", cases[i].what, e, strerror(e));
     }
+    /* A size no machine here can back: the kernel's overcommit check refuses it
+     * (unless overcommit is unlimited, vm.overcommit_memory = 1). */
+    FILE *f = fopen("/proc/sys/vm/overcommit_memory", "r");
+    int mode = -1;
+    if (f) {
+        if (fscanf(f, "%d", &mode) != 1)
+            mode = -1;
+        fclose(f);
+    }
+    if (mode != 1) {
+        errno = 0;
+        void *p = gc_alloc_noscan((size_t)1 << 40);
+        int e = errno;
+        TC_CHECK(p == NULL && e == ENOMEM, "gc_alloc_noscan(1 TiB) returned %p, errno %d, want NULL, ENOMEM", p, e);
+    }
     errno = 0;
     struct big {
         char c[1024];
