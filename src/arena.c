@@ -78,7 +78,6 @@ void fixalloc_init(fixalloc_t *f, size_t size, enum sys_kind kind)
     f->kind = kind;
     pthread_mutex_init(&f->lock, NULL);
     f->free_list = NULL;
-    f->inuse = 0;
 }
 
 void *fixalloc_alloc(fixalloc_t *f)
@@ -87,18 +86,12 @@ void *fixalloc_alloc(fixalloc_t *f)
     void *p = f->free_list;
     if (p)
         f->free_list = *(void **)p;
-    f->inuse++;
     pthread_mutex_unlock(&f->lock);
     if (p) {
         memset(p, 0, f->size);
         return p;
     }
     p = persistent_alloc(f->size, f->kind);
-    if (!p) {
-        pthread_mutex_lock(&f->lock);
-        f->inuse--;
-        pthread_mutex_unlock(&f->lock);
-    }
     return p;
 }
 
@@ -107,7 +100,6 @@ void fixalloc_free(fixalloc_t *f, void *p)
     pthread_mutex_lock(&f->lock);
     *(void **)p = f->free_list;
     f->free_list = p;
-    f->inuse--;
     pthread_mutex_unlock(&f->lock);
 }
 

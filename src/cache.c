@@ -128,7 +128,7 @@ static void *large_alloc(gc_thread_t *t, size_t size, int noscan)
         memset((void *)s->base, 0, s->elemsize);
     s->alloc_count = 1;
     __atomic_store_n(&s->freeindex, 1, __ATOMIC_RELAXED);
-    central_insert_large(s);
+    central_put_swept(s);
     atomic_fetch_add(&gstats.large_alloc, 1);
     atomic_fetch_add(&gstats.large_alloc_bytes, s->elemsize);
     atomic_fetch_add(&heap_live, (int64_t)s->elemsize);

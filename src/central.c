@@ -127,8 +127,6 @@ void central_put_swept(span_t *s)
     pthread_mutex_unlock(&c->lock);
 }
 
-void central_insert_large(span_t *s) { central_put_swept(s); }
-
 void central_uncache_span(span_t *s)
 {
     unsigned cls = span_sizeclass(s);

@@ -188,7 +188,6 @@ typedef struct fixalloc {
     enum sys_kind kind;
     pthread_mutex_t lock;
     void *free_list;
-    uint64_t inuse;
 } fixalloc_t;
 INTERNAL void fixalloc_init(fixalloc_t *f, size_t size, enum sys_kind kind);
 INTERNAL void *fixalloc_alloc(fixalloc_t *f); /* zeroed */
@@ -226,7 +225,6 @@ INTERNAL void central_init(void);
 INTERNAL span_t *central_cache_span(unsigned spc);
 INTERNAL void central_uncache_span(span_t *s);
 INTERNAL void central_put_swept(span_t *s); /* place a swept in-use span on its list */
-INTERNAL void central_insert_large(span_t *s);
 INTERNAL void list_push(span_list_t *l, span_t *s);
 INTERNAL void list_remove(span_list_t *l, span_t *s);
 INTERNAL span_t *list_pop(span_list_t *l);
@@ -239,10 +237,6 @@ struct gc_thread;
 
 typedef struct cache {
     span_t *alloc[NUM_SPAN_CLASSES]; /* the span each class allocates from; never NULL */
-    struct gc_thread *thread;
-    /* Allocation since the last flush, by class (whole spans are counted when
-     * they leave the cache: see cache_release_span). */
-    uint64_t nmalloc[NUM_CLASSES];
 } cache_t;
 
 INTERNAL extern span_t empty_span; /* the placeholder every cache slot starts with */
@@ -358,7 +352,6 @@ INTERNAL void mark_start_helpers(void);
 INTERNAL uint64_t mark_take_helper_cpu(void);
 INTERNAL void mark_fork_child(void);
 INTERNAL uint64_t mark_take_marked_bytes(void);
-INTERNAL uint64_t mark_take_scan_bytes(void);
 
 /* ---- sweep.c ----------------------------------------------------------- */
 
@@ -380,7 +373,6 @@ INTERNAL void roots_unlock(void);
 INTERNAL void roots_mark_globals(void);     /* data+bss of every loaded object */
 INTERNAL void roots_mark_registered(void);  /* gc_add_roots */
 INTERNAL void roots_mark_tls(uintptr_t tp); /* every TLS block of one thread */
-INTERNAL void roots_collect_modules(void);  /* refresh the loaded-object table */
 INTERNAL uint64_t roots_globals_bytes(void);
 
 /* ---- pacer.c ----------------------------------------------------------- */

@@ -59,7 +59,6 @@ typedef struct workbuf {
 typedef struct gcwork {
     workbuf_t *cur;
     uint64_t marked_bytes;
-    uint64_t scanned_bytes;
 } __attribute__((aligned(64))) gcwork_t;
 
 #define MAX_WORKERS 8
@@ -182,7 +181,6 @@ static void scan_block(gcwork_t *w, uintptr_t start, uintptr_t end)
     uintptr_t lo = heap_min();
     uintptr_t range = heap_max() - lo;
     const uintptr_t *p = (const uintptr_t *)start, *e = (const uintptr_t *)end;
-    w->scanned_bytes += end - start;
     for (; p < e; p++) {
         uintptr_t v = *p;
         if (v - lo < range)
@@ -349,18 +347,12 @@ void mark_drain(void)
         sched_yield();
 }
 
-/* Sum a per-worker counter and reset it. */
-static uint64_t take_counter(size_t offset)
+uint64_t mark_take_marked_bytes(void)
 {
     uint64_t n = 0;
     for (int i = 0; i < MAX_WORKERS; i++) {
-        uint64_t *c = (uint64_t *)((char *)&workers[i] + offset);
-        n += *c;
-        *c = 0;
+        n += workers[i].marked_bytes;
+        workers[i].marked_bytes = 0;
     }
     return n;
 }
-
-uint64_t mark_take_marked_bytes(void) { return take_counter(offsetof(gcwork_t, marked_bytes)); }
-
-uint64_t mark_take_scan_bytes(void) { return take_counter(offsetof(gcwork_t, scanned_bytes)); }

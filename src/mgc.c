@@ -126,7 +126,6 @@ static int cycle_stw(struct dl_phdr_info *info, size_t size, void *data)
     c->t2 = nanotime();
 
     c->marked = mark_take_marked_bytes();
-    mark_take_scan_bytes();
     atomic_store(&spans_unswept, (int64_t)atomic_load(&nspans_inuse));
     atomic_fetch_add(&heap_sweepgen, 2);
     atomic_store(&heap_live, (int64_t)c->marked);

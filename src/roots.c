@@ -135,7 +135,7 @@ static void tls_note(size_t modid, size_t size)
 static int globals_cb(struct dl_phdr_info *info, size_t size, void *data)
 {
     (void)size;
-    bool mark = *(bool *)data;
+    (void)data;
     uintptr_t relro_lo = 0, relro_hi = 0;
     for (int i = 0; i < info->dlpi_phnum; i++) {
         const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
@@ -146,8 +146,6 @@ static int globals_cb(struct dl_phdr_info *info, size_t size, void *data)
             tls_note(info->dlpi_tls_modid, ph->p_memsz);
         }
     }
-    if (!mark)
-        return 0;
     for (int i = 0; i < info->dlpi_phnum; i++) {
         const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
         if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_W))
@@ -170,17 +168,9 @@ static int globals_cb(struct dl_phdr_info *info, size_t size, void *data)
 
 void roots_mark_globals(void)
 {
-    bool mark = true;
     ntls_mods = 0;
     globals_bytes = 0;
-    dl_iterate_phdr(globals_cb, &mark);
-}
-
-void roots_collect_modules(void)
-{
-    bool mark = false;
-    ntls_mods = 0;
-    dl_iterate_phdr(globals_cb, &mark);
+    dl_iterate_phdr(globals_cb, NULL);
 }
 
 uint64_t roots_globals_bytes(void) { return globals_bytes; }

@@ -205,7 +205,6 @@ gc_thread_t *thread_register_self(bool internal)
     t->tp = thread_pointer();
     t->internal = internal;
     cache_init_empty(&t->cache);
-    t->cache.thread = t;
     tls_thread = t;
     pthread_setspecific(thread_key, t);
     pthread_mutex_lock(&threads_lock);
