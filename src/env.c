@@ -6,7 +6,9 @@
  *               (default: no limit).  Malformed values stop the program, as in
  *               Go ("malformed GOMEMLIMIT").
  *   GODEBUG     comma-separated key=value pairs; known keys:
- *                 gctrace=1   print one line per collection (stats.c's format)
+ *                 gctrace=1          print one line per collection (stats.c's format)
+ *                 gcstoptheworld=1   mark with the world stopped (no write tracking)
+ *                 gcwritetrack=X     force a write-tracking backend: uffd or none
  *               Unknown keys are ignored, as Go does.
  *
  * Runs before anything else is initialised: no allocation, no locks.
@@ -84,14 +86,26 @@ void env_parse(void)
     while (s && *s) {
         const char *end = strchr(s, ',');
         size_t n = end ? (size_t)(end - s) : strlen(s);
-        if (n > 8 && strncmp(s, "gctrace=", 8) == 0) {
-            int64_t v;
-            char buf[24];
-            size_t m = n - 8 < sizeof buf - 1 ? n - 8 : sizeof buf - 1;
-            memcpy(buf, s + 8, m);
-            buf[m] = 0;
-            if (parse_int(buf, &v))
-                env.gctrace = (int)v;
+        const char *eq = memchr(s, '=', n);
+        if (eq) {
+            static char wt[16];
+            char key[32], val[24];
+            size_t kn = (size_t)(eq - s), vn = n - kn - 1;
+            if (kn < sizeof key && vn < sizeof val) {
+                memcpy(key, s, kn);
+                key[kn] = 0;
+                memcpy(val, eq + 1, vn);
+                val[vn] = 0;
+                int64_t v;
+                if (strcmp(key, "gctrace") == 0 && parse_int(val, &v))
+                    env.gctrace = (int)v;
+                else if (strcmp(key, "gcstoptheworld") == 0 && parse_int(val, &v))
+                    env.gcstoptheworld = v != 0;
+                else if (strcmp(key, "gcwritetrack") == 0 && vn < sizeof wt) {
+                    memcpy(wt, val, vn + 1);
+                    env.gcwritetrack = wt;
+                }
+            }
         }
         s = end ? end + 1 : NULL;
     }

@@ -17,6 +17,7 @@
  *   mgc.c          the collection cycle: the driver and its essay
  *   stats.c        MemStats and gctrace
  *   env.c          GOGC, GOMEMLIMIT, GODEBUG: parsed once
+ *   writetrack.c   which heap pages were written (userfaultfd): not used yet
  *
  * Nothing here is visible outside the library: the build uses
  * -fvisibility=hidden and only tricolor.h's functions are exported.
@@ -422,11 +423,23 @@ INTERNAL void fmt_ms(char *buf, size_t n, uint64_t ns);
 
 struct gc_env {
     int gctrace;
+    int gcstoptheworld;       /* GODEBUG=gcstoptheworld=1 */
+    const char *gcwritetrack; /* GODEBUG=gcwritetrack=uffd|none, or NULL */
     int gogc; /* -1 = off */
     int64_t memlimit;
 };
 INTERNAL extern struct gc_env env;
 INTERNAL void env_parse(void);
+
+/* ---- writetrack.c ----------------------------------------------------- */
+
+enum writetrack_backend { WT_NONE, WT_UFFD };
+INTERNAL enum writetrack_backend writetrack_init(void);
+INTERNAL const char *writetrack_reason(void);
+INTERNAL bool writetrack_register(uintptr_t base, size_t len);
+INTERNAL bool writetrack_protect(uintptr_t base, size_t len);
+INTERNAL long writetrack_scan(uintptr_t base, size_t len, void (*fn)(uintptr_t start, uintptr_t end, void *arg),
+                              void *arg);
 
 /* ---- errors ------------------------------------------------------------ */
 
