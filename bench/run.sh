@@ -9,19 +9,22 @@
 # Environment:
 #   BENCH_REPS=n        rounds (default 3; 1 with BENCH_QUICK=1)
 #   BENCH_QUICK=1       small sizes, 1 round
-#   BENCH_ONLY=name     one benchmark: binary_trees, gcbench or mt_alloc
+#   BENCH_ONLY=name     one benchmark: binary_trees, gcbench, mt_alloc or pause
 #                       (a space-separated list works too)
 #   BENCH_SYSTEMS=list  systems to run, in this order (default
 #                       "tricolor bdwgc malloc mimalloc go"); absent ones are skipped
 #   BENCH_TIMEOUT=s     kill a run after s seconds (default 600)
 #   BENCH_INSTALL=1     apt-get install -y libgc-dev libmimalloc-dev golang-go first
-#   BENCH_BT_DEPTH, BENCH_GCB_ROUNDS, BENCH_MT_ARGS ("threads iterations slots")
+#   BENCH_BT_DEPTH, BENCH_GCB_ROUNDS, BENCH_MT_ARGS ("threads iterations slots"),
+#   BENCH_PAUSE_ARGS ("records seconds [replacements]")
 #                       override the sizes
 #   CC                  C compiler (default cc)
 #
 # Output: tables on stdout; bench/out/results.md (the same tables in Markdown
 # with machine details); bench/out/raw.tsv (every run); bench/out/runs/ (each
-# run's stdout, stderr and measurement).  GOGC/GOMEMLIMIT/GODEBUG in the
+# run's stdout, stderr and measurement); for the pause benchmark also
+# bench/out/pause.tsv, bench/out/pause_hist.tsv and the plot bench/pauses.svg
+# (drawn by bench/plot_pauses.py when python3 is present).  GOGC/GOMEMLIMIT/GODEBUG in the
 # environment reach tricolor and Go alike and are recorded in results.md.
 
 set -u
@@ -38,7 +41,7 @@ QUICK=${BENCH_QUICK:-0}
 [ "$QUICK" = 0 ] && QUICK=
 if [ -n "$QUICK" ]; then REPS=${BENCH_REPS:-1}; else REPS=${BENCH_REPS:-3}; fi
 TIMEOUT=${BENCH_TIMEOUT:-600}
-ALL_BENCHES="binary_trees gcbench mt_alloc"
+ALL_BENCHES="binary_trees gcbench mt_alloc pause"
 BENCHES=${BENCH_ONLY:-$ALL_BENCHES}
 ALL_SYSTEMS="tricolor bdwgc malloc mimalloc go"
 WANT_SYSTEMS=${BENCH_SYSTEMS:-$ALL_SYSTEMS}
@@ -47,10 +50,12 @@ if [ -n "$QUICK" ]; then
     BT_DEPTH=${BENCH_BT_DEPTH:-16}
     GCB_ROUNDS=${BENCH_GCB_ROUNDS:-1}
     MT_ARGS=${BENCH_MT_ARGS:-"4 200000 20000"}
+    PAUSE_ARGS=${BENCH_PAUSE_ARGS:-"500000 3"}
 else
     BT_DEPTH=${BENCH_BT_DEPTH:-20}
     GCB_ROUNDS=${BENCH_GCB_ROUNDS:-10}
     MT_ARGS=${BENCH_MT_ARGS:-"4 4000000 20000"}
+    PAUSE_ARGS=${BENCH_PAUSE_ARGS:-"3000000 20"}
 fi
 
 bench_args() {
@@ -58,7 +63,21 @@ bench_args() {
     binary_trees) echo "$BT_DEPTH" ;;
     gcbench) echo "$GCB_ROUNDS" ;;
     mt_alloc) echo "$MT_ARGS" ;;
+    pause) echo "$PAUSE_ARGS" ;;
     esac
+}
+
+# The systems a benchmark runs on, in $SYSTEMS' order.  pause is about
+# collector pauses: the collectors, and malloc as the no-collector baseline.
+bench_systems() {
+    local s list=
+    for s in $SYSTEMS; do
+        case $1:$s in
+        pause:mimalloc) ;;
+        *) list="$list $s" ;;
+        esac
+    done
+    echo "${list# }"
 }
 
 msg() { printf '%s\n' "$*" >&2; }
@@ -158,7 +177,7 @@ build_one() { # bench system
     esac >"$log" 2>&1
 }
 for b in $BENCHES; do
-    for s in $SYSTEMS; do
+    for s in $(bench_systems "$b"); do
         rm -f "$BIN/${b}_$s"
         if build_one "$b" "$s"; then
             BUILT="$BUILT ${b}_$s"
@@ -174,13 +193,17 @@ done
 # turn, so slow drifts of the machine hit all systems alike.
 RAW=$OUT/raw.tsv
 printf 'bench\tsystem\tround\tstatus\twall_ns\tcpu_us\tmaxrss_kb\tcollections\tmaxpause_ns\ttotalpause_ns\tcheck\n' >"$RAW"
+# The pause benchmark's own numbers (its PAUSE line), one line per run.
+PAUSE_TSV=$OUT/pause.tsv
+PAUSE_FIELDS="maxgap_ns p50_ns p99_ns p999_ns gaps replacements seconds rate live_bytes gcs gc_maxpause_ns gc_totalpause_ns hist"
+printf 'system\tround\t%s\n' "$(echo $PAUSE_FIELDS | tr ' ' '\t')" >"$PAUSE_TSV"
 
 # Output lines that must be identical for every system (times and names removed):
 # their md5 goes into raw.tsv's check column, and after a benchmark's rounds
 # every successful run whose check differs from the most common one is marked
 # "wrongoutput" (a collector that freed a live object, say).
 check_text() {
-    grep -v -e '^BENCH ' -e '^depth ' -e '^GCBench ' -e '^mt_alloc (' "$1" | md5sum | cut -d' ' -f1
+    grep -v -e '^BENCH ' -e '^depth ' -e '^GCBench ' -e '^mt_alloc (' -e '^pause (' -e '^PAUSE' "$1" | md5sum | cut -d' ' -f1
 }
 
 field() { # key file: value of key=value in the first line carrying it
@@ -197,13 +220,25 @@ run_one() { # bench system round
     coll=$(field collections "$base.out"); maxp=$(field maxpause_ns "$base.out"); totp=$(field totalpause_ns "$base.out")
     [ -n "$st" ] || st=nomeasure
     if [ "$st" = 0 ] && [ -z "$coll" ]; then st=nobenchline; fi
+    if [ "$b" = pause ] && [ "$st" = 0 ] && ! grep -q '^PAUSE ' "$base.out"; then st=nopauseline; fi
     local sum=-
     [ "$st" = 0 ] && sum=$(check_text "$base.out")
     printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$b" "$s" "$r" "$st" "${wall:-0}" \
         $(( ${user:-0} + ${sys:-0} )) "${rss:-0}" "${coll:-0}" "${maxp:-0}" "${totp:-0}" "$sum" >>"$RAW"
+    if [ "$b" = pause ]; then
+        # The PAUSE line's fields (the measured phase only), one line per run.
+        local k row="$s\t$r"
+        for k in $PAUSE_FIELDS; do row="$row\t$(field "$k" "$base.out")"; done
+        printf '%b\n' "$row" >>"$PAUSE_TSV"
+    fi
     if [ "$st" = 0 ]; then
         awk -v b="$b" -v s="$s" -v r="$r" -v w="$wall" -v c="$(( user + sys ))" -v m="$rss" -v n="$coll" -v p="$maxp" \
             'BEGIN { printf "   %-13s round %d %-9s wall %7.2f s  cpu %7.2f s  rss %7.1f MiB  gc %5d  maxpause %8.3f ms\n", b, r, s, w/1e9, c/1e6, m/1024, n, p/1e6 }' >&2
+        if [ "$b" = pause ]; then
+            awk -v g="$(field maxgap_ns "$base.out")" -v q="$(field p999_ns "$base.out")" -v t="$(field rate "$base.out")" \
+                -v n="$(field gcs "$base.out")" -v p="$(field gc_maxpause_ns "$base.out")" \
+                'BEGIN { printf "   %32s measured: max gap %8.3f ms  p99.9 %7.3f ms  %5.2f M repl/s  gc %4d  max gc pause %8.3f ms\n", "", g/1e6, q/1e6, t/1e6, n, p/1e6 }' >&2
+        fi
     else
         msg "   $b round $r $s: FAILED ($st); stderr tail:"
         tail -5 "$base.err" | sed 's/^/      /' >&2
@@ -281,19 +316,124 @@ table() {
     }' "$RAW"
 }
 
+# pause_table format(text|md): the pause benchmark's table, medians over the
+# successful rounds of the PAUSE line's numbers (measured phase) with CPU time
+# and peak RSS from raw.tsv.
+pause_table() {
+    awk -F'\t' -v fmt="$1" -v order="$(bench_systems pause)" '
+    function median(key,   n, i, j, t, a) {
+        n = cnt[key]
+        for (i = 1; i <= n; i++) a[i] = vals[key, i]
+        for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j+1] = a[j]; a[j+1] = t }
+        if (n == 0) return ""
+        return (n % 2) ? a[(n+1)/2] : (a[n/2] + a[n/2+1]) / 2
+    }
+    function add(s, name, v,   k) { k = s SUBSEP name; cnt[k]++; vals[k, cnt[k]] = v }
+    function ratio(a, b) { return (b > 0) ? sprintf("%.2f", a / b) : "-" }
+    FNR == 1 { file++; if (file == 2) for (i = 1; i <= NF; i++) col[$i] = i; next }
+    file == 1 && $1 == "pause" {
+        runs[$2]++; st[$2, $3] = $4; cpu[$2, $3] = $6; rss[$2, $3] = $7
+        if ($4 != "0") fails[$2] = fails[$2] (fails[$2] == "" ? "" : ",") $4
+        next
+    }
+    file == 2 {
+        s = $1; r = $2
+        if (st[s, r] != "0") next
+        ok[s]++
+        add(s, "gap", $col["maxgap_ns"]); add(s, "p99", $col["p99_ns"]); add(s, "p999", $col["p999_ns"])
+        add(s, "rate", $col["rate"]); add(s, "live", $col["live_bytes"]); add(s, "gcs", $col["gcs"])
+        add(s, "gcmax", $col["gc_maxpause_ns"]); add(s, "cpu", cpu[s, r]); add(s, "rss", rss[s, r])
+    }
+    END {
+        split("gap p99 p999 rate live gcs gcmax cpu rss", names, " ")
+        ns = split(order, sys, " ")
+        for (i = 1; i <= ns; i++) { s = sys[i]; if (ok[s]) for (f in names) med[s, names[f]] = median(s SUBSEP names[f]) }
+        nh = split("system|ok/runs|max gap ms|p99 gap ms|p99.9 gap ms|M repl/s|CPU s|peak RSS MiB|live MiB|GCs|max GC pause ms|max gap / bdwgc|repl/s / bdwgc|RSS / bdwgc", hdr, "|")
+        split("-9 7 10 10 12 8 7 12 8 5 15 15 14 11", w, " ")
+        if (fmt == "md") {
+            line = "|"; sep = "|"
+            for (h = 1; h <= nh; h++) { line = line " " hdr[h] " |"; sep = sep (h <= 2 ? "---|" : "---:|") }
+            print line; print sep
+        } else {
+            line = " "; for (h = 1; h <= nh; h++) line = line sprintf(" %" w[h] "s", hdr[h]); print line
+        }
+        for (i = 1; i <= ns; i++) {
+            s = sys[i]
+            if (!runs[s]) continue
+            c[1] = s; c[2] = (ok[s] + 0) "/" runs[s]
+            if (ok[s]) {
+                c[3] = sprintf("%.3f", med[s,"gap"] / 1e6); c[4] = sprintf("%.3f", med[s,"p99"] / 1e6)
+                c[5] = sprintf("%.3f", med[s,"p999"] / 1e6); c[6] = sprintf("%.2f", med[s,"rate"] / 1e6)
+                c[7] = sprintf("%.2f", med[s,"cpu"] / 1e6); c[8] = sprintf("%.1f", med[s,"rss"] / 1024)
+                c[9] = (med[s,"live"] > 0) ? sprintf("%.1f", med[s,"live"] / 1048576) : "-"
+                c[10] = sprintf("%d", med[s,"gcs"]); c[11] = sprintf("%.3f", med[s,"gcmax"] / 1e6)
+                if (ok["bdwgc"]) {
+                    c[12] = ratio(med[s,"gap"], med["bdwgc","gap"]); c[13] = ratio(med[s,"rate"], med["bdwgc","rate"])
+                    c[14] = ratio(med[s,"rss"], med["bdwgc","rss"])
+                } else { c[12] = "-"; c[13] = "-"; c[14] = "-" }
+            } else {
+                for (h = 3; h <= nh; h++) c[h] = "-"
+                c[3] = "FAILED"
+            }
+            if (fails[s] != "") notes = notes sprintf("%s failed runs: %s\n", s, fails[s])
+            if (fmt == "md") {
+                line = "|"; for (h = 1; h <= nh; h++) line = line " " c[h] " |"; print line
+            } else {
+                line = " "; for (h = 1; h <= nh; h++) line = line sprintf(" %" w[h] "s", c[h]); print line
+            }
+        }
+        if (notes != "") {
+            n = split(notes, nl, "\n")
+            if (fmt == "md") print ""
+            for (i = 1; i < n; i++) print (fmt == "md" ? "- " : "  note: ") nl[i] \
+                " (status: exit code, sig:N, timeout, nobenchline, nopauseline or wrongoutput)"
+        }
+    }' "$RAW" "$PAUSE_TSV"
+}
+
+# After the pause benchmark: the plot (bench/pauses.svg) and the histograms
+# of every run (bench/out/pause_hist.tsv), by plot_pauses.py.
+PLOT_NOTE=
+plot_pauses() {
+    if [ "$(wc -l <"$PAUSE_TSV")" -le 1 ]; then
+        PLOT_NOTE="no pause run: bench/pauses.svg not drawn"
+        msg "-- $PLOT_NOTE"
+        return
+    fi
+    if ! command -v python3 >/dev/null 2>&1; then
+        PLOT_NOTE="no python3: bench/pauses.svg not drawn"
+        msg "-- $PLOT_NOTE"
+        return
+    fi
+    if python3 "$BENCH_DIR/plot_pauses.py" --runs "$RUNS" --raw "$RAW" --svg "$BENCH_DIR/pauses.svg" \
+        --hist "$OUT/pause_hist.tsv" --args "$(bench_args pause)" >"$OUT/plot_pauses.log" 2>&1; then
+        PLOT_NOTE="plot of the gap distributions: bench/pauses.svg (histograms of every run: bench/out/pause_hist.tsv)"
+        msg "== ${PLOT_NOTE#plot of the gap distributions: }"
+    else
+        PLOT_NOTE="plot_pauses.py failed (bench/out/plot_pauses.log)"
+        msg "-- $PLOT_NOTE:"
+        tail -5 "$OUT/plot_pauses.log" | sed 's/^/   /' >&2
+    fi
+}
+
 START=$(date +%s)
 LOADAVG=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null)
 for b in $BENCHES; do
-    msg "== $b $(bench_args "$b"): $REPS round(s) over: $SYSTEMS"
+    msg "== $b $(bench_args "$b"): $REPS round(s) over: $(bench_systems "$b")"
     for r in $(seq 1 "$REPS"); do
-        for s in $SYSTEMS; do
+        for s in $(bench_systems "$b"); do
             case " $BUILT " in *" ${b}_$s "*) run_one "$b" "$s" "$r" ;; esac
         done
     done
     verify_outputs "$b"
     echo
     echo "$b $(bench_args "$b") (median of $REPS round(s))"
-    table "$b" text
+    if [ "$b" = pause ]; then
+        pause_table text
+        plot_pauses
+    else
+        table "$b" text
+    fi
 done
 ELAPSED=$(( $(date +%s) - START ))
 
@@ -335,7 +475,20 @@ pkgver() { dpkg-query -W -f='${Version}' "$1" 2>/dev/null || echo "not installed
         echo
         echo "## $b \`$(bench_args "$b")\`"
         echo
-        table "$b" md
+        if [ "$b" = pause ]; then
+            echo "Systems: $(bench_systems pause) (malloc: the baseline without a collector; it frees each"
+            echo "replaced record). Measured phase only (after the setup and one forced collection): the"
+            echo "program reads CLOCK_MONOTONIC every 64 replacements; a gap is the time between two readings."
+            echo "max gap, p99 and p99.9 of the gaps (p99, p99.9: upper edge of a 6%-wide histogram bucket),"
+            echo "millions of replacements per second, CPU s and peak RSS of the whole process, live heap"
+            echo "after setup as the system counts it, GCs and the longest pause the collector reports"
+            echo "during the phase. Ratios are against bdwgc's medians."
+            echo
+            pause_table md
+            [ -n "$PLOT_NOTE" ] && { echo; echo "- $PLOT_NOTE"; }
+        else
+            table "$b" md
+        fi
     done
 } >"$OUT/results.md"
 

@@ -7,6 +7,25 @@
  * pointers conservatively in thread stacks, registers, __thread variables, the
  * data and bss of every loaded object, and registered root regions.
  *
+ * Marking runs beside the program, as Go's does, with no write barrier to
+ * call: the kernel reports which pages the program wrote while marking ran,
+ * and the collector rescans them.  The program stops twice per collection,
+ * briefly: to start marking (caches flushed, stacks scanned) and to end it
+ * (roots and the last written pages rescanned).  How the kernel is asked,
+ * chosen at start-up, best first:
+ *   uffd      userfaultfd asynchronous write-protect with PAGEMAP_SCAN
+ *             (Linux 6.7 or later).  Transparent to the program.
+ *   mprotect  page protection and a SIGSEGV handler (older kernels).  A
+ *             program's own SIGSEGV handler keeps working for faults that are
+ *             not the collector's.  Limitation: while marking runs, a system
+ *             call that writes into a heap page that may hold pointers (read(2)
+ *             into a gc_alloc'd buffer, say) fails with EFAULT instead of
+ *             faulting.  Buffers from gc_alloc_noscan are never protected;
+ *             otherwise write one byte to each page of the buffer first, and
+ *             retry on EFAULT.
+ *   none      marking with the world stopped (the fallback, or on request).
+ * GODEBUG=gctrace=1 names the backend and why it was chosen, once.
+ *
  * No initialisation call is needed: the first call of any function initialises
  * the library.  Every function is thread-safe.
  *
@@ -22,6 +41,10 @@
  *   GOGC=100|off              heap growth between collections, in percent (default 100)
  *   GOMEMLIMIT=300MiB|off     soft memory limit (B, KiB, MiB, GiB, TiB suffixes)
  *   GODEBUG=gctrace=1         one line per collection on stderr, in Go's format
+ *                             (gctrace=2 adds a line on pre-cleaning and the
+ *                             final pause's parts)
+ *   GODEBUG=gcstoptheworld=1  mark with the world stopped, as before Go 1.5
+ *   GODEBUG=gcwritetrack=uffd|mprotect|none   force a write-tracking backend
  *
  * Threads: a thread registers itself on its first allocation and unregisters when
  * it exits.  A thread that only holds collected pointers, never allocating, calls
@@ -165,7 +188,8 @@ typedef struct gc_memstats {
     uint64_t next_gc;        /* heap goal: the next collection starts when heap_alloc reaches it */
     uint64_t last_gc;        /* end of the last collection, nanoseconds since the Unix epoch */
     uint64_t pause_total_ns; /* total stop-the-world time */
-    uint64_t pause_ns[256];  /* recent pauses; the latest is at [(num_gc + 255) % 256] */
+    uint64_t pause_ns[256];  /* recent collections' stop-the-world time (as in Go, the sum of the
+                                cycle's two pauses); the latest is at [(num_gc + 255) % 256] */
     uint64_t pause_end[256]; /* their end times, nanoseconds since the Unix epoch */
     uint32_t num_gc;         /* completed collections */
     uint32_t num_forced_gc;  /* collections forced by gc_collect and friends */

@@ -161,8 +161,10 @@ uintptr_t arena_grow(size_t bytes, size_t *got)
             break;
         }
         memset(ha->released, 0xff, sizeof ha->released); /* fresh: nothing backed */
+        ha->base = a;
+        writetrack_register(a, ARENA_SIZE);
         ha->next = all_arenas;
-        all_arenas = ha;
+        __atomic_store_n(&all_arenas, ha, __ATOMIC_RELEASE);
         arena_l1[a >> ARENA_SHIFT] = ha;
     }
     if (size == 0)
@@ -244,6 +246,8 @@ void arena_take_pages(uintptr_t base, size_t npages)
 {
     atomic_fetch_sub(&heap_released_bytes, released_update(base, npages, false) * PAGE_SIZE);
 }
+
+heap_arena_t *arena_first(void) { return __atomic_load_n(&all_arenas, __ATOMIC_ACQUIRE); }
 
 void arena_lock_all(void) { pthread_mutex_lock(&persistent_lock); }
 void arena_unlock_all(void) { pthread_mutex_unlock(&persistent_lock); }

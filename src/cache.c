@@ -87,6 +87,8 @@ static inline void *span_take(span_t *s)
     void *p = (void *)(s->base + idx * s->elemsize);
     if (s->needzero)
         zero_object(p, s->elemsize);
+    if (unlikely(s->black)) /* marking runs: allocate black */
+        __atomic_fetch_or(&s->mark_bits[idx / 64], (uint64_t)1 << (idx % 64), __ATOMIC_RELAXED);
     return p;
 }
 
@@ -105,8 +107,12 @@ static void *small_refill(gc_thread_t *t, unsigned spc)
     if (!span_refill_cache(s))
         tc_fatal("central handed out a full span %p", (void *)s->base);
     t->cache.alloc[spc] = s;
+    if (s->black) {
+        t->assist_debt += (int64_t)(s->nelems - s->alloc_count) * (int64_t)s->elemsize;
+        t->gc_wanted |= GC_WANT_ASSIST;
+    }
     if (pacer_should_trigger())
-        t->gc_wanted = 1;
+        t->gc_wanted |= GC_WANT_CYCLE;
     return span_take(s);
 }
 
@@ -128,12 +134,21 @@ static void *large_alloc(gc_thread_t *t, size_t size, int noscan)
         memset((void *)s->base, 0, s->elemsize);
     s->alloc_count = 1;
     __atomic_store_n(&s->freeindex, 1, __ATOMIC_RELAXED);
+    if (gc_marking()) {
+        /* Allocate-black, with write tracking armed before the program
+         * stores anything into it. */
+        __atomic_fetch_or(&s->mark_bits[0], 1, __ATOMIC_RELAXED);
+        mark_add_black(s->elemsize);
+        gc_arm_span(s);
+        t->assist_debt += (int64_t)s->elemsize;
+        t->gc_wanted |= GC_WANT_ASSIST;
+    }
     central_put_swept(s);
     atomic_fetch_add(&gstats.large_alloc, 1);
     atomic_fetch_add(&gstats.large_alloc_bytes, s->elemsize);
     atomic_fetch_add(&heap_live, (int64_t)s->elemsize);
     if (pacer_should_trigger())
-        t->gc_wanted = 1;
+        t->gc_wanted |= GC_WANT_CYCLE;
     return (void *)s->base;
 }
 
@@ -147,10 +162,12 @@ static NOINLINE void *alloc_large(gc_thread_t *t, size_t size, int noscan)
 
 static NOINLINE void after_alloc_slow(gc_thread_t *t)
 {
-    if (t->gc_wanted) {
-        t->gc_wanted = 0;
+    int want = t->gc_wanted;
+    t->gc_wanted = 0;
+    if (want & GC_WANT_ASSIST)
+        gc_assist(t);
+    if (want & GC_WANT_CYCLE)
         gc_maybe_collect();
-    }
 }
 
 static NOINLINE void *alloc_failed(size_t size, int noscan);

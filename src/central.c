@@ -112,6 +112,12 @@ have:
     tc_assert(atomic_load(&s->sweepgen) == atomic_load(&heap_sweepgen));
     s->incache = 1;
     s->cache_count = s->alloc_count;
+    if (gc_marking()) {
+        /* Allocate-black: span_take marks what the cache allocates from
+         * here on.  And the program's stores into the span must be seen. */
+        s->black = 1;
+        gc_arm_span(s);
+    }
     atomic_fetch_add(&heap_live, (int64_t)(s->nelems - s->alloc_count) * (int64_t)s->elemsize);
     return s;
 }
@@ -130,6 +136,11 @@ void central_put_swept(span_t *s)
 void central_uncache_span(span_t *s)
 {
     unsigned cls = span_sizeclass(s);
+    if (s->black) {
+        /* Everything the cache allocated was marked black as it went. */
+        mark_add_black((uint64_t)(s->alloc_count - s->cache_count) * s->elemsize);
+        s->black = 0;
+    }
     atomic_fetch_add(&gstats.nmalloc[cls], s->alloc_count - s->cache_count);
     atomic_fetch_sub(&heap_live, (int64_t)(s->nelems - s->alloc_count) * (int64_t)s->elemsize);
     s->incache = 0;

@@ -8,7 +8,7 @@
  *   GODEBUG     comma-separated key=value pairs; known keys:
  *                 gctrace=1          print one line per collection (stats.c's format)
  *                 gcstoptheworld=1   mark with the world stopped (no write tracking)
- *                 gcwritetrack=X     force a write-tracking backend: uffd or none
+ *                 gcwritetrack=X     force a write-tracking backend: uffd, mprotect or none
  *               Unknown keys are ignored, as Go does.
  *
  * Runs before anything else is initialised: no allocation, no locks.

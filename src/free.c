@@ -135,11 +135,14 @@ static void free_object(void *p, const char *who)
         tc_fatal("%s(%p): not the start of an object (interior pointer)", who, p);
     if (!span_slot_allocated(s, idx))
         tc_fatal("%s(%p): not a live object (double free?)", who, p);
-    if (span_sizeclass(s) == 0) {
+    bool large = span_sizeclass(s) == 0;
+    if (large && !gc_marking()) {
         free_large(t, s);
         leave_alloc(t);
         return;
     }
+    /* While marking runs, markers may be reading a large object's pages and
+     * bits: its span stays until the sweeper frees it, like a small object. */
     unsigned nw = span_bitmap_words(s);
     uint64_t *fb = atomic_load_explicit(&s->freed_bits, memory_order_acquire);
     if (!fb) {
@@ -156,8 +159,14 @@ static void free_object(void *p, const char *who)
     uint64_t bit = (uint64_t)1 << (idx % 64);
     if (__atomic_fetch_or(&fb[idx / 64], bit, __ATOMIC_ACQ_REL) & bit)
         tc_fatal("%s(%p): double free", who, p);
-    memset(p, 0, s->elemsize);
-    atomic_fetch_add(&gstats.nfree[span_sizeclass(s)], 1);
+    if (large) {
+        atomic_fetch_add(&gstats.large_free, 1);
+        atomic_fetch_add(&gstats.large_free_bytes, s->elemsize);
+        atomic_fetch_sub(&heap_live, (int64_t)s->elemsize);
+    } else {
+        memset(p, 0, s->elemsize);
+        atomic_fetch_add(&gstats.nfree[span_sizeclass(s)], 1);
+    }
     leave_alloc(t);
 }
 

@@ -182,7 +182,6 @@ span_t *heap_alloc_span(size_t npages, unsigned spanclass)
         errno = ENOMEM;
         return NULL;
     }
-    s->state = SPAN_INUSE;
     s->spanclass = (uint8_t)spanclass;
     s->nelems = (uint16_t)nelems;
     s->elemsize = cls ? class_size[cls] : npages * PAGE_SIZE;
@@ -193,12 +192,17 @@ span_t *heap_alloc_span(size_t npages, unsigned spanclass)
     s->cache_count = 0;
     s->alloc_cache = 0;
     s->incache = 0;
+    s->black = 0;
+    atomic_store(&s->shadow, NULL);
     s->alloc_bits = bits;
     s->mark_bits = bits + nwords;
     atomic_store(&s->freed_bits, NULL);
     s->needzero = arena_needzero(s->base, npages);
     arena_take_pages(s->base, npages);
     atomic_store(&s->sweepgen, atomic_load(&heap_sweepgen));
+    /* Markers run beside this while the program runs, reading the span
+     * through stale page entries: publish it only once it is whole. */
+    __atomic_store_n(&s->state, SPAN_INUSE, __ATOMIC_RELEASE);
     arena_set_spans(s->base, npages, s);
     atomic_fetch_add(&heap_inuse_pages, npages);
     atomic_fetch_add(&nspans_inuse, 1);

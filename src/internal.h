@@ -17,7 +17,7 @@
  *   mgc.c          the collection cycle: the driver and its essay
  *   stats.c        MemStats and gctrace
  *   env.c          GOGC, GOMEMLIMIT, GODEBUG: parsed once
- *   writetrack.c   which heap pages were written (userfaultfd): not used yet
+ *   writetrack.c   which heap pages the program wrote while marking ran
  *
  * Nothing here is visible outside the library: the build uses
  * -fvisibility=hidden and only tricolor.h's functions are exported.
@@ -112,6 +112,8 @@ typedef struct span {
     uint8_t state;    /* enum span_state */
     uint8_t needzero; /* slots may hold old bytes: zero them on allocation */
     uint8_t incache;  /* owned by a thread cache (on no list) */
+    uint8_t black;    /* taken by a cache while marking: allocate black (span_take) */
+    uintptr_t *_Atomic shadow; /* a large object's words as last scanned, while marking (mark.c) */
     _Atomic uint32_t sweepgen; /* see sweep.c */
     uint64_t alloc_cache;      /* inverted alloc bits from freeindex on */
     uint64_t *alloc_bits;
@@ -139,12 +141,15 @@ static inline bool span_slot_allocated(const span_t *s, unsigned idx)
 
 typedef struct heap_arena {
     span_t *spans[PAGES_PER_ARENA]; /* page -> span; exact for in-use spans */
+    uintptr_t base;                 /* first byte */
     uintptr_t zeroed_base;          /* pages at or above this offset were never used */
+    uint64_t armed[PAGES_PER_ARENA / 64]; /* pages write-tracked in this mark phase (mgc.c) */
     uint64_t released[PAGES_PER_ARENA / 64]; /* pages not backed by memory: fresh or madvised */
     struct heap_arena *next;        /* all arenas, newest first */
 } heap_arena_t;
 
 INTERNAL extern heap_arena_t **arena_l1;
+INTERNAL heap_arena_t *arena_first(void); /* all arenas, newest first, linked by next */
 /* Bounds of all arenas, stored complemented: the library's own globals are
  * scanned as roots like any program's, and heap_lo itself would otherwise be
  * a pointer to the first object of the heap, keeping it alive forever. */
@@ -164,7 +169,7 @@ static inline span_t *span_of(uintptr_t p)
     if (!a)
         return NULL;
     span_t *s = a->spans[(p >> PAGE_SHIFT) % PAGES_PER_ARENA];
-    if (!s || p < s->base || p >= s->limit || s->state != SPAN_INUSE)
+    if (!s || __atomic_load_n(&s->state, __ATOMIC_ACQUIRE) != SPAN_INUSE || p < s->base || p >= s->limit)
         return NULL;
     return s;
 }
@@ -260,13 +265,18 @@ typedef struct gc_thread {
     uintptr_t tp;                 /* thread pointer: finds the TLS blocks */
     volatile sig_atomic_t in_alloc;
     volatile sig_atomic_t stop_pending;
-    volatile int gc_wanted;       /* the pacer asked for a collection */
+    volatile int gc_wanted;       /* GC_WANT_*: work for the end of the allocator section */
     int slow_depth;               /* nesting of slow_enter */
     bool internal;                /* a thread of the library's own */
     bool dead;
+    int64_t assist_debt;          /* bytes allocated while marking, not yet paid for by scan work */
+    struct gcwork *gcw;           /* the thread's mark work buffer for assists, made on first use */
     uintptr_t regs[64];           /* registers saved when stopped */
     cache_t cache;
 } gc_thread_t;
+
+#define GC_WANT_CYCLE 1  /* the pacer asks for a collection */
+#define GC_WANT_ASSIST 2 /* allocated while marking: assist */
 
 #define GC_STOP_SIGNAL SIGPWR
 
@@ -278,9 +288,11 @@ INTERNAL extern size_t nthreads;
 INTERNAL gc_thread_t *thread_register_self(bool internal);
 INTERNAL void threads_init(void);
 INTERNAL void stop_the_world(void);  /* with threads_lock held */
-INTERNAL void start_the_world(void);
+INTERNAL uint64_t start_the_world(void); /* returns the time the world restarted */
 INTERNAL void thread_suspend_deferred(gc_thread_t *t);
 INTERNAL uintptr_t thread_pointer(void);
+INTERNAL bool thread_start_internal(void *(*fn)(void *), bool stoppable);
+INTERNAL bool thread_start_internal_arg(void *(*fn)(void *), void *arg, bool stoppable);
 
 /* The current stack pointer.  Scanning must start here, not at a local's
  * address: on aarch64 a function saves callee-saved registers below its
@@ -346,13 +358,35 @@ static inline void slow_leave(gc_thread_t *t)
 
 /* ---- mark.c ------------------------------------------------------------ */
 
+/* The collector's phase.  It changes only while the world is stopped, so a
+ * thread inside an allocator section sees one value throughout. */
+enum gc_phase { GC_OFF = 0, GC_MARK = 1 };
+INTERNAL extern _Atomic int gc_phase;
+static inline bool gc_marking(void) { return atomic_load_explicit(&gc_phase, memory_order_relaxed) == GC_MARK; }
+
+struct gcwork;
 INTERNAL void mark_init(void);
 INTERNAL void mark_range(uintptr_t start, uintptr_t end); /* scan a root range */
-INTERNAL void mark_drain(void);
+INTERNAL bool mark_object_marked(span_t *s, unsigned idx); /* marked and not freed */
+INTERNAL void mark_push_rescan(uintptr_t lo, uintptr_t hi); /* queue: rescan the marked objects' parts in [lo, hi) of one span */
+INTERNAL void mark_shadows_start(uint64_t cap); /* concurrent marking: keep shadows of large objects, up to cap bytes */
+INTERNAL void mark_shadows_end(void);           /* drop them all; no marking runs */
+INTERNAL uintptr_t *mark_shadow_alloc(size_t bytes); /* a zeroed shadow within the cap, or NULL */
+INTERNAL void mark_shadow_free(uintptr_t *shadow, size_t bytes);
+INTERNAL void mark_range_shadow(uintptr_t start, uintptr_t end, uintptr_t *shadow); /* scan, recording words */
+INTERNAL void mark_range_diff(uintptr_t start, uintptr_t end, uintptr_t *shadow);   /* scan words that changed */
+INTERNAL void mark_drain(int nworkers); /* drain with up to nworkers workers (the caller and helpers) */
 INTERNAL void mark_start_helpers(void);
+INTERNAL int mark_max_workers(void);
 INTERNAL uint64_t mark_take_helper_cpu(void);
 INTERNAL void mark_fork_child(void);
-INTERNAL uint64_t mark_take_marked_bytes(void);
+INTERNAL uint64_t mark_take_marked_bytes(uint64_t *black); /* all marked bytes; *black: allocated black */
+INTERNAL void mark_add_black(uint64_t bytes);   /* bytes allocated black while marking */
+INTERNAL extern _Atomic uint64_t mark_scanned;   /* bytes scanned in this cycle */
+INTERNAL bool mark_has_work(void);
+INTERNAL bool mark_quiet(void); /* no gray work queued and no assist holding any */
+INTERNAL struct gcwork *mark_new_gcwork(void);
+INTERNAL uint64_t mark_assist(struct gcwork *w, uint64_t budget); /* scan up to budget bytes; returns scanned */
 
 /* ---- sweep.c ----------------------------------------------------------- */
 
@@ -371,7 +405,10 @@ INTERNAL void arena_unlock_all(void);
 INTERNAL void roots_init(void);
 INTERNAL void roots_lock(void); /* for fork */
 INTERNAL void roots_unlock(void);
-INTERNAL void roots_mark_globals(void);     /* data+bss of every loaded object */
+INTERNAL void roots_mark_globals(void);     /* data+bss of every loaded object (only the written pages of tracked ones) */
+INTERNAL void roots_track_globals(void);    /* scan the globals, arming write tracking on them first */
+INTERNAL void roots_rescan_globals(void);   /* rescan the written pages of tracked globals */
+INTERNAL void roots_untrack_globals(void);  /* disarm, forget the tracked set */
 INTERNAL void roots_mark_registered(void);  /* gc_add_roots */
 INTERNAL void roots_mark_tls(uintptr_t tp); /* every TLS block of one thread */
 INTERNAL uint64_t roots_globals_bytes(void);
@@ -379,15 +416,18 @@ INTERNAL uint64_t roots_globals_bytes(void);
 /* ---- pacer.c ----------------------------------------------------------- */
 
 INTERNAL extern _Atomic int64_t heap_live;   /* bytes the pacer counts as allocated */
-INTERNAL extern _Atomic uint64_t heap_goal;  /* trigger for the next collection */
+INTERNAL extern _Atomic uint64_t heap_goal;    /* the heap size the next cycle should end at */
+INTERNAL extern _Atomic uint64_t heap_trigger; /* heap_live that starts the next cycle */
 INTERNAL extern _Atomic int gc_percent;
 INTERNAL extern _Atomic int64_t memory_limit;
 INTERNAL void pacer_init(void);
-INTERNAL void pacer_end_cycle(uint64_t marked);
+INTERNAL void pacer_end_cycle(uint64_t marked, uint64_t black, uint64_t allocated_during_mark);
+INTERNAL uint64_t pacer_heap_marked(void);
+INTERNAL void pacer_set_concurrent(bool on);
 static inline bool pacer_should_trigger(void)
 {
     return (uint64_t)atomic_load_explicit(&heap_live, memory_order_relaxed) >=
-           atomic_load_explicit(&heap_goal, memory_order_relaxed);
+           atomic_load_explicit(&heap_trigger, memory_order_relaxed);
 }
 
 /* ---- mgc.c ------------------------------------------------------------- */
@@ -396,6 +436,9 @@ INTERNAL extern pthread_mutex_t gc_lock;
 INTERNAL void gc_init_once(void);
 INTERNAL void gc_maybe_collect(void); /* called outside allocator sections */
 INTERNAL void gc_run(bool forced);
+INTERNAL void gc_arm_span(span_t *s); /* arm write tracking on s before the program writes to it */
+INTERNAL void gc_assist(gc_thread_t *t); /* pay assist_debt; outside allocator sections */
+INTERNAL void gc_fork_child(void);
 
 /* ---- stats.c ----------------------------------------------------------- */
 
@@ -406,6 +449,7 @@ struct gc_stats {
     _Atomic uint64_t large_free, large_free_bytes;
     uint64_t pause_ns[256], pause_end[256];
     uint64_t pause_total_ns;
+    uint64_t max_pause_phase_ns; /* the longest single stop-the-world phase */
     uint32_t num_gc, num_forced_gc;
     uint64_t last_gc;
     uint64_t gc_cpu_ns;    /* collector CPU time, all phases */
@@ -424,7 +468,7 @@ INTERNAL void fmt_ms(char *buf, size_t n, uint64_t ns);
 struct gc_env {
     int gctrace;
     int gcstoptheworld;       /* GODEBUG=gcstoptheworld=1 */
-    const char *gcwritetrack; /* GODEBUG=gcwritetrack=uffd|none, or NULL */
+    const char *gcwritetrack; /* GODEBUG=gcwritetrack=uffd|mprotect|none, or NULL */
     int gogc; /* -1 = off */
     int64_t memlimit;
 };
@@ -433,11 +477,25 @@ INTERNAL void env_parse(void);
 
 /* ---- writetrack.c ----------------------------------------------------- */
 
-enum writetrack_backend { WT_NONE, WT_UFFD };
+/* Which heap pages the program wrote while marking ran (see writetrack.c).
+ * Ranges are page-aligned (the OS page, 4 KiB or more).  writetrack_register
+ * is called once for each heap arena as it is mapped; protect arms tracking on
+ * a range, unprotect disarms it, and scan reports every written run of pages
+ * in a range (calling fn(start, end, arg)) and re-protects them, returning the
+ * number of written OS pages or -1 on error.  All of them may run while the
+ * program runs. */
+enum writetrack_backend { WT_NONE, WT_UFFD, WT_MPROTECT };
 INTERNAL enum writetrack_backend writetrack_init(void);
-INTERNAL const char *writetrack_reason(void);
+INTERNAL enum writetrack_backend writetrack_backend(void);
+INTERNAL const char *writetrack_name(void);   /* "uffd", "mprotect", "none" */
+INTERNAL const char *writetrack_reason(void); /* why that backend */
 INTERNAL bool writetrack_register(uintptr_t base, size_t len);
+/* In a fork child: the kernel does not carry userfaultfd registration into
+ * the child, and the inherited descriptors still speak for the parent's
+ * memory.  Reopen and re-register every arena; returns the backend now. */
+INTERNAL enum writetrack_backend writetrack_fork_child(void);
 INTERNAL bool writetrack_protect(uintptr_t base, size_t len);
+INTERNAL bool writetrack_unprotect(uintptr_t base, size_t len);
 INTERNAL long writetrack_scan(uintptr_t base, size_t len, void (*fn)(uintptr_t start, uintptr_t end, void *arg),
                               void *arg);
 

@@ -24,14 +24,31 @@
  * Mark bits are set with an atomic OR, so several workers may race on one word.
  *
  * Parallel marking: the collector scans the roots into its own buffer, then
- * mark_drain wakes helper workers (one per further CPU, up to MAX_WORKERS) and
- * drains beside them.  A worker whose buffer is empty takes a full one from
- * the shared list; a worker that sees idle peers while the list is empty
- * splits its buffer and shares half.  Termination is decided under wb_lock:
- * a worker goes idle only when its buffer and the shared list are both empty,
- * and when every worker is idle no one can make new work, so marking is done.
- * The helpers are the library's own threads, never stopped, and touch only the
- * heap's bits and the queue.
+ * mark_drain(n) wakes n - 1 helper workers (the helpers are one per further
+ * CPU, up to MAX_WORKERS) and drains beside them.  A worker whose buffer is
+ * empty takes a full one from the shared list; a worker that sees idle peers
+ * while the list is empty splits its buffer and shares half.  Termination is
+ * decided under wb_lock: a worker goes idle only when its buffer and the
+ * shared list are both empty, and when every worker is idle no one can make
+ * new work, so the drain is done.  The helpers are the library's own threads,
+ * never stopped, and touch only the heap's bits and the queue.
+ *
+ * Shadows: while marking runs beside the program, a written page of a big
+ * pointer array (a large object, or a tracked global range) is rescanned
+ * many times: a program replacing table entries at random rewrites every
+ * page of its table in any round.  So the words of such an object are copied
+ * into a shadow as they are scanned, and a rescan compares the page with its
+ * shadow and marks only the words that changed: a few hundred nanoseconds a
+ * page instead of a pointer lookup per word.  This is sound because a shadow
+ * word always holds a value that was marked when it was written there (zero,
+ * at first, which is no pointer): a word equal to its shadow needs nothing.
+ * Shadows exist only while marking runs, up to a cap, and are unmapped after.
+ *
+ * While the program runs (concurrent marking, mgc.c), the drain may end with
+ * work still about: an allocating thread assisting (mark_assist) holds a
+ * buffer of its own and returns what it did not scan to the shared list when
+ * its bounded assist ends.  That is harmless: mark termination drains again
+ * with the world stopped, when no assist is in flight.
  */
 #include "internal.h"
 
@@ -44,11 +61,13 @@
 
 #include <linux/futex.h>
 #include <sched.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #define WB_PAIRS 511
 #define SCAN_CHUNK (128 << 10)
+#define SCANNED_FLUSH (256 << 10)
 
 typedef struct workbuf {
     struct workbuf *next;
@@ -59,15 +78,28 @@ typedef struct workbuf {
 typedef struct gcwork {
     workbuf_t *cur;
     uint64_t marked_bytes;
+    uint64_t scanned; /* not yet added to mark_scanned */
 } __attribute__((aligned(64))) gcwork_t;
 
 #define MAX_WORKERS 8
+
+/* Queue entries are word-aligned ranges; the low bits tag special ones. */
+#define RESCAN_TAG ((uintptr_t)1) /* rescan the marked objects in a written range */
+#define SHADOW_TAG ((uintptr_t)2) /* a large object: scan it recording its shadow */
+#define TAGS ((uintptr_t)3)
+
+_Atomic int gc_phase;
+static _Atomic bool shadows_on;
+_Atomic uint64_t mark_scanned;
+static _Atomic uint64_t extra_marked; /* assists' marking */
+static _Atomic uint64_t black_marked; /* allocate-black */
 
 static pthread_mutex_t wb_lock = PTHREAD_MUTEX_INITIALIZER;
 static workbuf_t *wb_full, *wb_empty;
 static gcwork_t workers[MAX_WORKERS]; /* [0] is the collector's own */
 #define gcw (workers[0])
-static int nworkers = 1;         /* workers in this mark phase */
+static int nhelpers;             /* helper threads started */
+static int nactive = 1;          /* workers in this drain */
 static int nidle;                /* idle workers, under wb_lock */
 static _Atomic bool mark_done;
 static _Atomic uint32_t mark_gen;       /* bumped to start helpers */
@@ -77,13 +109,35 @@ static _Atomic uint64_t helper_cpu_ns;  /* CPU the helpers spent marking */
 
 uint64_t mark_take_helper_cpu(void) { return atomic_exchange(&helper_cpu_ns, 0); }
 
+/*
+ * wb_lock is taken by the collector, helpers and assisting threads while the
+ * program runs.  A registered thread must not be stopped holding it (mark
+ * termination drains under it with the world stopped), so it is held inside
+ * an allocator section, where stops are deferred.  Helpers are never stopped.
+ */
+static inline gc_thread_t *wb_lock_take(void)
+{
+    gc_thread_t *t = tls_thread;
+    if (t)
+        enter_alloc(t);
+    pthread_mutex_lock(&wb_lock);
+    return t;
+}
+
+static inline void wb_lock_give(gc_thread_t *t)
+{
+    pthread_mutex_unlock(&wb_lock);
+    if (t)
+        leave_alloc(t);
+}
+
 static workbuf_t *wb_get_empty(void)
 {
-    pthread_mutex_lock(&wb_lock);
+    gc_thread_t *t = wb_lock_take();
     workbuf_t *b = wb_empty;
     if (b)
         wb_empty = b->next;
-    pthread_mutex_unlock(&wb_lock);
+    wb_lock_give(t);
     if (!b) {
         b = persistent_alloc(sizeof(workbuf_t), SYS_GC);
         if (!b)
@@ -96,28 +150,40 @@ static workbuf_t *wb_get_empty(void)
 
 static void wb_put(workbuf_t **list, workbuf_t *b)
 {
-    pthread_mutex_lock(&wb_lock);
+    gc_thread_t *t = wb_lock_take();
     b->next = *list;
     *list = b;
-    pthread_mutex_unlock(&wb_lock);
+    wb_lock_give(t);
 }
 
 static workbuf_t *wb_get_full(void)
 {
     if (!__atomic_load_n(&wb_full, __ATOMIC_RELAXED))
         return NULL;
-    pthread_mutex_lock(&wb_lock);
+    gc_thread_t *t = wb_lock_take();
     workbuf_t *b = wb_full;
     if (b)
         wb_full = b->next;
-    pthread_mutex_unlock(&wb_lock);
+    wb_lock_give(t);
     return b;
 }
+
+bool mark_has_work(void) { return __atomic_load_n(&wb_full, __ATOMIC_RELAXED) || gcw.cur->n; }
 
 void mark_init(void)
 {
     for (int i = 0; i < MAX_WORKERS; i++)
         workers[i].cur = wb_get_empty();
+}
+
+gcwork_t *mark_new_gcwork(void)
+{
+    gcwork_t *w = persistent_alloc(sizeof(gcwork_t) + 64, SYS_GC);
+    if (!w)
+        return NULL;
+    w = (gcwork_t *)round_up((uintptr_t)w, 64);
+    w->cur = wb_get_empty();
+    return w;
 }
 
 static inline void push(gcwork_t *w, uintptr_t start, uintptr_t end)
@@ -155,7 +221,7 @@ static inline void mark_ptr(gcwork_t *w, uintptr_t v)
     if (!a)
         return;
     span_t *s = a->spans[(v >> PAGE_SHIFT) % PAGES_PER_ARENA];
-    if (!s || v >= s->limit || v < s->base || s->state != SPAN_INUSE)
+    if (!s || __atomic_load_n(&s->state, __ATOMIC_ACQUIRE) != SPAN_INUSE || v >= s->limit || v < s->base)
         return;
     unsigned idx = span_obj_index(s, v);
     uint64_t bit = (uint64_t)1 << (idx % 64);
@@ -173,7 +239,9 @@ static inline void mark_ptr(gcwork_t *w, uintptr_t v)
     if (span_noscan(s))
         return;
     uintptr_t base = s->base + idx * s->elemsize;
-    push(w, base, base + s->elemsize);
+    if (unlikely(span_sizeclass(s) == 0) && atomic_load_explicit(&shadows_on, memory_order_relaxed))
+        base |= SHADOW_TAG;
+    push(w, base, (base & ~TAGS) + s->elemsize);
 }
 
 static void scan_block(gcwork_t *w, uintptr_t start, uintptr_t end)
@@ -186,6 +254,7 @@ static void scan_block(gcwork_t *w, uintptr_t start, uintptr_t end)
         if (v - lo < range)
             mark_ptr(w, v);
     }
+    w->scanned += end - start;
 }
 
 void mark_range(uintptr_t start, uintptr_t end)
@@ -195,6 +264,190 @@ void mark_range(uintptr_t start, uintptr_t end)
     if (start < end)
         scan_block(&gcw, start, end);
 }
+
+/* ---- shadows ----------------------------------------------------------------- */
+
+static pthread_mutex_t shadow_lock = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t shadow_bytes, shadow_cap; /* under shadow_lock */
+static span_t **shadowed;                 /* spans given a shadow this cycle */
+static size_t nshadowed, shadowed_cap;
+
+void mark_shadows_start(uint64_t cap)
+{
+    shadow_cap = cap;
+    shadow_bytes = 0;
+    atomic_store(&shadows_on, true);
+}
+
+uintptr_t *mark_shadow_alloc(size_t bytes)
+{
+    gc_thread_t *t = tls_thread;
+    if (t)
+        enter_alloc(t);
+    pthread_mutex_lock(&shadow_lock);
+    void *p = NULL;
+    if (atomic_load(&shadows_on) && shadow_bytes + bytes <= shadow_cap) {
+        p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (p == MAP_FAILED)
+            p = NULL;
+        else
+            shadow_bytes += bytes;
+    }
+    pthread_mutex_unlock(&shadow_lock);
+    if (t)
+        leave_alloc(t);
+    return p;
+}
+
+void mark_shadow_free(uintptr_t *shadow, size_t bytes)
+{
+    if (shadow)
+        munmap(shadow, bytes);
+}
+
+/* The shadow of large span s, made on first use; NULL past the cap. */
+static uintptr_t *span_shadow(span_t *s)
+{
+    uintptr_t *sh = atomic_load_explicit(&s->shadow, memory_order_acquire);
+    if (sh || !atomic_load_explicit(&shadows_on, memory_order_relaxed))
+        return sh;
+    gc_thread_t *t = tls_thread;
+    if (t)
+        enter_alloc(t);
+    pthread_mutex_lock(&shadow_lock);
+    sh = atomic_load(&s->shadow);
+    if (!sh && atomic_load(&shadows_on) && shadow_bytes + s->elemsize <= shadow_cap) {
+        if (nshadowed == shadowed_cap) {
+            size_t cap = shadowed_cap ? shadowed_cap * 2 : 256;
+            span_t **n = sys_map(cap * sizeof(*n), SYS_GC);
+            if (n) {
+                if (shadowed)
+                    memcpy(n, shadowed, nshadowed * sizeof(*n)); /* the old array stays: metadata is never unmapped */
+                shadowed = n;
+                shadowed_cap = cap;
+            }
+        }
+        if (nshadowed < shadowed_cap) {
+            void *p = mmap(NULL, s->elemsize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                           -1, 0);
+            if (p != MAP_FAILED) {
+                sh = p;
+                shadow_bytes += s->elemsize;
+                shadowed[nshadowed++] = s;
+                atomic_store_explicit(&s->shadow, sh, memory_order_release);
+            }
+        }
+    }
+    pthread_mutex_unlock(&shadow_lock);
+    if (t)
+        leave_alloc(t);
+    return sh;
+}
+
+void mark_shadows_end(void)
+{
+    atomic_store(&shadows_on, false);
+    for (size_t i = 0; i < nshadowed; i++) {
+        span_t *s = shadowed[i];
+        munmap(atomic_exchange(&s->shadow, NULL), s->elemsize);
+    }
+    nshadowed = 0;
+    shadow_bytes = 0;
+}
+
+static void scan_shadow(gcwork_t *w, uintptr_t start, uintptr_t end, uintptr_t *q)
+{
+    uintptr_t lo = heap_min();
+    uintptr_t range = heap_max() - lo;
+    const uintptr_t *p = (const uintptr_t *)start, *e = (const uintptr_t *)end;
+    for (; p < e; p++, q++) {
+        uintptr_t v = *p;
+        *q = v;
+        if (v - lo < range)
+            mark_ptr(w, v);
+    }
+    w->scanned += end - start;
+}
+
+static void scan_diff(gcwork_t *w, uintptr_t start, uintptr_t end, uintptr_t *q)
+{
+    uintptr_t lo = heap_min();
+    uintptr_t range = heap_max() - lo;
+    const uintptr_t *p = (const uintptr_t *)start, *e = (const uintptr_t *)end;
+    for (; p < e; p++, q++) {
+        uintptr_t v = *p;
+        if (v == *q)
+            continue;
+        *q = v;
+        if (v - lo < range)
+            mark_ptr(w, v);
+    }
+    w->scanned += (end - start) / 16; /* a compare costs far less than a lookup */
+}
+
+void mark_range_shadow(uintptr_t start, uintptr_t end, uintptr_t *shadow)
+{
+    scan_shadow(&gcw, start, end, shadow);
+}
+
+void mark_range_diff(uintptr_t start, uintptr_t end, uintptr_t *shadow)
+{
+    scan_diff(&gcw, start, end, shadow);
+}
+
+/* A popped range of a large object queued with SHADOW_TAG. */
+static void scan_large(gcwork_t *w, uintptr_t start, uintptr_t end)
+{
+    span_t *s = arena_of(start)->spans[(start >> PAGE_SHIFT) % PAGES_PER_ARENA];
+    uintptr_t *sh = span_shadow(s);
+    if (sh)
+        scan_shadow(w, start, end, sh + (start - s->base) / sizeof(uintptr_t));
+    else
+        scan_block(w, start, end);
+}
+
+/*
+ * Rescans of written pages travel through the queue as one entry per span's
+ * part of a written run, tagged by the low bit of its start (object ranges
+ * are word-aligned): compact however many objects the pages hold, and shared
+ * by helpers and assists like any gray work.
+ */
+void mark_push_rescan(uintptr_t lo, uintptr_t hi)
+{
+    if (lo < hi)
+        push(&gcw, lo | RESCAN_TAG, hi);
+}
+
+/* Scan the parts in [lo, hi) of the marked objects of the span holding lo. */
+static void rescan_region(gcwork_t *w, uintptr_t lo, uintptr_t hi)
+{
+    span_t *s = arena_of(lo)->spans[(lo >> PAGE_SHIFT) % PAGES_PER_ARENA];
+    if (span_sizeclass(s) == 0) {
+        uintptr_t *sh = atomic_load_explicit(&s->shadow, memory_order_acquire);
+        if (sh && mark_object_marked(s, 0)) {
+            scan_diff(w, lo, hi, sh + (lo - s->base) / sizeof(uintptr_t));
+            return;
+        }
+    }
+    unsigned first = span_obj_index(s, lo), last = span_obj_index(s, hi - 1);
+    for (unsigned i = first; i <= last; i++) {
+        if (!mark_object_marked(s, i))
+            continue;
+        uintptr_t a = s->base + i * s->elemsize, b = a + s->elemsize;
+        scan_block(w, a < lo ? lo : a, b > hi ? hi : b);
+    }
+}
+
+bool mark_object_marked(span_t *s, unsigned idx)
+{
+    uint64_t bit = (uint64_t)1 << (idx % 64);
+    if (!(__atomic_load_n(&s->mark_bits[idx / 64], __ATOMIC_RELAXED) & bit))
+        return false;
+    uint64_t *fb = atomic_load_explicit(&s->freed_bits, memory_order_relaxed);
+    return !fb || !(__atomic_load_n(&fb[idx / 64], __ATOMIC_RELAXED) & bit);
+}
+
+void mark_add_black(uint64_t bytes) { atomic_fetch_add_explicit(&black_marked, bytes, memory_order_relaxed); }
 
 /* Hand half of w's buffer to the shared list, for idle peers. */
 static void share(gcwork_t *w)
@@ -212,72 +465,122 @@ static void share(gcwork_t *w)
     wb_put(&wb_full, nb);
 }
 
-/* Go idle: true when marking is over, false when there is work again. */
+/* Go idle: true when the drain is over, false when there is work again. */
 static bool go_idle(gcwork_t *w)
 {
-    pthread_mutex_lock(&wb_lock);
+    gc_thread_t *t = wb_lock_take();
     nidle++;
-    if (nidle == nworkers && !wb_full)
+    if (nidle == nactive && !wb_full)
         atomic_store(&mark_done, true);
-    pthread_mutex_unlock(&wb_lock);
+    wb_lock_give(t);
     for (;;) {
         if (atomic_load(&mark_done))
             return true;
         if (__atomic_load_n(&wb_full, __ATOMIC_RELAXED)) {
-            pthread_mutex_lock(&wb_lock);
+            t = wb_lock_take();
             workbuf_t *f = wb_full;
             if (f) {
                 wb_full = f->next;
                 nidle--;
-                pthread_mutex_unlock(&wb_lock);
+                wb_lock_give(t);
                 wb_put(&wb_empty, w->cur);
                 w->cur = f;
                 return false;
             }
-            pthread_mutex_unlock(&wb_lock);
+            wb_lock_give(t);
         }
         sched_yield();
     }
 }
 
+static inline void flush_scanned(gcwork_t *w)
+{
+    atomic_fetch_add_explicit(&mark_scanned, w->scanned, memory_order_relaxed);
+    w->scanned = 0;
+}
+
 /*
- * Drain the queue.  Popped objects pass through a small FIFO before they are
- * scanned, and are prefetched on the way in: by the time an object leaves the
- * FIFO its first cache line has usually arrived.  Marking is bound by memory
- * latency (a cache miss per object), so this hides most of it.
+ * Drain the queue, or scan about `budget` bytes of it.  Popped objects pass
+ * through a small FIFO before they are scanned, and are prefetched on the way
+ * in: by the time an object leaves the FIFO its first cache line has usually
+ * arrived.  Marking is bound by memory latency (a cache miss per object), so
+ * this hides most of it.  With `parallel`, the worker is one of nactive
+ * sharing the drain, and ends only when all of them run out of work.
  */
 #define PREFETCH_RING 8
 
-static void drain(gcwork_t *w)
+static uint64_t drain(gcwork_t *w, uint64_t budget, bool parallel)
 {
     uintptr_t ring_s[PREFETCH_RING], ring_e[PREFETCH_RING];
     unsigned head = 0, n = 0;
+    uint64_t done = 0, queued = 0; /* queued: bytes in the ring */
+    /* With a budget (an assist: the length of its allocator section is a
+     * stop's latency), no piece is larger than what is left of it. */
+    uint64_t chunk = budget < SCAN_CHUNK ? (budget < 4096 ? 4096 : budget & ~(uint64_t)4095) : SCAN_CHUNK;
     for (;;) {
         uintptr_t start, end;
-        while (n < PREFETCH_RING && pop(w, &start, &end)) {
-            if (end - start > SCAN_CHUNK) {
-                push(w, start + SCAN_CHUNK, end);
-                end = start + SCAN_CHUNK;
+        while (n < PREFETCH_RING && done + queued < budget && pop(w, &start, &end)) {
+            if (start & TAGS) {
+                uintptr_t tag = start & TAGS, a = start & ~TAGS;
+                if (end - a > chunk) {
+                    push(w, (a + chunk) | tag, end);
+                    end = a + chunk;
+                }
+                if (tag == RESCAN_TAG)
+                    rescan_region(w, a, end);
+                else
+                    scan_large(w, a, end);
+                done += end - a;
+                continue;
+            }
+            if (end - start > chunk) {
+                push(w, start + chunk, end);
+                end = start + chunk;
             }
             __builtin_prefetch((const void *)start);
             unsigned slot = (head + n) % PREFETCH_RING;
             ring_s[slot] = start;
             ring_e[slot] = end;
+            queued += end - start;
             n++;
         }
         if (n == 0) {
-            if (nworkers == 1 || go_idle(w))
-                break;
-            continue;
+            if (parallel && done < budget && !go_idle(w))
+                continue;
+            break;
         }
         start = ring_s[head];
         end = ring_e[head];
         head = (head + 1) % PREFETCH_RING;
         n--;
+        queued -= end - start;
         scan_block(w, start, end);
+        done += end - start;
+        if (w->scanned >= SCANNED_FLUSH)
+            flush_scanned(w);
         if (unlikely(__atomic_load_n(&nidle, __ATOMIC_RELAXED) > 0) && !__atomic_load_n(&wb_full, __ATOMIC_RELAXED))
             share(w);
     }
+    flush_scanned(w);
+    return done;
+}
+
+static _Atomic int assists_in_flight;
+
+bool mark_quiet(void) { return !atomic_load(&assists_in_flight) && !mark_has_work(); }
+
+uint64_t mark_assist(gcwork_t *w, uint64_t budget)
+{
+    atomic_fetch_add(&assists_in_flight, 1);
+    uint64_t done = drain(w, budget, false);
+    if (w->cur->n) {
+        wb_put(&wb_full, w->cur);
+        w->cur = wb_get_empty();
+    }
+    atomic_fetch_add_explicit(&extra_marked, w->marked_bytes, memory_order_relaxed);
+    w->marked_bytes = 0;
+    atomic_fetch_sub(&assists_in_flight, 1);
+    return done;
 }
 
 static long futex(_Atomic uint32_t *addr, int op, uint32_t val)
@@ -288,14 +591,17 @@ static long futex(_Atomic uint32_t *addr, int op, uint32_t val)
 static void *mark_helper(void *arg)
 {
     gcwork_t *w = arg;
+    int index = (int)(w - workers);
     uint32_t seen = 0;
     for (;;) {
         uint32_t g;
         while ((g = atomic_load(&mark_gen)) == seen)
             futex(&mark_gen, FUTEX_WAIT, seen);
         seen = g;
+        if (index >= __atomic_load_n(&nactive, __ATOMIC_ACQUIRE))
+            continue; /* not needed in this drain */
         uint64_t c0 = thread_cputime();
-        drain(w);
+        drain(w, UINT64_MAX, true);
         atomic_fetch_add(&helper_cpu_ns, thread_cputime() - c0);
         atomic_fetch_sub(&helpers_running, 1);
     }
@@ -311,45 +617,43 @@ void mark_start_helpers(void)
     helpers_started = true;
     long np = sysconf(_SC_NPROCESSORS_ONLN);
     int want = np > MAX_WORKERS ? MAX_WORKERS : (np < 1 ? 1 : (int)np);
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, &old);
-    for (int i = 1; i < want; i++) {
-        pthread_t th;
-        pthread_attr_t attr;
-        pthread_attr_init(&attr);
-        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-        if (pthread_create(&th, &attr, mark_helper, &workers[i]) == 0)
-            nworkers = i + 1;
-        pthread_attr_destroy(&attr);
-    }
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    for (int i = 1; i < want; i++)
+        if (thread_start_internal_arg(mark_helper, &workers[i], false))
+            nhelpers = i;
 }
+
+int mark_max_workers(void) { return nhelpers + 1; }
 
 void mark_fork_child(void)
 {
     helpers_started = false;
-    nworkers = 1;
+    nhelpers = 0;
     pthread_mutex_init(&wb_lock, NULL);
 }
 
-void mark_drain(void)
+void mark_drain(int n)
 {
+    if (n > nhelpers + 1)
+        n = nhelpers + 1;
+    if (n < 1)
+        n = 1;
     nidle = 0;
     atomic_store(&mark_done, false);
-    if (nworkers > 1) {
-        atomic_store(&helpers_running, nworkers - 1);
+    __atomic_store_n(&nactive, n, __ATOMIC_RELEASE);
+    if (n > 1) {
+        atomic_store(&helpers_running, n - 1);
         atomic_fetch_add(&mark_gen, 1);
         futex(&mark_gen, FUTEX_WAKE, INT32_MAX);
     }
-    drain(&gcw);
+    drain(&gcw, UINT64_MAX, n > 1);
     while (atomic_load(&helpers_running) > 0)
         sched_yield();
 }
 
-uint64_t mark_take_marked_bytes(void)
+uint64_t mark_take_marked_bytes(uint64_t *black)
 {
-    uint64_t n = 0;
+    *black = atomic_exchange(&black_marked, 0);
+    uint64_t n = atomic_exchange(&extra_marked, 0) + *black;
     for (int i = 0; i < MAX_WORKERS; i++) {
         n += workers[i].marked_bytes;
         workers[i].marked_bytes = 0;

@@ -2,52 +2,93 @@
  * mgc.c - the collection cycle.
  *
  * tricolor's collector is a non-moving, conservative, tri-color mark-and-sweep
- * collector after Go's (src/runtime/mgc.go).  In this version marking runs with
- * the world stopped; the mark queue (mark.c) and the sweeper (sweep.c) are
- * already shaped for marking beside the program.
+ * collector after Go's (src/runtime/mgc.go).  Marking runs beside the program.
+ * C has no compiler-inserted write barrier, so the kernel plays its part: it
+ * records which heap pages the program writes while marking runs
+ * (writetrack.c), and the collector rescans the marked objects on them: the
+ * "mostly parallel" collection of Boehm, Demers and Shenker, with pre-cleaning.
  *
  * The cycle, as numbered phases:
  *
  *  1. Trigger.  An allocating thread that takes a fresh span (or a large
- *     object) checks heap_live against the goal the pacer set (pacer.c).  If it
- *     is reached, the thread leaves its allocator section and calls gc_run.
- *     gc_collect() runs a cycle unconditionally.  One cycle runs at a time
- *     (gc_lock).
+ *     object) checks heap_live against the trigger the pacer set (pacer.c),
+ *     a little below the goal so that marking finishes near it.  The thread
+ *     wakes the background collector thread and goes on.  gc_collect() runs a
+ *     cycle itself and waits for it.  One cycle runs at a time (gc_lock).
  *
- *  2. Sweep termination.  The previous cycle's sweeping is finished: a span
- *     must be swept before its mark bits can be reused.
+ *  2. Sweep termination: the previous cycle's sweeping is finished, since a
+ *     span must be swept before its mark bits can be reused.
  *
- *  3. Stop the world (threads.c), from inside dl_iterate_phdr so that the list
- *     of loaded objects cannot change and the loader's lock is already ours.
- *     Every thread cache is flushed to central: from here every allocated
- *     object is visible in its span's bits.
+ *  3. The first stop-the-world (short).  Every thread cache is flushed to
+ *     central, the phase becomes GC_MARK (allocate-black on, see below), and
+ *     every thread's stack, registers and TLS blocks are scanned: what they
+ *     point to is shaded gray, nothing is drained.  The world restarts.
  *
- *  4. Mark.  Roots are scanned conservatively: the data and bss of every
- *     loaded object, registered regions, and for every registered thread its
- *     stack (from the stack pointer saved when it stopped), its saved
- *     registers and its TLS blocks.  The gray queue is drained until empty.
+ *  4. Concurrent mark.  Write tracking is armed on every used heap page
+ *     before any object is scanned, so a write into an object after its scan
+ *     is always recorded.  The globals and registered roots are scanned, then
+ *     the gray set is drained by 25% of the CPUs (Go's rule, at least one:
+ *     the collector thread and helpers).  Allocating threads assist: each
+ *     byte allocated while marking owes scan work in proportion to what is
+ *     left to scan over the heap left before the goal; past the hard goal
+ *     (10% over) they wait for the cycle.
  *
- *  5. Mark termination.  sweepgen += 2 makes every span unswept at once;
- *     heap_live becomes the marked bytes and the pacer sets the next goal.
- *     Statistics are recorded and the world restarts.
+ *  5. Pre-cleaning rounds, still concurrent: read the written pages back,
+ *     re-arming them in the same step, rescan the marked objects on them
+ *     (only the written pages of a large object) and drain.  Repeat while the
+ *     rescanned bytes are many and shrinking, at most PRECLEAN_MAX_ROUNDS.
  *
- *  6. Sweep, concurrently: allocating threads sweep the spans they need, the
- *     background sweeper the rest.  gc_collect() sweeps everything before it
- *     returns.
+ *  6. Mark termination, the second stop-the-world: flush the caches, rescan
+ *     every root (stacks, registers, TLS, globals, registered regions) and
+ *     the pages written since the last round; drain with every CPU.
+ *     sweepgen += 2 makes every span unswept at once; heap_live becomes the
+ *     marked bytes and the pacer sets the next goal.  The world restarts and
+ *     write tracking is disarmed.
  *
- * Invariants: while the world is stopped no thread is inside an allocator
- * section, so every span is on a central list (never half-updated in a cache);
- * between cycles, every span on a list is swept or unswept as its list says.
+ *  7. Sweep, concurrently: allocating threads sweep the spans they need, the
+ *     background sweeper the rest.  gc_collect() sweeps everything first.
+ *
+ * Allocate-black: a span a thread cache takes while marking is flagged
+ * black, and span_take marks each object as it hands it out, so an object
+ * allocated while marking is never white and never needs scanning: what the
+ * program stores into it is caught by write tracking like any other store.
+ * For that, a span taken while marking has its pages armed before the cache
+ * uses it, if they were not armed yet (fresh pages); large objects likewise.
+ *
+ * With no write-tracking backend (GODEBUG=gcstoptheworld=1, or a kernel and
+ * platform with neither userfaultfd nor mprotect), phases 3-6 run as one
+ * stop-the-world: the core's collector.
+ *
+ * Invariants: the phase changes only with the world stopped, so a thread in
+ * an allocator section sees one phase throughout; while the world is stopped
+ * no thread is inside an allocator section, so every span is on a central
+ * list; between cycles, every span on a list is swept or unswept as its list
+ * says, no span is black, and no page is armed.
  */
 #include "internal.h"
 
 #include <link.h>
 #include <stdio.h>
+#include <time.h>
 #include <unistd.h>
 
 pthread_mutex_t gc_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static int nprocs = 1;
+static bool concurrent;          /* a write-tracking backend works */
+static _Atomic bool assists_on;  /* tracking armed: assists may scan */
+
+#define PRECLEAN_MAX_ROUNDS 24
+#define PRECLEAN_SMALL (256 << 10) /* written bytes that may as well wait for the final pause */
+#define THROTTLE_MAX_US 400
+#define SHADOW_MIN ((uint64_t)64 << 20) /* shadows of big pointer arrays: at least this much, or a quarter of the heap */
+static _Atomic int throttle_us; /* pre-cleaning is not converging: allocating threads wait this long */
+
+static void short_sleep(void)
+{
+    struct timespec ts = {0, 50 * 1000};
+    nanosleep(&ts, NULL);
+}
 
 static void init(void)
 {
@@ -56,11 +97,15 @@ static void init(void)
     nprocs = n > 0 ? (int)n : 1;
     gstats.start_ns = nanotime();
     gstats.start_cpu_ns = process_cputime();
+    concurrent = writetrack_init() != WT_NONE;
+    if (env.gctrace)
+        tc_trace("tricolor: write tracking %s: %s", writetrack_name(), writetrack_reason());
     arena_init();
     heap_init();
     central_init();
     mark_init();
     pacer_init();
+    pacer_set_concurrent(concurrent);
     threads_init();
     roots_init();
 }
@@ -69,10 +114,172 @@ void gc_init_once(void) { pthread_once(&init_once, init); }
 
 struct cycle {
     bool forced, done;
-    uint64_t t0, t1, t2, t3;       /* start, world stopped, mark done, world restarted */
-    uint64_t heap0, marked, goal;  /* heap_live at start, marked bytes, next goal */
+    uint64_t t0, t1, t2, t3;      /* start, world restarted, mark done (world stopped), world restarted */
+    uint64_t heap0, heap1, marked, goal; /* heap_live at start and at mark end, marked bytes, next goal */
     uint64_t stack_bytes;
+    uint64_t rounds, round_bytes, final_bytes; /* pre-cleaning rounds; bytes rescanned in them / in the final pause */
+    uint64_t final_pages;
+    uint64_t stop_ns, roots_ns, rescan_ns, drain_ns; /* the final pause, phase by phase */
+    uint64_t throttle_us; /* the wait allocating threads were given at the end */
 };
+
+/* ---- write tracking ------------------------------------------------------- */
+
+/*
+ * Which pages are armed is kept per arena (armed[]), under track_lock.  A
+ * page is armed at most once per mark phase: re-arming a page whose writes
+ * are still unread would forget them.  The collector arms every used page
+ * after the first pause, before it scans any object; a thread cache taking a
+ * span while marking runs arms the span's pages first if they are new (fresh
+ * from the OS or newly used), so that the program's stores into its black
+ * objects are seen.  Whoever holds track_lock does so inside an allocator
+ * section: no stop lands while it is held.
+ */
+static pthread_mutex_t track_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static inline bool page_armed(const heap_arena_t *a, size_t i)
+{
+    return __atomic_load_n(&a->armed[i / 64], __ATOMIC_RELAXED) >> (i % 64) & 1;
+}
+
+/* Arm the pages [first, last) of a not armed yet.  track_lock held. */
+static void arm_pages(heap_arena_t *a, size_t first, size_t last)
+{
+    for (size_t i = first; i < last;) {
+        if (page_armed(a, i)) {
+            i++;
+            continue;
+        }
+        size_t j = i + 1;
+        while (j < last && !page_armed(a, j))
+            j++;
+        if (!writetrack_protect(a->base + i * PAGE_SIZE, (j - i) * PAGE_SIZE))
+            tc_fatal("write tracking: cannot protect %p-%p", (void *)(a->base + i * PAGE_SIZE),
+                     (void *)(a->base + j * PAGE_SIZE));
+        for (size_t k = i; k < j; k++)
+            __atomic_fetch_or(&a->armed[k / 64], (uint64_t)1 << (k % 64), __ATOMIC_RELAXED);
+        i = j;
+    }
+}
+
+/* Call fn on each run of armed pages of a. */
+static void armed_runs(heap_arena_t *a, void (*fn)(heap_arena_t *a, size_t first, size_t last, void *arg), void *arg)
+{
+    for (size_t i = 0; i < PAGES_PER_ARENA;) {
+        uint64_t word = __atomic_load_n(&a->armed[i / 64], __ATOMIC_RELAXED) >> (i % 64);
+        if (!word) {
+            i = (i / 64 + 1) * 64;
+            continue;
+        }
+        i += (size_t)__builtin_ctzll(word);
+        size_t j = i + 1;
+        while (j < PAGES_PER_ARENA && page_armed(a, j))
+            j++;
+        fn(a, i, j, arg);
+        i = j;
+    }
+}
+
+void gc_arm_span(span_t *s)
+{
+    uintptr_t p = s->base, end = s->base + s->npages * PAGE_SIZE;
+    bool all = true;
+    for (uintptr_t q = p; q < end && all; q += PAGE_SIZE)
+        all = page_armed(arena_of(q), (q >> PAGE_SHIFT) % PAGES_PER_ARENA);
+    if (all)
+        return;
+    pthread_mutex_lock(&track_lock);
+    while (p < end) { /* a span may cross arenas */
+        heap_arena_t *a = arena_of(p);
+        uintptr_t stop = a->base + ARENA_SIZE < end ? a->base + ARENA_SIZE : end;
+        arm_pages(a, (p - a->base) / PAGE_SIZE, (stop - a->base) / PAGE_SIZE);
+        p = stop;
+    }
+    pthread_mutex_unlock(&track_lock);
+}
+
+/* Arm every used page: after the first pause, before any object is scanned. */
+static void track_start(void)
+{
+    gc_thread_t *t = current_thread();
+    enter_alloc(t);
+    pthread_mutex_lock(&track_lock);
+    for (heap_arena_t *a = arena_first(); a; a = a->next)
+        arm_pages(a, 0, __atomic_load_n(&a->zeroed_base, __ATOMIC_ACQUIRE) / PAGE_SIZE);
+    pthread_mutex_unlock(&track_lock);
+    leave_alloc(t);
+}
+
+static void disarm_run(heap_arena_t *a, size_t first, size_t last, void *arg)
+{
+    (void)arg;
+    writetrack_unprotect(a->base + first * PAGE_SIZE, (last - first) * PAGE_SIZE);
+}
+
+/* After mark termination: nothing is armed between cycles. */
+static void track_stop(void)
+{
+    gc_thread_t *t = current_thread();
+    enter_alloc(t);
+    pthread_mutex_lock(&track_lock);
+    for (heap_arena_t *a = arena_first(); a; a = a->next) {
+        armed_runs(a, disarm_run, NULL);
+        memset(a->armed, 0, sizeof a->armed);
+    }
+    pthread_mutex_unlock(&track_lock);
+    leave_alloc(t);
+}
+
+struct rescan {
+    uint64_t bytes; /* written bytes queued for rescanning (pages of spans that hold pointers) */
+    long pages;
+};
+
+/* A run of written pages: queue each span's part of it for a rescan of the
+ * marked objects there (mark.c), only the written part of each object. */
+static void rescan_written(uintptr_t start, uintptr_t end, void *arg)
+{
+    struct rescan *r = arg;
+    for (uintptr_t p = start; p < end;) {
+        uintptr_t next = (p & ~(PAGE_SIZE - 1)) + PAGE_SIZE;
+        heap_arena_t *a = arena_of(p);
+        span_t *s = a ? a->spans[(p >> PAGE_SHIFT) % PAGES_PER_ARENA] : NULL;
+        if (s && __atomic_load_n(&s->state, __ATOMIC_ACQUIRE) == SPAN_INUSE && p >= s->base &&
+            p < s->base + s->npages * PAGE_SIZE) {
+            next = s->base + s->npages * PAGE_SIZE;
+            uintptr_t hi = next < end ? next : end;
+            if (!span_noscan(s) && p < s->limit) {
+                mark_push_rescan(p, hi < s->limit ? hi : s->limit);
+                r->bytes += hi - p;
+            }
+        }
+        p = next < end ? next : end;
+    }
+}
+
+static void scan_run(heap_arena_t *a, size_t first, size_t last, void *arg)
+{
+    struct rescan *r = arg;
+    long n = writetrack_scan(a->base + first * PAGE_SIZE, (last - first) * PAGE_SIZE, rescan_written, r);
+    if (n < 0)
+        tc_fatal("write tracking: cannot read the written pages of %p-%p", (void *)(a->base + first * PAGE_SIZE),
+                 (void *)(a->base + last * PAGE_SIZE));
+    r->pages += n;
+}
+
+/* Read back (and re-arm) every written armed page; queue its marked objects. */
+static void rescan_written_all(struct rescan *r)
+{
+    gc_thread_t *t = current_thread();
+    enter_alloc(t);
+    pthread_mutex_lock(&track_lock);
+    for (heap_arena_t *a = arena_first(); a; a = a->next)
+        armed_runs(a, scan_run, r);
+    pthread_mutex_unlock(&track_lock);
+    leave_alloc(t);
+}
+
+/* ---- the phases ----------------------------------------------------------- */
 
 /* Scan the collector's own stack and registers. */
 static NOINLINE void mark_self(gc_thread_t *self)
@@ -84,9 +291,11 @@ static NOINLINE void mark_self(gc_thread_t *self)
 static void mark_threads(struct cycle *c)
 {
     gc_thread_t *self = tls_thread;
+    c->stack_bytes = 0;
     for (gc_thread_t *t = thread_list; t; t = t->next) {
-        /* The library's own threads (the sweeper) hold no program pointers,
-         * only stale internal values that could retain dead objects. */
+        /* The library's own threads (the sweeper, the collector) hold no
+         * program pointers, only stale internal values that could retain
+         * dead objects. */
         if (t->dead || t->internal)
             continue;
         if (t == self) {
@@ -103,7 +312,27 @@ static void mark_threads(struct cycle *c)
     }
 }
 
-/* Phases 3-5, run inside dl_iterate_phdr's lock. */
+static void flush_caches(void)
+{
+    for (gc_thread_t *t = thread_list; t; t = t->next)
+        cache_flush(&t->cache);
+}
+
+/* Mark termination's bookkeeping, world stopped. */
+static void finish_mark(struct cycle *c)
+{
+    uint64_t black;
+    c->marked = mark_take_marked_bytes(&black);
+    atomic_store(&spans_unswept, (int64_t)atomic_load(&nspans_inuse));
+    atomic_fetch_add(&heap_sweepgen, 2);
+    uint64_t live = (uint64_t)atomic_load(&heap_live);
+    c->heap1 = live;
+    atomic_store(&heap_live, (int64_t)c->marked);
+    pacer_end_cycle(c->marked, black, live > c->heap0 ? live - c->heap0 : 0);
+    c->goal = atomic_load(&heap_goal);
+}
+
+/* The whole cycle with the world stopped, inside dl_iterate_phdr's lock. */
 static int cycle_stw(struct dl_phdr_info *info, size_t size, void *data)
 {
     (void)info;
@@ -114,37 +343,142 @@ static int cycle_stw(struct dl_phdr_info *info, size_t size, void *data)
     c->done = true;
     pthread_mutex_lock(&threads_lock);
     stop_the_world();
-    c->t1 = nanotime();
-    for (gc_thread_t *t = thread_list; t; t = t->next)
-        cache_flush(&t->cache);
+    flush_caches();
     c->heap0 = (uint64_t)atomic_load(&heap_live);
-
     roots_mark_globals();
     roots_mark_registered();
     mark_threads(c);
-    mark_drain();
-    c->t2 = nanotime();
-
-    c->marked = mark_take_marked_bytes();
-    atomic_store(&spans_unswept, (int64_t)atomic_load(&nspans_inuse));
-    atomic_fetch_add(&heap_sweepgen, 2);
-    atomic_store(&heap_live, (int64_t)c->marked);
-    pacer_end_cycle(c->marked);
-    c->goal = atomic_load(&heap_goal);
-    start_the_world();
-    c->t3 = nanotime();
+    c->t1 = c->t2 = nanotime();
+    mark_drain(mark_max_workers());
+    finish_mark(c);
+    c->t3 = start_the_world();
     pthread_mutex_unlock(&threads_lock);
     return 1;
+}
+
+/* Phase 6, mark termination, inside dl_iterate_phdr's lock (the globals). */
+static int cycle_terminate(struct dl_phdr_info *info, size_t size, void *data)
+{
+    (void)info;
+    (void)size;
+    struct cycle *c = data;
+    if (c->done)
+        return 1;
+    c->done = true;
+    pthread_mutex_lock(&threads_lock);
+    c->t2 = nanotime();
+    stop_the_world();
+    uint64_t t = nanotime();
+    c->stop_ns = t - c->t2;
+    atomic_store(&assists_on, false);
+    flush_caches();
+    roots_mark_globals();
+    roots_mark_registered();
+    mark_threads(c);
+    uint64_t t_roots = nanotime();
+    c->roots_ns = t_roots - t;
+    struct rescan r = {0};
+    rescan_written_all(&r);
+    c->final_pages = (uint64_t)r.pages;
+    c->final_bytes = r.bytes;
+    uint64_t t_rescan = nanotime();
+    c->rescan_ns = t_rescan - t_roots;
+    mark_drain(mark_max_workers());
+    c->drain_ns = nanotime() - t_rescan;
+    finish_mark(c);
+    atomic_store(&gc_phase, GC_OFF);
+    c->t3 = start_the_world();
+    pthread_mutex_unlock(&threads_lock);
+    return 1;
+}
+
+static int background_workers(void)
+{
+    int n = (nprocs + 2) / 4; /* Go: 25% of the CPUs, rounded */
+    return n < 1 ? 1 : n;
+}
+
+/* Drain until no gray work is left anywhere: an assist may hold a buffer
+ * (a large object's remaining chunks, say) when the drain runs dry, and the
+ * final pause should not inherit it. */
+static void drain_quiet(int nw)
+{
+    for (int i = 0; i < 10000; i++) {
+        mark_drain(nw);
+        if (mark_quiet())
+            return;
+        if (!mark_has_work())
+            short_sleep();
+    }
+}
+
+static void cycle_concurrent(struct cycle *c)
+{
+    uint64_t live = (uint64_t)atomic_load(&heap_live);
+    mark_shadows_start(live / 4 > SHADOW_MIN ? live / 4 : SHADOW_MIN);
+
+    /* Phase 3: the first, short stop. */
+    pthread_mutex_lock(&threads_lock);
+    stop_the_world();
+    flush_caches();
+    c->heap0 = (uint64_t)atomic_load(&heap_live);
+    atomic_store(&gc_phase, GC_MARK);
+    mark_threads(c);
+    c->t1 = start_the_world();
+    pthread_mutex_unlock(&threads_lock);
+
+    /* Phase 4: arm tracking before any object is scanned. */
+    track_start();
+    atomic_store(&assists_on, true);
+    roots_track_globals();
+    roots_mark_registered();
+    int nw = background_workers();
+    drain_quiet(nw);
+
+    /* Phase 5: pre-cleaning, until what a round finds written is small.  A
+     * program writing faster than the rounds rescan never gets there: then
+     * allocating threads are slowed, by short waits (each well under a
+     * millisecond, so the program never sees a long gap) that grow while the
+     * rounds fail to halve what they find. */
+    uint64_t prev = UINT64_MAX;
+    for (int round = 0; round < PRECLEAN_MAX_ROUNDS; round++) {
+        struct rescan r = {0};
+        rescan_written_all(&r);
+        roots_rescan_globals();
+        c->rounds++;
+        c->round_bytes += r.bytes;
+        drain_quiet(nw);
+        if (r.bytes <= PRECLEAN_SMALL)
+            break;
+        if (r.bytes > prev / 2) {
+            int t = atomic_load(&throttle_us);
+            atomic_store(&throttle_us, t ? (t * 2 < THROTTLE_MAX_US ? t * 2 : THROTTLE_MAX_US) : 50);
+        }
+        prev = r.bytes;
+    }
+    c->throttle_us = (uint64_t)atomic_exchange(&throttle_us, 0);
+
+    /* Phase 6. */
+    c->done = false;
+    dl_iterate_phdr(cycle_terminate, c);
+    track_stop();
+    roots_untrack_globals();
+    mark_shadows_end();
 }
 
 static void record_cycle(struct cycle *c, uint64_t cpu)
 {
     struct gc_stats *g = &gstats;
-    uint64_t pause = c->t3 - c->t0;
+    uint64_t stw1 = c->t1 - c->t0, stw2 = c->t3 - c->t2;
+    uint64_t pause = stw1 + stw2;
     uint32_t i = g->num_gc % 256;
     g->pause_ns[i] = pause;
     g->pause_end[i] = walltime();
     g->pause_total_ns += pause;
+    if (stw1 > g->max_pause_phase_ns)
+        g->max_pause_phase_ns = stw1;
+    if (stw2 > g->max_pause_phase_ns)
+        g->max_pause_phase_ns = stw2;
     g->last_gc = g->pause_end[i];
     g->gc_cpu_ns += cpu;
     g->num_gc++;
@@ -153,24 +487,34 @@ static void record_cycle(struct cycle *c, uint64_t cpu)
     if (!env.gctrace)
         return;
     /* Go's line: gc # @#s #%: #+#+# ms clock, #+#/#/#+# ms cpu,
-     * #->#-># MB, # MB goal, # MB stacks, # MB globals, # P */
-    /* The mark phase's CPU is the cycle's CPU (all workers) less the two
-     * short phases, which one thread runs. */
-    uint64_t stw_ends = (c->t1 - c->t0) + (c->t3 - c->t2);
+     * #->#-># MB, # MB goal, # MB stacks, # MB globals, # P
+     * The clock figures are the first pause, the concurrent mark and the
+     * final pause.  The mark phase's CPU is the cycle's CPU (all workers and
+     * assists are not told apart) less the two pauses. */
+    uint64_t stw = stw1 + stw2;
     char a[16], b[16], d[16], f[16];
-    fmt_ms(a, sizeof a, c->t1 - c->t0);
+    fmt_ms(a, sizeof a, stw1);
     fmt_ms(b, sizeof b, c->t2 - c->t1);
-    fmt_ms(d, sizeof d, c->t3 - c->t2);
-    fmt_ms(f, sizeof f, cpu > stw_ends ? cpu - stw_ends : 0);
+    fmt_ms(d, sizeof d, stw2);
+    fmt_ms(f, sizeof f, cpu > stw ? cpu - stw : 0);
     uint64_t elapsed = nanotime() - g->start_ns;
     unsigned pct = elapsed ? (unsigned)(g->gc_cpu_ns * 100 / (elapsed * (uint64_t)nprocs)) : 0;
     const uint64_t MB = 1 << 20;
     tc_trace("gc %u @%.3fs %u%%: %s+%s+%s ms clock, %s+0/%s/0+%s ms cpu, %llu->%llu->%llu MB, %llu MB goal, "
              "%llu MB stacks, %llu MB globals, %d P%s",
              g->num_gc, (double)elapsed / 1e9, pct, a, b, d, a, f, d, (unsigned long long)(c->heap0 / MB),
-             (unsigned long long)(c->heap0 / MB), (unsigned long long)(c->marked / MB),
+             (unsigned long long)(c->heap1 / MB), (unsigned long long)(c->marked / MB),
              (unsigned long long)(c->goal / MB), (unsigned long long)(c->stack_bytes / MB),
              (unsigned long long)(roots_globals_bytes() / MB), nprocs, c->forced ? " (forced)" : "");
+    if (concurrent && env.gctrace > 1)
+        tc_trace("gc %u pre-cleaning (%s): %llu rounds rescanned %llu KB; final pause rescanned %llu written pages, "
+                 "%llu KB; final pause %llu us: stop %llu, roots %llu, rescan %llu, drain %llu; throttle %llu us",
+                 g->num_gc, writetrack_name(), (unsigned long long)c->rounds,
+                 (unsigned long long)(c->round_bytes >> 10), (unsigned long long)c->final_pages,
+                 (unsigned long long)(c->final_bytes >> 10), (unsigned long long)(stw2 / 1000),
+                 (unsigned long long)(c->stop_ns / 1000), (unsigned long long)(c->roots_ns / 1000),
+                 (unsigned long long)(c->rescan_ns / 1000), (unsigned long long)(c->drain_ns / 1000),
+                 (unsigned long long)c->throttle_us);
 }
 
 void gc_run(bool forced)
@@ -186,17 +530,145 @@ void gc_run(bool forced)
     sweep_finish();
     uint64_t cpu0 = thread_cputime();
     c.t0 = nanotime();
-    dl_iterate_phdr(cycle_stw, &c);
+    if (concurrent)
+        cycle_concurrent(&c);
+    else
+        dl_iterate_phdr(cycle_stw, &c);
     uint64_t cpu = thread_cputime() - cpu0 + mark_take_helper_cpu();
     record_cycle(&c, cpu);
     pthread_mutex_unlock(&gc_lock);
     sweep_start_background();
 }
 
+/* ---- assists ---------------------------------------------------------------- */
+
+/*
+ * An allocating thread pays for what it allocated while marking with scan
+ * work: debt * (scan work left) / (heap left before the goal), Go's assist
+ * ratio, with the work left estimated from the last cycle's marked bytes.
+ * The work is done in bounded chunks, each inside an allocator section so
+ * that mark termination never stops a thread holding mark queue state.
+ */
+#define ASSIST_CHUNK (16 << 10) /* scan work per allocator section: bounds a stop's latency */
+#define ASSIST_MAX (512 << 10)  /* scan work per call: a bound on the gap it makes */
+#define WAIT_MAX_NS (300 * 1000) /* the longest wait per call */
+
+static uint64_t hard_goal(uint64_t goal) { return goal > UINT64_MAX / 2 ? UINT64_MAX : goal + goal / 10; }
+
+/* One bounded piece of assist work; 0 when there was none. */
+static uint64_t assist_chunk(gc_thread_t *t, uint64_t budget)
+{
+    enter_alloc(t);
+    uint64_t done = 0;
+    if (atomic_load_explicit(&assists_on, memory_order_relaxed))
+        done = mark_assist(t->gcw, budget < ASSIST_CHUNK ? budget : ASSIST_CHUNK);
+    leave_alloc(t);
+    return done;
+}
+
+void gc_assist(gc_thread_t *t)
+{
+    int64_t debt = t->assist_debt;
+    t->assist_debt = 0;
+    if (debt <= 0 || t->internal || !atomic_load_explicit(&assists_on, memory_order_relaxed))
+        return;
+    if (!t->gcw && !(t->gcw = mark_new_gcwork()))
+        return;
+    uint64_t live = (uint64_t)atomic_load(&heap_live), goal = atomic_load(&heap_goal);
+    uint64_t expect = pacer_heap_marked(), scanned = atomic_load(&mark_scanned);
+    uint64_t left = expect > scanned ? expect - scanned : expect / 8;
+    uint64_t runway = goal > live ? goal - live : 0;
+    if (runway < goal / 32)
+        runway = goal / 32;
+    if (runway == 0)
+        runway = 1;
+    double ratio = (double)left / (double)runway;
+    if (ratio > 64)
+        ratio = 64;
+    uint64_t budget = (uint64_t)((double)debt * ratio);
+    if (budget > ASSIST_MAX)
+        budget = ASSIST_MAX;
+    while (budget > 0 && mark_has_work()) {
+        uint64_t done = assist_chunk(t, budget);
+        if (done == 0)
+            break;
+        budget = done >= budget ? 0 : budget - done;
+    }
+    /* Past the hard goal (Go's: 10% over the goal), or while pre-cleaning
+     * cannot keep up with the program's writes, the thread helps or waits a
+     * little: slowed, never stopped for long.  Go parks an assist with no
+     * credit until the cycle ends; that would be a long gap here. */
+    uint64_t t0 = nanotime(), wait = (uint64_t)atomic_load(&throttle_us) * 1000;
+    for (;;) {
+        bool over = (uint64_t)atomic_load(&heap_live) > hard_goal(goal);
+        uint64_t waited = nanotime() - t0;
+        if (!atomic_load_explicit(&assists_on, memory_order_relaxed) || waited >= WAIT_MAX_NS ||
+            (!over && waited >= wait))
+            break;
+        if (!(mark_has_work() && assist_chunk(t, ASSIST_CHUNK)))
+            short_sleep();
+    }
+}
+
+/* ---- the background collector thread ---------------------------------------- */
+
+static pthread_mutex_t bg_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t bg_cond = PTHREAD_COND_INITIALIZER;
+static bool bg_started, bg_request;
+
+static void *bg_collector(void *arg)
+{
+    (void)arg;
+    gc_thread_t *t = thread_register_self(true);
+    (void)t;
+    for (;;) {
+        pthread_mutex_lock(&bg_lock);
+        while (!bg_request)
+            pthread_cond_wait(&bg_cond, &bg_lock);
+        bg_request = false;
+        pthread_mutex_unlock(&bg_lock);
+        gc_run(false);
+    }
+    return NULL;
+}
+
 void gc_maybe_collect(void)
 {
-    if (pacer_should_trigger())
+    if (!pacer_should_trigger())
+        return;
+    if (!concurrent) {
         gc_run(false);
+        return;
+    }
+    pthread_mutex_lock(&bg_lock);
+    if (!bg_started) {
+        bg_started = thread_start_internal(bg_collector, true);
+        if (!bg_started) {
+            pthread_mutex_unlock(&bg_lock);
+            gc_run(false); /* no thread: collect here */
+            return;
+        }
+    }
+    bg_request = true;
+    pthread_cond_signal(&bg_cond);
+    pthread_mutex_unlock(&bg_lock);
+    /* Until the cycle reaches its mark phase nothing makes this thread pay
+     * for what it allocates: past the hard goal, wait for it to get there. */
+    uint64_t t0 = nanotime();
+    while (!gc_marking() && (uint64_t)atomic_load(&heap_live) > hard_goal(atomic_load(&heap_goal)) &&
+           pacer_should_trigger() && nanotime() - t0 < WAIT_MAX_NS)
+        short_sleep();
+}
+
+void gc_fork_child(void)
+{
+    pthread_mutex_init(&bg_lock, NULL);
+    pthread_cond_init(&bg_cond, NULL);
+    pthread_mutex_init(&track_lock, NULL);
+    bg_started = false;
+    bg_request = false;
+    concurrent = writetrack_fork_child() != WT_NONE;
+    pacer_set_concurrent(concurrent);
 }
 
 void gc_collect(void)

@@ -6,11 +6,22 @@
  * goal, GOGC and the memory limit.
  *
  *   goal = marked * (1 + GOGC/100), at least 4 MiB;
+ *   except that objects allocated while marking ran (black, whether they
+ *   are live or not: "floating garbage") are added once, not multiplied:
+ *   GOGC is a ratio to the data live after a collection, and when marking
+ *   runs beside a fast-allocating program, up to half of what a cycle marks
+ *   was merely allocated during it;
  *   with a memory limit, goal = min(goal, limit - memory that is not heap
  *   objects), so the heap stays under the limit even with GOGC=off.
  *
- * With the world stopped for the whole mark, the trigger is the goal itself:
- * no runway is needed for marking beside the program.
+ * The trigger: a cycle starts when heap_live reaches it.  Marking runs beside
+ * the program, which allocates meanwhile, so the trigger sits below the goal
+ * by a runway: what the program allocated during the last mark phase, with
+ * a margin, kept between 5% and 40% of the distance from the marked heap to
+ * the goal (Go 1.19's trigger bounds are 60% and 95% of it).  Assists
+ * (mgc.c) hold the heap to the goal when the runway proves short.  With the
+ * world stopped for the whole mark (no write tracking) the trigger is the
+ * goal itself.
  */
 #include "internal.h"
 
@@ -21,17 +32,23 @@
 
 _Atomic int64_t heap_live;
 _Atomic uint64_t heap_goal;
+_Atomic uint64_t heap_trigger;
+static _Atomic uint64_t runway_bytes; /* allocated during the last mark phase */
+static bool concurrent;
 _Atomic int gc_percent;
 _Atomic int64_t memory_limit;
 static _Atomic uint64_t heap_marked;
+static _Atomic uint64_t heap_black; /* of heap_marked: allocated during the mark phase */
 
 static uint64_t compute_goal(void)
 {
     int pct = atomic_load(&gc_percent);
     uint64_t marked = atomic_load(&heap_marked);
+    uint64_t black = atomic_load(&heap_black);
+    uint64_t scanned = marked > black ? marked - black : 0;
     uint64_t goal = UINT64_MAX;
     if (pct >= 0) {
-        goal = marked + marked / 100 * (uint64_t)pct + marked % 100 * (uint64_t)pct / 100;
+        goal = marked + scanned / 100 * (uint64_t)pct + scanned % 100 * (uint64_t)pct / 100;
         if (goal < HEAP_MINIMUM)
             goal = HEAP_MINIMUM;
     }
@@ -51,17 +68,51 @@ static uint64_t compute_goal(void)
     return goal;
 }
 
+/* Set the goal and the trigger below it. */
+static void set_goal(void)
+{
+    uint64_t goal = compute_goal();
+    uint64_t trigger = goal;
+    if (concurrent && goal != UINT64_MAX) {
+        uint64_t marked = atomic_load(&heap_marked);
+        uint64_t dist = goal > marked ? goal - marked : goal / 2;
+        uint64_t runway = atomic_load(&runway_bytes);
+        runway += runway / 4;
+        if (runway < dist / 20)
+            runway = dist / 20;
+        if (runway > dist * 2 / 5)
+            runway = dist * 2 / 5;
+        trigger = goal - runway;
+    }
+    atomic_store(&heap_goal, goal);
+    atomic_store(&heap_trigger, trigger);
+}
+
 void pacer_init(void)
 {
     atomic_store(&gc_percent, env.gogc);
     atomic_store(&memory_limit, env.memlimit);
-    atomic_store(&heap_goal, compute_goal());
+    set_goal();
 }
 
-void pacer_end_cycle(uint64_t marked)
+void pacer_set_concurrent(bool on)
 {
+    concurrent = on;
+    set_goal();
+}
+
+uint64_t pacer_heap_marked(void)
+{
+    uint64_t m = atomic_load(&heap_marked);
+    return m < HEAP_MINIMUM ? HEAP_MINIMUM : m;
+}
+
+void pacer_end_cycle(uint64_t marked, uint64_t black, uint64_t allocated_during_mark)
+{
+    atomic_store(&heap_black, black < marked ? black : marked);
     atomic_store(&heap_marked, marked);
-    atomic_store(&heap_goal, compute_goal());
+    atomic_store(&runway_bytes, allocated_during_mark);
+    set_goal();
 }
 
 int gc_set_percent(int percent)
@@ -70,7 +121,7 @@ int gc_set_percent(int percent)
     if (percent < 0)
         percent = -1;
     int old = atomic_exchange(&gc_percent, percent);
-    atomic_store(&heap_goal, compute_goal());
+    set_goal();
     return old;
 }
 
@@ -80,6 +131,6 @@ int64_t gc_set_memory_limit(int64_t bytes)
     if (bytes < 0)
         return atomic_load(&memory_limit);
     int64_t old = atomic_exchange(&memory_limit, bytes);
-    atomic_store(&heap_goal, compute_goal());
+    set_goal();
     return old;
 }

@@ -17,11 +17,20 @@
  * halfway through loading or unloading an object, and the walk here cannot
  * deadlock against a thread stopped in its own dl_iterate_phdr.
  * No function here may call malloc: a stopped thread may hold malloc's lock.
+ *
+ * Globals under concurrent marking: the final pause must rescan every root,
+ * and a program may keep a big table in bss.  With the userfaultfd backend,
+ * each global range's whole pages are write-tracked like the heap
+ * (roots_track_globals, after the first pause): pre-cleaning rounds rescan
+ * the written pages (roots_rescan_globals), and mark termination rescans only
+ * the pages written since, plus the partial pages at each range's ends and
+ * any range it does not know (a library loaded meanwhile).
  */
 #include "internal.h"
 
 #include <elf.h>
 #include <link.h>
+#include <unistd.h>
 
 /* ---- registered roots ---------------------------------------------------- */
 
@@ -100,10 +109,17 @@ void gc_remove_roots(void *start, size_t len) { roots_edit(start, len, false); }
 void roots_lock(void) { pthread_mutex_lock(&roots_mutex); }
 void roots_unlock(void) { pthread_mutex_unlock(&roots_mutex); }
 
+/* Edits happen inside allocator sections, so no stopped thread holds the
+ * lock; the collector's own section keeps a stop away while it holds it. */
 void roots_mark_registered(void)
 {
+    gc_thread_t *t = current_thread();
+    enter_alloc(t);
+    pthread_mutex_lock(&roots_mutex);
     for (size_t i = 0; i < nroots; i++)
         mark_range(roots[i].start, roots[i].end);
+    pthread_mutex_unlock(&roots_mutex);
+    leave_alloc(t);
 }
 
 /* ---- globals and TLS modules --------------------------------------------- */
@@ -132,10 +148,85 @@ static void tls_note(size_t modid, size_t size)
     tls_mods[ntls_mods++] = (tls_module_t){modid, size};
 }
 
+/* ---- tracked global ranges ----------------------------------------------- */
+
+enum globals_mode { G_SCAN, G_TRACK, G_FINAL };
+
+typedef struct global_range {
+    uintptr_t lo, hi;   /* the range */
+    uintptr_t tlo, thi; /* its whole pages, write-tracked */
+    uintptr_t *shadow;  /* [tlo, thi) as last scanned (mark.c), or NULL */
+} global_range_t;
+
+static global_range_t *gtracked;
+static size_t ngtracked, gtracked_cap;
+#define TRACK_MIN_PAGES 4 /* smaller ranges are simply rescanned */
+
+/* A written run of a tracked range: rescan what changed. */
+static void scan_written(uintptr_t start, uintptr_t end, void *arg)
+{
+    global_range_t *g = arg;
+    if (g->shadow)
+        mark_range_diff(start, end, g->shadow + (start - g->tlo) / sizeof(uintptr_t));
+    else
+        mark_range(start, end);
+}
+
+static void track_range(uintptr_t lo, uintptr_t hi)
+{
+    uintptr_t pg = (uintptr_t)getpagesize();
+    uintptr_t tlo = round_up(lo, pg), thi = hi & ~(pg - 1);
+    if (thi <= tlo || (thi - tlo) / pg < TRACK_MIN_PAGES)
+        return;
+    if (ngtracked == gtracked_cap) {
+        size_t cap = gtracked_cap ? gtracked_cap * 2 : 64;
+        global_range_t *g = sys_map(cap * sizeof(*g), SYS_GC);
+        if (!g)
+            return; /* untracked: rescanned whole in the final pause */
+        if (gtracked)
+            memcpy(g, gtracked, ngtracked * sizeof(*g));
+        gtracked = g;
+        gtracked_cap = cap;
+    }
+    /* Registration is per mapping and lasts while it does; registering again
+     * is harmless, and catches a library mapped where another was. */
+    if (!writetrack_register(tlo, thi - tlo) || !writetrack_protect(tlo, thi - tlo))
+        return;
+    gtracked[ngtracked++] = (global_range_t){lo, hi, tlo, thi, mark_shadow_alloc(thi - tlo)};
+}
+
+static void global_range(uintptr_t lo, uintptr_t hi, enum globals_mode mode)
+{
+    if (mode == G_TRACK) {
+        size_t n = ngtracked;
+        track_range(lo, hi); /* before the scan: a later write is seen */
+        if (ngtracked > n && gtracked[n].shadow) {
+            global_range_t *g = &gtracked[n];
+            mark_range(lo, g->tlo);
+            mark_range_shadow(g->tlo, g->thi, g->shadow);
+            mark_range(g->thi, hi);
+            return;
+        }
+    }
+    if (mode == G_FINAL) {
+        for (size_t i = 0; i < ngtracked; i++) {
+            global_range_t *g = &gtracked[i];
+            if (g->lo != lo || g->hi != hi)
+                continue;
+            mark_range(lo, g->tlo);
+            mark_range(g->thi, hi);
+            if (writetrack_scan(g->tlo, g->thi - g->tlo, scan_written, g) < 0)
+                mark_range(g->tlo, g->thi);
+            return;
+        }
+    }
+    mark_range(lo, hi);
+}
+
 static int globals_cb(struct dl_phdr_info *info, size_t size, void *data)
 {
     (void)size;
-    (void)data;
+    enum globals_mode mode = *(enum globals_mode *)data;
     uintptr_t relro_lo = 0, relro_hi = 0;
     for (int i = 0; i < info->dlpi_phnum; i++) {
         const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
@@ -155,22 +246,46 @@ static int globals_cb(struct dl_phdr_info *info, size_t size, void *data)
          * heap that did not exist yet. */
         if (relro_hi > lo && relro_lo < hi) {
             if (relro_lo > lo)
-                mark_range(lo, relro_lo);
+                global_range(lo, relro_lo, mode);
             if (relro_hi < hi)
-                mark_range(relro_hi, hi);
+                global_range(relro_hi, hi, mode);
         } else {
-            mark_range(lo, hi);
+            global_range(lo, hi, mode);
         }
         globals_bytes += hi - lo;
     }
     return 0;
 }
 
-void roots_mark_globals(void)
+static void walk_globals(enum globals_mode mode)
 {
     ntls_mods = 0;
     globals_bytes = 0;
-    dl_iterate_phdr(globals_cb, NULL);
+    dl_iterate_phdr(globals_cb, &mode);
+}
+
+void roots_mark_globals(void) { walk_globals(ngtracked ? G_FINAL : G_SCAN); }
+
+void roots_track_globals(void)
+{
+    ngtracked = 0;
+    walk_globals(writetrack_backend() == WT_UFFD ? G_TRACK : G_SCAN);
+}
+
+void roots_rescan_globals(void)
+{
+    for (size_t i = 0; i < ngtracked; i++)
+        if (writetrack_scan(gtracked[i].tlo, gtracked[i].thi - gtracked[i].tlo, scan_written, &gtracked[i]) < 0)
+            mark_range(gtracked[i].tlo, gtracked[i].thi);
+}
+
+void roots_untrack_globals(void)
+{
+    for (size_t i = 0; i < ngtracked; i++) {
+        writetrack_unprotect(gtracked[i].tlo, gtracked[i].thi - gtracked[i].tlo);
+        mark_shadow_free(gtracked[i].shadow, gtracked[i].thi - gtracked[i].tlo);
+    }
+    ngtracked = 0;
 }
 
 uint64_t roots_globals_bytes(void) { return globals_bytes; }

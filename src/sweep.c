@@ -158,20 +158,8 @@ static void *bg_sweeper(void *arg)
 void sweep_start_background(void)
 {
     pthread_mutex_lock(&bg_lock);
-    if (!bg_started) {
-        pthread_t th;
-        pthread_attr_t attr;
-        pthread_attr_init(&attr);
-        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-        sigset_t all, old;
-        sigfillset(&all); /* the program's signals are not the sweeper's business */
-        sigdelset(&all, GC_STOP_SIGNAL);
-        pthread_sigmask(SIG_BLOCK, &all, &old);
-        if (pthread_create(&th, &attr, bg_sweeper, NULL) == 0)
-            bg_started = true;
-        pthread_sigmask(SIG_SETMASK, &old, NULL);
-        pthread_attr_destroy(&attr);
-    }
+    if (!bg_started)
+        bg_started = thread_start_internal(bg_sweeper, true);
     bg_work = true;
     pthread_cond_signal(&bg_cond);
     pthread_mutex_unlock(&bg_lock);

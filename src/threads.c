@@ -164,10 +164,15 @@ void stop_the_world(void)
     }
 }
 
-void start_the_world(void)
+uint64_t start_the_world(void)
 {
     atomic_fetch_add(&stw_seq, 1); /* even: running */
+    /* The pause ends here.  The wake-up itself may let a woken thread take
+     * this CPU for milliseconds before the call returns, while the world
+     * runs again: not a pause. */
+    uint64_t now = nanotime();
     futex(&stw_seq, FUTEX_WAKE, INT32_MAX);
+    return now;
 }
 
 static void thread_exit_cb(void *arg)
@@ -244,6 +249,30 @@ void gc_unregister_thread(void)
     fixalloc_free(&thread_alloc, t);
 }
 
+/* Start one of the library's own threads, detached, with the program's
+ * signals blocked (they are not its business) except the faults the mprotect
+ * backend handles and, if stoppable (registered), the stop signal. */
+bool thread_start_internal_arg(void *(*fn)(void *), void *arg, bool stoppable)
+{
+    pthread_t th;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    sigset_t all, old;
+    sigfillset(&all);
+    if (stoppable)
+        sigdelset(&all, GC_STOP_SIGNAL);
+    sigdelset(&all, SIGSEGV);
+    sigdelset(&all, SIGBUS);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    bool ok = pthread_create(&th, &attr, fn, arg) == 0;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    pthread_attr_destroy(&attr);
+    return ok;
+}
+
+bool thread_start_internal(void *(*fn)(void *), bool stoppable) { return thread_start_internal_arg(fn, NULL, stoppable); }
+
 /* ---- fork ---------------------------------------------------------------- */
 
 _Atomic int fork_barrier, slow_active;
@@ -290,6 +319,7 @@ static void fork_child(void)
     fork_parent();
     sweep_fork_child();
     mark_fork_child();
+    gc_fork_child();
     /* Only the forking thread exists now: forget the others, keeping what
      * their caches allocated. */
     gc_thread_t *self = tls_thread;

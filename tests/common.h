@@ -495,6 +495,12 @@ TC_UNUSED static int tc_main(int argc, char **argv, const tc_subtest *tests, siz
         execv("/proc/self/exe", argv);
         TC_FAIL("re-exec without GOGC/GOMEMLIMIT/GODEBUG: %s", strerror(errno));
     }
+    /* The suite runs once per write-tracking backend: ctest sets
+     * TRICOLOR_TEST_GODEBUG (gcwritetrack=mprotect, gcstoptheworld=1) for the
+     * variants, and children started with tc_run_self inherit it. */
+    const char *backend = getenv("TRICOLOR_TEST_GODEBUG");
+    if (backend && *backend && !getenv("GODEBUG"))
+        setenv("GODEBUG", backend, 1);
     setvbuf(stdout, NULL, _IOLBF, 0);
     int ran = 0;
     for (size_t i = 0; i < ntests; i++) {

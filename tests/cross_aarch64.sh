@@ -3,7 +3,9 @@
 # qemu-user.  It runs the tests that qemu-user can host: not those that fork from a
 # multi-threaded process (qemu's own vCPU bookkeeping aborts in the child) and not those that
 # re-execute /proc/self/exe (which is qemu itself): the abort cases of test_badinput,
-# test_pacing and test_gctrace.
+# test_pacing and test_gctrace.  test_writetrack's subtests fork only from processes that never
+# started the library (single-threaded), so they run here: userfaultfd is missing under qemu, so
+# this is the mprotect backend (the default falls back to it) and its SIGSEGV handling.
 #
 # Usage: cross_aarch64.sh SOURCE_DIR WORK_DIR.  Exit 77 (skipped) when the cross compiler or
 # qemu-aarch64 is missing: Debian packages gcc-aarch64-linux-gnu, libc6-dev-arm64-cross,
@@ -35,6 +37,7 @@ suite=(
     "test_memstats exact by_size counters threads free_os"
     "test_threads concurrent churn"
     "test_badinput queries overflow"
+    "test_writetrack none default mprotect mprotect_unprotect mprotect_race mprotect_fork mprotect_read mprotect_segv mprotect_chain mprotect_partial mprotect_maxmap"
 )
 fail=0 n=0
 for entry in "${suite[@]}"; do

@@ -31,6 +31,8 @@
  */
 #include "common.h"
 
+#include <stdbool.h>
+
 #include <stdatomic.h>
 
 #define MAXW 64
@@ -506,13 +508,28 @@ static void write_all(int fd, const void *buf, size_t n, const char *who)
     }
 }
 
+/* Under the mprotect backend a read(2) into a protected heap page fails with
+ * EFAULT while marking runs: the documented workaround is to write to each
+ * page first, which unprotects it, and retry.  Anywhere else EFAULT fails. */
+static void touch_pages(char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i += 4096 - ((uintptr_t)(p + i) % 4096))
+        ((volatile char *)p)[i] = ((volatile char *)p)[i];
+}
+
 static void read_all(int fd, void *buf, size_t n, const char *who)
 {
     char *p = buf;
+    const char *gd = getenv("GODEBUG");
+    bool mprotect = gd && strstr(gd, "gcwritetrack=mprotect");
     while (n) {
         ssize_t r = read(fd, p, n);
         if (r < 0 && errno == EINTR)
             continue;
+        if (r < 0 && errno == EFAULT && mprotect) {
+            touch_pages(p, n);
+            continue;
+        }
         if (r <= 0)
             TC_FAIL("%s: read(2) from the pipe into the heap buffer %p: %s", who, buf, r < 0 ? strerror(errno) : "EOF");
         p += r;
