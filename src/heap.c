@@ -26,6 +26,7 @@ _Atomic uint64_t heap_inuse_pages;
 _Atomic uint64_t nspans_inuse;
 
 #define FREE_LISTS 128
+#define HEAP_SWEEP_TRIES 64
 static span_list_t free_small[FREE_LISTS]; /* [n]: runs of exactly n pages */
 static span_list_t free_large;             /* runs of FREE_LISTS pages or more */
 static fixalloc_t span_alloc;
@@ -160,9 +161,13 @@ span_t *heap_alloc_span(size_t npages, unsigned spanclass)
     pthread_mutex_lock(&heap_lock);
     span_t *s = free_find(npages);
     if (!s && atomic_load(&spans_unswept) > 0) {
-        /* Sweeping may free whole spans: finish it before asking the OS. */
+        /* Sweeping may free whole spans: try a little of it before asking the
+         * OS.  Only a little: a heap of live objects with garbage between them
+         * frees few whole spans, and sweeping all of it here would stall
+         * this allocation for milliseconds.  The background sweeper and
+         * the other allocations finish the job. */
         pthread_mutex_unlock(&heap_lock);
-        while (sweep_one()) {
+        for (int tries = 0; tries < HEAP_SWEEP_TRIES && sweep_one(); tries++) {
             pthread_mutex_lock(&heap_lock);
             s = free_find(npages);
             pthread_mutex_unlock(&heap_lock);

@@ -299,10 +299,13 @@ uintptr_t *mark_shadow_alloc(size_t bytes)
     return p;
 }
 
+/* Unmap in pieces: munmap holds the kernel's mmap lock for writing, and the
+ * program's page faults and mappings wait for it meanwhile. */
 void mark_shadow_free(uintptr_t *shadow, size_t bytes)
 {
-    if (shadow)
-        munmap(shadow, bytes);
+    const size_t piece = 2 << 20;
+    for (size_t off = 0; shadow && off < bytes; off += piece)
+        munmap((char *)shadow + off, bytes - off < piece ? bytes - off : piece);
 }
 
 /* The shadow of large span s, made on first use; NULL past the cap. */
@@ -349,7 +352,7 @@ void mark_shadows_end(void)
     atomic_store(&shadows_on, false);
     for (size_t i = 0; i < nshadowed; i++) {
         span_t *s = shadowed[i];
-        munmap(atomic_exchange(&s->shadow, NULL), s->elemsize);
+        mark_shadow_free(atomic_exchange(&s->shadow, NULL), s->elemsize);
     }
     nshadowed = 0;
     shadow_bytes = 0;

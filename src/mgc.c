@@ -68,6 +68,7 @@
 #include "internal.h"
 
 #include <link.h>
+#include <sched.h>
 #include <stdio.h>
 #include <time.h>
 #include <unistd.h>
@@ -133,8 +134,18 @@ struct cycle {
  * span while marking runs arms the span's pages first if they are new (fresh
  * from the OS or newly used), so that the program's stores into its black
  * objects are seen.  Whoever holds track_lock does so inside an allocator
- * section: no stop lands while it is held.
+ * section: no stop lands while it is held.  An allocating thread may wait for
+ * it, so it is held for a bounded piece of work at a time: arming proceeds
+ * in pieces of ARM_PIECE pages, and reading the written pages needs it only
+ * under the mprotect backend (whose scans round out to 64 KiB units and so
+ * may touch pages being armed next door); under uffd a scan covers only
+ * pages armed already, whose bits never clear while marking runs.  Every
+ * protect, scan and unprotect also covers at most ARM_PIECE pages: each holds
+ * the kernel's mmap lock for reading throughout, and a thread waiting to map
+ * memory (or fault a page in behind such a waiter) would wait as long.
  */
+#define ARM_PIECE 256 /* 2 MiB */
+static _Atomic int arm_waiters; /* allocating threads waiting for track_lock: the collector steps aside */
 static pthread_mutex_t track_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static inline bool page_armed(const heap_arena_t *a, size_t i)
@@ -151,7 +162,7 @@ static void arm_pages(heap_arena_t *a, size_t first, size_t last)
             continue;
         }
         size_t j = i + 1;
-        while (j < last && !page_armed(a, j))
+        while (j < last && j < i + ARM_PIECE && !page_armed(a, j))
             j++;
         if (!writetrack_protect(a->base + i * PAGE_SIZE, (j - i) * PAGE_SIZE))
             tc_fatal("write tracking: cannot protect %p-%p", (void *)(a->base + i * PAGE_SIZE),
@@ -162,8 +173,9 @@ static void arm_pages(heap_arena_t *a, size_t first, size_t last)
     }
 }
 
-/* Call fn on each run of armed pages of a. */
-static void armed_runs(heap_arena_t *a, void (*fn)(heap_arena_t *a, size_t first, size_t last, void *arg), void *arg)
+/* Call fn on each run of armed pages of a, in pieces of at most `piece`. */
+static void armed_runs(heap_arena_t *a, size_t piece, void (*fn)(heap_arena_t *a, size_t first, size_t last, void *arg),
+                       void *arg)
 {
     for (size_t i = 0; i < PAGES_PER_ARENA;) {
         uint64_t word = __atomic_load_n(&a->armed[i / 64], __ATOMIC_RELAXED) >> (i % 64);
@@ -173,7 +185,7 @@ static void armed_runs(heap_arena_t *a, void (*fn)(heap_arena_t *a, size_t first
         }
         i += (size_t)__builtin_ctzll(word);
         size_t j = i + 1;
-        while (j < PAGES_PER_ARENA && page_armed(a, j))
+        while (j < PAGES_PER_ARENA && j < i + piece && page_armed(a, j))
             j++;
         fn(a, i, j, arg);
         i = j;
@@ -188,7 +200,9 @@ void gc_arm_span(span_t *s)
         all = page_armed(arena_of(q), (q >> PAGE_SHIFT) % PAGES_PER_ARENA);
     if (all)
         return;
+    atomic_fetch_add(&arm_waiters, 1);
     pthread_mutex_lock(&track_lock);
+    atomic_fetch_sub(&arm_waiters, 1);
     while (p < end) { /* a span may cross arenas */
         heap_arena_t *a = arena_of(p);
         uintptr_t stop = a->base + ARENA_SIZE < end ? a->base + ARENA_SIZE : end;
@@ -202,12 +216,19 @@ void gc_arm_span(span_t *s)
 static void track_start(void)
 {
     gc_thread_t *t = current_thread();
-    enter_alloc(t);
-    pthread_mutex_lock(&track_lock);
-    for (heap_arena_t *a = arena_first(); a; a = a->next)
-        arm_pages(a, 0, __atomic_load_n(&a->zeroed_base, __ATOMIC_ACQUIRE) / PAGE_SIZE);
-    pthread_mutex_unlock(&track_lock);
-    leave_alloc(t);
+    for (heap_arena_t *a = arena_first(); a; a = a->next) {
+        size_t used = __atomic_load_n(&a->zeroed_base, __ATOMIC_ACQUIRE) / PAGE_SIZE;
+        for (size_t i = 0; i < used; i += ARM_PIECE) {
+            /* A mutex is not fair: let a waiting thread have it first. */
+            while (atomic_load(&arm_waiters))
+                sched_yield();
+            enter_alloc(t);
+            pthread_mutex_lock(&track_lock);
+            arm_pages(a, i, i + ARM_PIECE < used ? i + ARM_PIECE : used);
+            pthread_mutex_unlock(&track_lock);
+            leave_alloc(t);
+        }
+    }
 }
 
 static void disarm_run(heap_arena_t *a, size_t first, size_t last, void *arg)
@@ -223,7 +244,7 @@ static void track_stop(void)
     enter_alloc(t);
     pthread_mutex_lock(&track_lock);
     for (heap_arena_t *a = arena_first(); a; a = a->next) {
-        armed_runs(a, disarm_run, NULL);
+        armed_runs(a, ARM_PIECE, disarm_run, NULL);
         memset(a->armed, 0, sizeof a->armed);
     }
     pthread_mutex_unlock(&track_lock);
@@ -260,23 +281,31 @@ static void rescan_written(uintptr_t start, uintptr_t end, void *arg)
 static void scan_run(heap_arena_t *a, size_t first, size_t last, void *arg)
 {
     struct rescan *r = arg;
+    bool lock = writetrack_backend() == WT_MPROTECT;
+    gc_thread_t *t = current_thread();
+    while (lock && atomic_load(&arm_waiters))
+        sched_yield();
+    if (lock) {
+        enter_alloc(t);
+        pthread_mutex_lock(&track_lock);
+    }
     long n = writetrack_scan(a->base + first * PAGE_SIZE, (last - first) * PAGE_SIZE, rescan_written, r);
+    if (lock) {
+        pthread_mutex_unlock(&track_lock);
+        leave_alloc(t);
+    }
     if (n < 0)
         tc_fatal("write tracking: cannot read the written pages of %p-%p", (void *)(a->base + first * PAGE_SIZE),
                  (void *)(a->base + last * PAGE_SIZE));
     r->pages += n;
 }
 
-/* Read back (and re-arm) every written armed page; queue its marked objects. */
-static void rescan_written_all(struct rescan *r)
+/* Read back (and re-arm) every written armed page; queue its marked objects.
+ * With the world stopped, nobody waits for the mmap lock: whole runs. */
+static void rescan_written_all(struct rescan *r, bool stopped)
 {
-    gc_thread_t *t = current_thread();
-    enter_alloc(t);
-    pthread_mutex_lock(&track_lock);
     for (heap_arena_t *a = arena_first(); a; a = a->next)
-        armed_runs(a, scan_run, r);
-    pthread_mutex_unlock(&track_lock);
-    leave_alloc(t);
+        armed_runs(a, stopped ? PAGES_PER_ARENA : ARM_PIECE, scan_run, r);
 }
 
 /* ---- the phases ----------------------------------------------------------- */
@@ -378,7 +407,7 @@ static int cycle_terminate(struct dl_phdr_info *info, size_t size, void *data)
     uint64_t t_roots = nanotime();
     c->roots_ns = t_roots - t;
     struct rescan r = {0};
-    rescan_written_all(&r);
+    rescan_written_all(&r, true);
     c->final_pages = (uint64_t)r.pages;
     c->final_bytes = r.bytes;
     uint64_t t_rescan = nanotime();
@@ -443,7 +472,7 @@ static void cycle_concurrent(struct cycle *c)
     uint64_t prev = UINT64_MAX;
     for (int round = 0; round < PRECLEAN_MAX_ROUNDS; round++) {
         struct rescan r = {0};
-        rescan_written_all(&r);
+        rescan_written_all(&r, false);
         roots_rescan_globals();
         c->rounds++;
         c->round_bytes += r.bytes;
