@@ -29,9 +29,10 @@ import re
 import sys
 from xml.sax.saxutils import escape
 
-ORDER = ["tricolor", "bdwgc", "go", "malloc", "mimalloc"]
+ORDER = ["tricolor", "tricolor-stw", "bdwgc", "go", "malloc", "mimalloc"]
 COLORS = {
     "tricolor": "#1f5fbf",
+    "tricolor-stw": "#7fa8e0",
     "bdwgc": "#e07b00",
     "go": "#2a9d3a",
     "malloc": "#7a7a7a",

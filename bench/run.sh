@@ -12,7 +12,9 @@
 #   BENCH_ONLY=name     one benchmark: binary_trees, gcbench, mt_alloc or pause
 #                       (a space-separated list works too)
 #   BENCH_SYSTEMS=list  systems to run, in this order (default
-#                       "tricolor bdwgc malloc mimalloc go"); absent ones are skipped
+#                       "tricolor tricolor-stw bdwgc malloc mimalloc go"); absent ones are
+#                       skipped.  tricolor-stw is tricolor run with GODEBUG=gcstoptheworld=1
+#                       (marking with the world stopped), for the concurrent collector's cost
 #   BENCH_TIMEOUT=s     kill a run after s seconds (default 600)
 #   BENCH_INSTALL=1     apt-get install -y libgc-dev libmimalloc-dev golang-go first
 #   BENCH_BT_DEPTH, BENCH_GCB_ROUNDS, BENCH_MT_ARGS ("threads iterations slots"),
@@ -43,7 +45,7 @@ if [ -n "$QUICK" ]; then REPS=${BENCH_REPS:-1}; else REPS=${BENCH_REPS:-3}; fi
 TIMEOUT=${BENCH_TIMEOUT:-600}
 ALL_BENCHES="binary_trees gcbench mt_alloc pause"
 BENCHES=${BENCH_ONLY:-$ALL_BENCHES}
-ALL_SYSTEMS="tricolor bdwgc malloc mimalloc go"
+ALL_SYSTEMS="tricolor tricolor-stw bdwgc malloc mimalloc go"
 WANT_SYSTEMS=${BENCH_SYSTEMS:-$ALL_SYSTEMS}
 
 if [ -n "$QUICK" ]; then
@@ -139,10 +141,10 @@ SKIPPED=
 skip() { SKIPPED="$SKIPPED$1: $2"$'\n'; msg "-- skipping $1: $2"; }
 for s in $WANT_SYSTEMS; do
     case $s in
-    tricolor)
+    tricolor|tricolor-stw)
         if [ -z "$TRICOLOR_LIB" ]; then skip tricolor "no build/libtricolor.a (build the library first: make, or cmake -S . -B build && cmake --build build)"
         elif [ ! -f "$ROOT/include/tricolor.h" ]; then skip tricolor "no include/tricolor.h"
-        else SYSTEMS="$SYSTEMS tricolor"; fi ;;
+        else SYSTEMS="$SYSTEMS $s"; fi ;;
     bdwgc)
         if have_header gc.h; then SYSTEMS="$SYSTEMS bdwgc"; else skip bdwgc "no gc.h (apt-get install libgc-dev, or BENCH_INSTALL=1)"; fi ;;
     malloc) SYSTEMS="$SYSTEMS malloc" ;;
@@ -166,7 +168,7 @@ BUILT=
 build_one() { # bench system
     local b=$1 s=$2 exe=$BIN/$1_$2 log=$OUT/build_$1_$2.log
     case $s in
-    tricolor)
+    tricolor|tricolor-stw)
         local extra=
         case $TRICOLOR_LIB in *.so) extra="-Wl,-rpath,$(dirname "$TRICOLOR_LIB")" ;; esac
         $CC $CFLAGS -DSYS_TRICOLOR -I"$ROOT/include" -o "$exe" "$BENCH_DIR/$b.c" "$TRICOLOR_LIB" $extra -pthread -ldl -lm ;;
@@ -213,7 +215,9 @@ field() { # key file: value of key=value in the first line carrying it
 run_one() { # bench system round
     local b=$1 s=$2 r=$3 base=$RUNS/$1_$2_$3
     local exe=$BIN/${b}_$s
-    "$BIN/measure" -o "$base.m" -t "$TIMEOUT" -- "$exe" $(bench_args "$b") >"$base.out" 2>"$base.err"
+    local godebug=${GODEBUG-}
+    [ "$s" = tricolor-stw ] && godebug=${godebug:+$godebug,}gcstoptheworld=1
+    GODEBUG=$godebug "$BIN/measure" -o "$base.m" -t "$TIMEOUT" -- "$exe" $(bench_args "$b") >"$base.out" 2>"$base.err"
     local st wall user sys rss coll maxp totp
     st=$(field status "$base.m"); wall=$(field wall_ns "$base.m")
     user=$(field user_us "$base.m"); sys=$(field sys_us "$base.m"); rss=$(field maxrss_kb "$base.m")

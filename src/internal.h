@@ -385,6 +385,9 @@ INTERNAL void mark_add_black(uint64_t bytes);   /* bytes allocated black while m
 INTERNAL extern _Atomic uint64_t mark_scanned;   /* bytes scanned in this cycle */
 INTERNAL bool mark_has_work(void);
 INTERNAL bool mark_quiet(void); /* no gray work queued and no assist holding any */
+INTERNAL void mark_want_work(bool want); /* an assisting thread waits for work: workers share theirs */
+INTERNAL uint64_t mark_take_credit(uint64_t want); /* claim up to want bytes of background scan work */
+INTERNAL void mark_reset_credit(void);
 INTERNAL struct gcwork *mark_new_gcwork(void);
 INTERNAL uint64_t mark_assist(struct gcwork *w, uint64_t budget); /* scan up to budget bytes; returns scanned */
 

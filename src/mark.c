@@ -90,6 +90,7 @@ typedef struct gcwork {
 
 _Atomic int gc_phase;
 static _Atomic bool shadows_on;
+static _Atomic int assists_hungry; /* threads waiting for assist work: workers share theirs */
 _Atomic uint64_t mark_scanned;
 static _Atomic uint64_t extra_marked; /* assists' marking */
 static _Atomic uint64_t black_marked; /* allocate-black */
@@ -496,11 +497,31 @@ static bool go_idle(gcwork_t *w)
     }
 }
 
+/* Scan work the background workers did, which assists may claim as theirs
+ * before doing any (Go's bgScanCredit): a program allocating no faster than
+ * the workers mark pays nothing. */
+static _Atomic int64_t bg_credit;
+
 static inline void flush_scanned(gcwork_t *w)
 {
     atomic_fetch_add_explicit(&mark_scanned, w->scanned, memory_order_relaxed);
+    if (w >= workers && w < workers + MAX_WORKERS)
+        atomic_fetch_add_explicit(&bg_credit, (int64_t)w->scanned, memory_order_relaxed);
     w->scanned = 0;
 }
+
+uint64_t mark_take_credit(uint64_t want)
+{
+    int64_t have = atomic_load_explicit(&bg_credit, memory_order_relaxed);
+    while (have > 0) {
+        int64_t take = have < (int64_t)want ? have : (int64_t)want;
+        if (atomic_compare_exchange_weak(&bg_credit, &have, have - take))
+            return (uint64_t)take;
+    }
+    return 0;
+}
+
+void mark_reset_credit(void) { atomic_store(&bg_credit, 0); }
 
 /*
  * Drain the queue, or scan about `budget` bytes of it.  Popped objects pass
@@ -561,7 +582,8 @@ static uint64_t drain(gcwork_t *w, uint64_t budget, bool parallel)
         done += end - start;
         if (w->scanned >= SCANNED_FLUSH)
             flush_scanned(w);
-        if (unlikely(__atomic_load_n(&nidle, __ATOMIC_RELAXED) > 0) && !__atomic_load_n(&wb_full, __ATOMIC_RELAXED))
+        if (unlikely(__atomic_load_n(&nidle, __ATOMIC_RELAXED) > 0 || atomic_load_explicit(&assists_hungry, memory_order_relaxed)) &&
+            !__atomic_load_n(&wb_full, __ATOMIC_RELAXED))
             share(w);
     }
     flush_scanned(w);
@@ -569,6 +591,8 @@ static uint64_t drain(gcwork_t *w, uint64_t budget, bool parallel)
 }
 
 static _Atomic int assists_in_flight;
+
+void mark_want_work(bool want) { atomic_fetch_add(&assists_hungry, want ? 1 : -1); }
 
 bool mark_quiet(void) { return !atomic_load(&assists_in_flight) && !mark_has_work(); }
 

@@ -144,7 +144,8 @@ struct cycle {
  * the kernel's mmap lock for reading throughout, and a thread waiting to map
  * memory (or fault a page in behind such a waiter) would wait as long.
  */
-#define ARM_PIECE 256 /* 2 MiB */
+#define ARM_PIECE 2048 /* 16 MiB: about 0.25 ms of the kernel's time to protect */
+#define ARM_AHEAD 512  /* 4 MiB */
 static _Atomic int arm_waiters; /* allocating threads waiting for track_lock: the collector steps aside */
 static pthread_mutex_t track_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -200,11 +201,17 @@ void gc_arm_span(span_t *s)
         all = page_armed(arena_of(q), (q >> PAGE_SHIFT) % PAGES_PER_ARENA);
     if (all)
         return;
+    /* Pages past the used part of the heap (fresh from the OS): arm ahead,
+     * ARM_AHEAD pages at a time, for the spans to come. */
+    if (end - p < ARM_AHEAD * PAGE_SIZE)
+        end = p + ARM_AHEAD * PAGE_SIZE;
     atomic_fetch_add(&arm_waiters, 1);
     pthread_mutex_lock(&track_lock);
     atomic_fetch_sub(&arm_waiters, 1);
     while (p < end) { /* a span may cross arenas */
         heap_arena_t *a = arena_of(p);
+        if (!a)
+            break; /* past the heap's last arena */
         uintptr_t stop = a->base + ARENA_SIZE < end ? a->base + ARENA_SIZE : end;
         arm_pages(a, (p - a->base) / PAGE_SIZE, (stop - a->base) / PAGE_SIZE);
         p = stop;
@@ -213,21 +220,57 @@ void gc_arm_span(span_t *s)
 }
 
 /* Arm every used page: after the first pause, before any object is scanned. */
-static void track_start(void)
+/* Whether page i of a is worth arming: any but a page of an in-use span
+ * that holds no pointers (its writes would only cost faults). */
+static bool page_armable(heap_arena_t *a, size_t i)
+{
+    span_t *s = a->spans[i];
+    uintptr_t p = a->base + i * PAGE_SIZE;
+    return !(s && __atomic_load_n(&s->state, __ATOMIC_ACQUIRE) == SPAN_INUSE && span_noscan(s) && p >= s->base &&
+             p < s->base + s->npages * PAGE_SIZE);
+}
+
+#define ARM_GAP 16 /* pages between two runs that are armed with them rather than split */
+
+static void arm_run(heap_arena_t *a, size_t first, size_t last)
 {
     gc_thread_t *t = current_thread();
+    for (size_t i = first; i < last; i += ARM_PIECE) {
+        /* A mutex is not fair: let a waiting thread have it first. */
+        while (atomic_load(&arm_waiters))
+            sched_yield();
+        enter_alloc(t);
+        pthread_mutex_lock(&track_lock);
+        arm_pages(a, i, i + ARM_PIECE < last ? i + ARM_PIECE : last);
+        pthread_mutex_unlock(&track_lock);
+        leave_alloc(t);
+    }
+}
+
+/* Every used page but those of noscan spans.  Free pages too, though they
+ * hold no objects yet: arming them here, in bulk, is far cheaper than arming
+ * each span as a cache takes it (an ioctl, and a TLB shootdown that
+ * interrupts every other CPU running the program: measured on binary-trees,
+ * half the collector's cost).  Spans in use at the first pause stay in use
+ * until the sweep, so reading the span map beside the program is safe. */
+static void track_start(void)
+{
     for (heap_arena_t *a = arena_first(); a; a = a->next) {
         size_t used = __atomic_load_n(&a->zeroed_base, __ATOMIC_ACQUIRE) / PAGE_SIZE;
-        for (size_t i = 0; i < used; i += ARM_PIECE) {
-            /* A mutex is not fair: let a waiting thread have it first. */
-            while (atomic_load(&arm_waiters))
-                sched_yield();
-            enter_alloc(t);
-            pthread_mutex_lock(&track_lock);
-            arm_pages(a, i, i + ARM_PIECE < used ? i + ARM_PIECE : used);
-            pthread_mutex_unlock(&track_lock);
-            leave_alloc(t);
+        size_t first = 0, last = 0; /* the run being gathered; empty when equal */
+        for (size_t i = 0; i < used; i++) {
+            if (!page_armable(a, i))
+                continue;
+            if (last > first && i - last > ARM_GAP) {
+                arm_run(a, first, last);
+                first = last = i;
+            }
+            if (last == first)
+                first = i;
+            last = i + 1;
         }
+        if (last > first)
+            arm_run(a, first, last);
     }
 }
 
@@ -458,6 +501,7 @@ static void cycle_concurrent(struct cycle *c)
 
     /* Phase 4: arm tracking before any object is scanned. */
     track_start();
+    mark_reset_credit();
     atomic_store(&assists_on, true);
     roots_track_globals();
     roots_mark_registered();
@@ -584,6 +628,10 @@ void gc_run(bool forced)
 
 static uint64_t hard_goal(uint64_t goal) { return goal > UINT64_MAX / 2 ? UINT64_MAX : goal + goal / 10; }
 
+/* Past this the program waits, however long, for the cycle: memory before
+ * latency, or a memory limit would not hold while marking falls behind. */
+static uint64_t block_goal(uint64_t goal) { return goal > UINT64_MAX / 2 ? UINT64_MAX : goal + goal / 4; }
+
 /* One bounded piece of assist work; 0 when there was none. */
 static uint64_t assist_chunk(gc_thread_t *t, uint64_t budget)
 {
@@ -615,6 +663,7 @@ void gc_assist(gc_thread_t *t)
     if (ratio > 64)
         ratio = 64;
     uint64_t budget = (uint64_t)((double)debt * ratio);
+    budget -= mark_take_credit(budget);
     if (budget > ASSIST_MAX)
         budget = ASSIST_MAX;
     while (budget > 0 && mark_has_work()) {
@@ -626,16 +675,21 @@ void gc_assist(gc_thread_t *t)
     /* Past the hard goal (Go's: 10% over the goal), or while pre-cleaning
      * cannot keep up with the program's writes, the thread helps or waits a
      * little: slowed, never stopped for long.  Go parks an assist with no
-     * credit until the cycle ends; that would be a long gap here. */
+     * credit until the cycle ends; that would be a long gap here, so only
+     * past block_goal does the thread wait for the cycle to end. */
     uint64_t t0 = nanotime(), wait = (uint64_t)atomic_load(&throttle_us) * 1000;
     for (;;) {
-        bool over = (uint64_t)atomic_load(&heap_live) > hard_goal(goal);
+        uint64_t live_now = (uint64_t)atomic_load(&heap_live);
+        bool over = live_now > hard_goal(goal), blocked = live_now > block_goal(goal);
         uint64_t waited = nanotime() - t0;
-        if (!atomic_load_explicit(&assists_on, memory_order_relaxed) || waited >= WAIT_MAX_NS ||
-            (!over && waited >= wait))
+        if (!atomic_load_explicit(&assists_on, memory_order_relaxed) ||
+            (!blocked && (waited >= WAIT_MAX_NS || (!over && waited >= wait))))
             break;
-        if (!(mark_has_work() && assist_chunk(t, ASSIST_CHUNK)))
+        if (!(mark_has_work() && assist_chunk(t, ASSIST_CHUNK))) {
+            mark_want_work(true);
             short_sleep();
+            mark_want_work(false);
+        }
     }
 }
 
@@ -684,9 +738,13 @@ void gc_maybe_collect(void)
     /* Until the cycle reaches its mark phase nothing makes this thread pay
      * for what it allocates: past the hard goal, wait for it to get there. */
     uint64_t t0 = nanotime();
-    while (!gc_marking() && (uint64_t)atomic_load(&heap_live) > hard_goal(atomic_load(&heap_goal)) &&
-           pacer_should_trigger() && nanotime() - t0 < WAIT_MAX_NS)
+    for (;;) {
+        uint64_t live = (uint64_t)atomic_load(&heap_live), goal = atomic_load(&heap_goal);
+        if (gc_marking() || live <= hard_goal(goal) || !pacer_should_trigger() ||
+            (live <= block_goal(goal) && nanotime() - t0 >= WAIT_MAX_NS))
+            break;
         short_sleep();
+    }
 }
 
 void gc_fork_child(void)
