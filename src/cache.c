@@ -13,6 +13,9 @@
  * Zeroing: a span fresh from the OS is zero; a span that had objects freed
  * by the sweeper has needzero set and each slot is zeroed as it is handed out.
  *
+ * Allocate-black: while marking runs, a span a cache takes is flagged black
+ * and span_take sets each object's mark bit as it hands it out (mgc.c).
+ *
  * Every path runs inside enter_alloc/leave_alloc: a thread is never stopped
  * for a collection while its cache or an allocator lock is mid-update, so the
  * collector may flush every cache while the world is stopped.  Statistics:

@@ -52,8 +52,15 @@
  * black, and span_take marks each object as it hands it out, so an object
  * allocated while marking is never white and never needs scanning: what the
  * program stores into it is caught by write tracking like any other store.
- * For that, a span taken while marking has its pages armed before the cache
- * uses it, if they were not armed yet (fresh pages); large objects likewise.
+ * For that, every used page (but noscan spans') is armed at the start, free
+ * ones too, and a span taken while marking from pages never used before has
+ * them armed, with the next 4 MiB, before the cache uses it; large objects
+ * likewise.
+ *
+ * Pacing the program: allocating threads assist in proportion to what they
+ * allocate, after claiming the scan work the background workers did (Go's
+ * background credit); past 1.1x the goal they help or wait a little, at
+ * most 0.3 ms a time; past 1.25x they wait for the cycle.
  *
  * With no write-tracking backend (GODEBUG=gcstoptheworld=1, or a kernel and
  * platform with neither userfaultfd nor mprotect), phases 3-6 run as one

@@ -142,7 +142,11 @@ static void test_auto(void)
            live / 1048576.0, n, peak / 1048576.0);
     TC_CHECK(n >= 3 && n <= 40, "%u automatic collections for 320 MiB of garbage over %.1f MiB live (GOGC=100)", n,
              live / 1048576.0);
-    TC_CHECK(peak <= 2.5 * live + 16 * TC_MiB, "heap_alloc peaked at %.1f MiB with %.1f MiB live (GOGC=100)",
+    /* Goal 2x live; marking beside the program lets the heap pass it while
+     * the cycle runs (Go's hard goal is 1.1x the goal; here allocating
+     * threads are held back from 1.1x and stopped at 1.25x), and heap_alloc
+     * counts dead objects until they are swept. */
+    TC_CHECK(peak <= 3 * live + 16 * TC_MiB, "heap_alloc peaked at %.1f MiB with %.1f MiB live (GOGC=100)",
              peak / 1048576.0, live / 1048576.0);
     g_live = NULL;
 }
