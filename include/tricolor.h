@@ -47,8 +47,10 @@
  *   GODEBUG=gcwritetrack=uffd|mprotect|none   force a write-tracking backend
  *
  * Threads: a thread registers itself on its first allocation and unregisters when
- * it exits.  A thread that only holds collected pointers, never allocating, calls
- * gc_register_thread().  The collector stops threads with a signal (SIGPWR,
+ * it exits.  A thread that holds collected pointers before its first allocation
+ * (one it was passed, or read from a global or another object) must call
+ * gc_register_thread() first: until it is registered its stack and registers are
+ * not roots, and a collection running meanwhile may free what only it holds.  The collector stops threads with a signal (SIGPWR,
  * installed with SA_RESTART); system calls such as nanosleep(2) that the kernel
  * never restarts may return EINTR while a collection runs.  Registering a thread
  * unblocks SIGPWR in it; a registered thread must not block it again (the

@@ -271,6 +271,7 @@ typedef struct gc_thread {
     bool dead;
     int64_t assist_debt;          /* bytes allocated while marking, not yet paid for by scan work */
     struct gcwork *gcw;           /* the thread's mark work buffer for assists, made on first use */
+    struct gc_thread *pending_next; /* on pending_list while registering (threads.c) */
     uintptr_t regs[64];           /* registers saved when stopped */
     cache_t cache;
 } gc_thread_t;
@@ -286,6 +287,7 @@ INTERNAL extern gc_thread_t *thread_list;
 INTERNAL extern size_t nthreads;
 
 INTERNAL gc_thread_t *thread_register_self(bool internal);
+INTERNAL void threads_mark_pending(void); /* with the world stopped: stacks of threads still registering */
 INTERNAL void threads_init(void);
 INTERNAL void stop_the_world(void);  /* with threads_lock held */
 INTERNAL uint64_t start_the_world(void); /* returns the time the world restarted */

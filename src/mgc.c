@@ -389,6 +389,7 @@ static void mark_threads(struct cycle *c)
         }
         roots_mark_tls(t->tp);
     }
+    threads_mark_pending();
 }
 
 static void flush_caches(void)

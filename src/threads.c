@@ -182,8 +182,34 @@ static void thread_exit_cb(void *arg)
         gc_unregister_thread();
 }
 
-gc_thread_t *thread_register_self(bool internal)
+/*
+ * Registering threads.  A thread may hold collected pointers before it
+ * registers (it read one from a global, then allocates for the first time),
+ * and its registration waits for threads_lock, which a collection holds with
+ * the world stopped: the collection must see that thread's stack although it
+ * is not on the list yet.  So a registering thread first spills its registers
+ * into its frame and puts itself on pending_list, with its stack bounds and
+ * stack pointer, and the collector scans the pending threads' stacks above
+ * that pointer (frames that cannot change until registration returns).
+ * pending_lock is held only briefly, and only by threads that are never
+ * stopped (not registered yet) or by the collector.
+ */
+static pthread_mutex_t pending_lock = PTHREAD_MUTEX_INITIALIZER;
+static gc_thread_t *pending_list;
+
+void threads_mark_pending(void)
 {
+    pthread_mutex_lock(&pending_lock);
+    for (gc_thread_t *t = pending_list; t; t = t->pending_next) {
+        mark_range(t->stop_sp, t->stack_hi);
+        roots_mark_tls(t->tp);
+    }
+    pthread_mutex_unlock(&pending_lock);
+}
+
+NOINLINE gc_thread_t *thread_register_self(bool internal)
+{
+    __builtin_unwind_init(); /* the caller's registers, into this frame: see above */
     gc_init_once();
     if (tls_thread)
         return tls_thread;
@@ -212,7 +238,19 @@ gc_thread_t *thread_register_self(bool internal)
     cache_init_empty(&t->cache);
     tls_thread = t;
     pthread_setspecific(thread_key, t);
+    t->stop_sp = current_sp();
+    pthread_mutex_lock(&pending_lock);
+    t->pending_next = pending_list;
+    pending_list = t;
+    pthread_mutex_unlock(&pending_lock);
     pthread_mutex_lock(&threads_lock);
+    pthread_mutex_lock(&pending_lock);
+    for (gc_thread_t **pp = &pending_list; *pp; pp = &(*pp)->pending_next)
+        if (*pp == t) {
+            *pp = t->pending_next;
+            break;
+        }
+    pthread_mutex_unlock(&pending_lock);
     t->next = thread_list;
     if (thread_list)
         thread_list->prev = t;
@@ -337,6 +375,8 @@ static void fork_child(void)
     pthread_mutex_unlock(&threads_lock);
     atomic_store(&stw_acks, 0);
     atomic_store(&slow_active, 0);
+    pthread_mutex_init(&pending_lock, NULL);
+    pending_list = NULL; /* threads of the parent's, registering at fork: gone */
     if (self)
         self->slow_depth = 0;
 }

@@ -630,6 +630,10 @@ static void garbage(struct wstate *s, int n)
 
 static void *worker(void *arg)
 {
+    /* Registered before it holds any collected pointer: its first operation may
+     * take a message from a global before it allocates (tricolor.h). */
+    if (gc_register_thread() != 0)
+        TC_FAIL("gc_register_thread failed");
     struct wstate st;
     memset(&st, 0, sizeof st);
     struct wstate *s = &st;
