@@ -391,6 +391,7 @@ INTERNAL void mark_want_work(bool want); /* an assisting thread waits for work: 
 INTERNAL uint64_t mark_take_credit(uint64_t want); /* claim up to want bytes of background scan work */
 INTERNAL void mark_reset_credit(void);
 INTERNAL struct gcwork *mark_new_gcwork(void);
+INTERNAL void mark_free_gcwork(struct gcwork *w); /* a thread exits: keep its buffer for another */
 INTERNAL uint64_t mark_assist(struct gcwork *w, uint64_t budget); /* scan up to budget bytes; returns scanned */
 
 /* ---- sweep.c ----------------------------------------------------------- */

@@ -177,14 +177,39 @@ void mark_init(void)
         workers[i].cur = wb_get_empty();
 }
 
+/* Assists' work buffers outlive the threads that used them: a thread's goes
+ * back to this list when it exits (its buffer is empty then: an assist
+ * returns what it did not scan), for the next thread to assist. */
+static pthread_mutex_t gcwork_lock = PTHREAD_MUTEX_INITIALIZER;
+static gcwork_t *gcwork_free; /* linked through marked_bytes' slot: see below */
+
 gcwork_t *mark_new_gcwork(void)
 {
-    gcwork_t *w = persistent_alloc(sizeof(gcwork_t) + 64, SYS_GC);
+    pthread_mutex_lock(&gcwork_lock);
+    gcwork_t *w = gcwork_free;
+    if (w)
+        gcwork_free = (gcwork_t *)(uintptr_t)w->marked_bytes;
+    pthread_mutex_unlock(&gcwork_lock);
+    if (w) {
+        w->marked_bytes = 0;
+        return w;
+    }
+    w = persistent_alloc(sizeof(gcwork_t) + 64, SYS_GC);
     if (!w)
         return NULL;
     w = (gcwork_t *)round_up((uintptr_t)w, 64);
     w->cur = wb_get_empty();
     return w;
+}
+
+void mark_free_gcwork(gcwork_t *w)
+{
+    if (!w)
+        return;
+    pthread_mutex_lock(&gcwork_lock);
+    w->marked_bytes = (uint64_t)(uintptr_t)gcwork_free;
+    gcwork_free = w;
+    pthread_mutex_unlock(&gcwork_lock);
 }
 
 static inline void push(gcwork_t *w, uintptr_t start, uintptr_t end)
@@ -653,6 +678,7 @@ int mark_max_workers(void) { return nhelpers + 1; }
 
 void mark_fork_child(void)
 {
+    pthread_mutex_init(&gcwork_lock, NULL);
     helpers_started = false;
     nhelpers = 0;
     pthread_mutex_init(&wb_lock, NULL);

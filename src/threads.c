@@ -284,6 +284,7 @@ void gc_unregister_thread(void)
     tls_thread = NULL;
     pthread_mutex_unlock(&threads_lock);
     pthread_setspecific(thread_key, NULL);
+    mark_free_gcwork(t->gcw);
     fixalloc_free(&thread_alloc, t);
 }
 
@@ -368,6 +369,7 @@ static void fork_child(void)
             continue;
         cache_flush(&t->cache);
         unlink_thread(t);
+        mark_free_gcwork(t->gcw);
         fixalloc_free(&thread_alloc, t);
     }
     if (self)
