@@ -141,12 +141,6 @@ static void *bg_sweeper(void *arg)
     gc_thread_t *t = thread_register_self(true);
     if (!t)
         return NULL; /* sweeping stays with allocating threads */
-    /* Sweep on idle CPU only (Go's background sweeper runs at low priority
-     * too): where the program keeps every CPU busy, a runnable sweeper
-     * would take slices of milliseconds from it, gaps the program sees.
-     * Allocating threads sweep what they need themselves. */
-    struct sched_param prio = {0};
-    pthread_setschedparam(pthread_self(), SCHED_IDLE, &prio);
     for (;;) {
         pthread_mutex_lock(&bg_lock);
         while (!bg_work)
