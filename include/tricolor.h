@@ -42,9 +42,23 @@
  *   GOMEMLIMIT=300MiB|off     soft memory limit (B, KiB, MiB, GiB, TiB suffixes)
  *   GODEBUG=gctrace=1         one line per collection on stderr, in Go's format
  *                             (gctrace=2 adds a line on pre-cleaning and the
- *                             final pause's parts)
+ *                             final pause's parts); " (limited)" at the end of
+ *                             a line: the GC CPU limiter was on in that cycle
  *   GODEBUG=gcstoptheworld=1  mark with the world stopped, as before Go 1.5
  *   GODEBUG=gcwritetrack=uffd|mprotect|none   force a write-tracking backend
+ *   GODEBUG=scavtrace=1       one line per collection (and per gc_free_os_memory)
+ *                             on the memory returned to the OS, in Go's format:
+ *                             "scav # KiB work, # KiB total, #% util"
+ *   GODEBUG=madvdontneed=0    return memory with MADV_FREE (the kernel takes it
+ *                             back when it needs it; RSS falls only then) instead
+ *                             of the default MADV_DONTNEED
+ *   GODEBUG=gcthp=1|0         ask for transparent huge pages on the heap
+ *                             (MADV_HUGEPAGE), or refuse them (MADV_NOHUGEPAGE);
+ *                             default: the system's setting
+ *
+ * Memory goes back to the OS in the background (the scavenger, about 1% of a
+ * CPU): free heap pages beyond 110% of the heap goal, or beyond 95% of the
+ * memory limit, are returned within seconds of a collection that freed them.
  *
  * Threads: a thread registers itself on its first allocation and unregisters when
  * it exits.  A thread that holds collected pointers before its first allocation
@@ -142,12 +156,32 @@ GC_API void gc_collect(void);
  * previous setting (GOGC, or 100). */
 GC_API int gc_set_percent(int percent);
 
-/* debug.SetMemoryLimit: a soft limit on the memory tricolor holds from the OS.
- * Negative only queries.  Returns the previous limit (INT64_MAX = none). */
+/* debug.SetMemoryLimit: a soft limit on the memory tricolor holds from the OS,
+ * less what it has returned (Go's Sys - HeapReleased): heap pages, span
+ * descriptors, bitmaps, work buffers, everything it maps.  It holds with
+ * GOGC=off too: the heap goal is the smaller of GOGC's and the limit's, and
+ * the scavenger keeps retained memory under 95% of the limit.  Soft: when
+ * the live heap alone needs more, the program goes on and the GC CPU limiter
+ * keeps the collector near half the CPU (a limit set too low makes a program
+ * slower, never stuck).  Negative only queries.  Returns the previous limit
+ * (INT64_MAX = none).  The change takes effect at once. */
 GC_API int64_t gc_set_memory_limit(int64_t bytes);
 
-/* debug.FreeOSMemory: collect, then return free memory to the OS. */
+/* debug.FreeOSMemory: collect, then return every free page to the OS at once
+ * (heap_released == heap_idle when it returns). */
 GC_API void gc_free_os_memory(void);
+
+/* Out of memory: when the OS refuses memory, an allocation first collects and
+ * returns free pages, then retries; if that fails too it calls the function
+ * set here (bdwgc's GC_set_oom_fn) with the size asked for, and returns what
+ * the function returns.  Without one, or when it returns NULL, the allocation
+ * returns NULL with errno == ENOMEM.  The function may allocate.  What it
+ * returns must be memory the program holds no other pointer to (a fresh
+ * malloc, say): gc_alloc is declared with the malloc attribute, so the
+ * compiler assumes its result aliases nothing.  Returns the previous function
+ * (NULL = none). */
+typedef void *(*gc_oom_fn)(size_t bytes);
+GC_API gc_oom_fn gc_set_oom_fn(gc_oom_fn fn);
 
 /* runtime.KeepAlive: p stays reachable at least until this call. */
 GC_API void gc_keep_alive(const void *p);
@@ -197,6 +231,12 @@ typedef struct gc_memstats {
     uint32_t num_forced_gc;  /* collections forced by gc_collect and friends */
     double gc_cpu_fraction;  /* share of the program's CPU time used by the collector */
     int enable_gc;           /* always 1, as Go's EnableGC (even with GOGC=off) */
+
+    /* Memory limit and the GC CPU limiter (Go's runtime/metrics). */
+    int64_t memory_limit;             /* the limit in force (INT64_MAX = none) */
+    uint32_t gc_limiter_enabled;      /* 1 while the GC CPU limiter caps the collector */
+    uint32_t gc_limiter_last_enabled; /* /gc/limiter/last-enabled:gc-cycle: the cycle during which
+                                         it was last on (num_gc + 1 then); 0 = never */
 
     /* Per size class (Go's BySize): object size and cumulative counts. */
     struct {

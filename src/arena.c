@@ -21,6 +21,9 @@
  * released: a bit per page not backed by memory (never touched, or given back
  * with madvise); heap_released_bytes counts the set bits, so HeapReleased is
  * exact.  Only free pages are released: taking pages for a span clears them.
+ * Releasing is the scavenger's (scavenge.c, with heap.c finding the pages);
+ * sys_retained() - what the OS backs, all kinds - is what the memory limit
+ * bounds.
  */
 #include "internal.h"
 
@@ -169,6 +172,9 @@ uintptr_t arena_grow(size_t bytes, size_t *got)
     }
     if (size == 0)
         return 0;
+    /* Transparent huge pages: the system's choice unless GODEBUG=gcthp says. */
+    if (env.gcthp >= 0)
+        madvise((void *)base, size, env.gcthp ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
     atomic_fetch_add(&sys_bytes[SYS_HEAP], size);
     atomic_fetch_add(&heap_released_bytes, size);
     atomic_thread_fence(memory_order_release);
@@ -241,10 +247,35 @@ void arena_mark_released(uintptr_t base, size_t npages)
     atomic_fetch_add(&heap_released_bytes, released_update(base, npages, true) * PAGE_SIZE);
 }
 
-/* The run's pages are about to hold objects.  heap_lock held. */
-void arena_take_pages(uintptr_t base, size_t npages)
+/* The run's pages are about to hold objects.  heap_lock held.  Returns how
+ * many of them were released (they come back backed by memory now). */
+size_t arena_take_pages(uintptr_t base, size_t npages)
 {
-    atomic_fetch_sub(&heap_released_bytes, released_update(base, npages, false) * PAGE_SIZE);
+    size_t n = released_update(base, npages, false);
+    atomic_fetch_sub(&heap_released_bytes, n * PAGE_SIZE);
+    return n;
+}
+
+/* Whether page p is released.  heap_lock held. */
+bool arena_page_released(uintptr_t p)
+{
+    heap_arena_t *a = arena_of(p);
+    size_t pg = (p >> PAGE_SHIFT) % PAGES_PER_ARENA;
+    return a->released[pg / 64] >> (pg % 64) & 1;
+}
+
+uint64_t sys_total(void)
+{
+    uint64_t sys = 0;
+    for (int k = 0; k < SYS_NKINDS; k++)
+        sys += atomic_load_explicit(&sys_bytes[k], memory_order_relaxed);
+    return sys;
+}
+
+uint64_t sys_retained(void)
+{
+    uint64_t sys = sys_total(), rel = atomic_load_explicit(&heap_released_bytes, memory_order_relaxed);
+    return sys > rel ? sys - rel : 0;
 }
 
 heap_arena_t *arena_first(void) { return __atomic_load_n(&all_arenas, __ATOMIC_ACQUIRE); }

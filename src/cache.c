@@ -150,6 +150,7 @@ static void *large_alloc(gc_thread_t *t, size_t size, int noscan)
     atomic_fetch_add(&gstats.large_alloc, 1);
     atomic_fetch_add(&gstats.large_alloc_bytes, s->elemsize);
     atomic_fetch_add(&heap_live, (int64_t)s->elemsize);
+    atomic_fetch_add(&heap_alloc_bytes, (int64_t)s->elemsize);
     if (pacer_should_trigger())
         t->gc_wanted |= GC_WANT_CYCLE;
     return (void *)s->base;
@@ -167,6 +168,8 @@ static NOINLINE void after_alloc_slow(gc_thread_t *t)
 {
     int want = t->gc_wanted;
     t->gc_wanted = 0;
+    if (want & GC_WANT_SCAVENGE)
+        scavenge_pay(t);
     if (want & GC_WANT_ASSIST)
         gc_assist(t);
     if (want & GC_WANT_CYCLE)
@@ -177,7 +180,9 @@ static NOINLINE void *alloc_failed(size_t size, int noscan);
 
 static inline void *alloc(size_t size, int noscan)
 {
-    gc_thread_t *t = current_thread();
+    gc_thread_t *t = tls_thread;
+    if (unlikely(!t) && !(t = thread_register_self(false)))
+        return alloc_failed(size, noscan); /* no memory for the thread's record */
     void *p;
     enter_alloc(t);
     if (likely(size <= MAX_SMALL_SIZE)) {
@@ -199,25 +204,40 @@ static inline void *alloc(size_t size, int noscan)
     return p;
 }
 
-/* Out of memory, or an impossible size: collect once and retry, then give up
- * with ENOMEM. */
+static _Atomic(gc_oom_fn) oom_fn;
+
+gc_oom_fn gc_set_oom_fn(gc_oom_fn fn)
+{
+    gc_init_once();
+    return atomic_exchange(&oom_fn, fn);
+}
+
+/* Out of memory, or an impossible size.  The OS refused memory: collect
+ * (sweeping all, so that free spans are back in the heap), return free pages
+ * to the OS (under a cgroup's limit that is what makes room), and retry
+ * once; then the program's out-of-memory function, else NULL and ENOMEM. */
 static NOINLINE void *alloc_failed(size_t size, int noscan)
 {
-    if (size > MAX_ALLOC_SIZE) {
-        errno = ENOMEM;
-        return NULL;
+    void *p = NULL;
+    gc_thread_t *t = size <= MAX_ALLOC_SIZE ? current_thread() : NULL;
+    if (t) {
+        t->gc_wanted = 0;
+        t->scav_need = 0;
+        gc_collect();
+        scavenge_all(t);
+        enter_alloc(t);
+        p = size <= MAX_SMALL_SIZE ? alloc_small_slow(t, span_class_of(size_to_class(size), noscan))
+                                   : alloc_large(t, size, noscan);
+        t->gc_wanted = 0;
+        leave_alloc(t);
     }
-    gc_run(true);
-    gc_thread_t *t = current_thread();
-    enter_alloc(t);
-    void *p = size <= MAX_SMALL_SIZE
-                  ? alloc_small_slow(t, span_class_of(size_to_class(size), noscan))
-                  : alloc_large(t, size, noscan);
-    t->gc_wanted = 0;
-    leave_alloc(t);
-    if (!p)
-        errno = ENOMEM;
-    return p;
+    if (p)
+        return p;
+    gc_oom_fn fn = atomic_load(&oom_fn);
+    if (fn && size <= MAX_ALLOC_SIZE && (p = fn(size)))
+        return p;
+    errno = ENOMEM;
+    return NULL;
 }
 
 void *gc_alloc(size_t size) { return alloc(size, 0); }

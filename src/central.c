@@ -118,7 +118,9 @@ have:
         s->black = 1;
         gc_arm_span(s);
     }
-    atomic_fetch_add(&heap_live, (int64_t)(s->nelems - s->alloc_count) * (int64_t)s->elemsize);
+    int64_t bytes = (int64_t)(s->nelems - s->alloc_count) * (int64_t)s->elemsize;
+    atomic_fetch_add(&heap_live, bytes);
+    atomic_fetch_add(&heap_alloc_bytes, bytes);
     return s;
 }
 
@@ -142,7 +144,9 @@ void central_uncache_span(span_t *s)
         s->black = 0;
     }
     atomic_fetch_add(&gstats.nmalloc[cls], s->alloc_count - s->cache_count);
-    atomic_fetch_sub(&heap_live, (int64_t)(s->nelems - s->alloc_count) * (int64_t)s->elemsize);
+    int64_t unused = (int64_t)(s->nelems - s->alloc_count) * (int64_t)s->elemsize;
+    atomic_fetch_sub(&heap_live, unused);
+    atomic_fetch_sub(&heap_alloc_bytes, unused);
     s->incache = 0;
     central_put_swept(s);
 }

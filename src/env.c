@@ -9,6 +9,9 @@
  *                 gctrace=1          print one line per collection (stats.c's format)
  *                 gcstoptheworld=1   mark with the world stopped (no write tracking)
  *                 gcwritetrack=X     force a write-tracking backend: uffd, mprotect or none
+ *                 scavtrace=1        a line per collection on memory returned to the OS
+ *                 madvdontneed=0     return memory with MADV_FREE (default 1: MADV_DONTNEED)
+ *                 gcthp=1|0          MADV_HUGEPAGE or MADV_NOHUGEPAGE on heap arenas
  *               Unknown keys are ignored, as Go does.
  *
  * Runs before anything else is initialised: no allocation, no locks.
@@ -17,7 +20,7 @@
 
 #include <stdlib.h>
 
-struct gc_env env = {.gctrace = 0, .gogc = 100, .memlimit = INT64_MAX};
+struct gc_env env = {.gctrace = 0, .gogc = 100, .memlimit = INT64_MAX, .madvdontneed = 1, .gcthp = -1};
 
 static bool parse_int(const char *s, int64_t *out)
 {
@@ -101,6 +104,12 @@ void env_parse(void)
                     env.gctrace = (int)v;
                 else if (strcmp(key, "gcstoptheworld") == 0 && parse_int(val, &v))
                     env.gcstoptheworld = v != 0;
+                else if (strcmp(key, "scavtrace") == 0 && parse_int(val, &v))
+                    env.scavtrace = (int)v;
+                else if (strcmp(key, "madvdontneed") == 0 && parse_int(val, &v))
+                    env.madvdontneed = v != 0;
+                else if (strcmp(key, "gcthp") == 0 && parse_int(val, &v))
+                    env.gcthp = v != 0;
                 else if (strcmp(key, "gcwritetrack") == 0 && vn < sizeof wt) {
                     memcpy(wt, val, vn + 1);
                     env.gcwritetrack = wt;

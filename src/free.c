@@ -118,6 +118,7 @@ static void free_large(gc_thread_t *t, span_t *s)
     atomic_fetch_add(&gstats.large_free, 1);
     atomic_fetch_add(&gstats.large_free_bytes, s->elemsize);
     atomic_fetch_sub(&heap_live, (int64_t)s->elemsize);
+    atomic_fetch_sub(&heap_alloc_bytes, (int64_t)s->elemsize);
     heap_free_span(s);
     slow_leave(t);
 }
@@ -163,7 +164,9 @@ static void free_object(void *p, const char *who)
         atomic_fetch_add(&gstats.large_free, 1);
         atomic_fetch_add(&gstats.large_free_bytes, s->elemsize);
         atomic_fetch_sub(&heap_live, (int64_t)s->elemsize);
+        atomic_fetch_sub(&heap_alloc_bytes, (int64_t)s->elemsize);
     } else {
+        atomic_fetch_sub(&heap_alloc_bytes, (int64_t)s->elemsize);
         memset(p, 0, s->elemsize);
         atomic_fetch_add(&gstats.nfree[span_sizeclass(s)], 1);
     }

@@ -15,6 +15,8 @@
  * Everything here runs under heap_lock, which nests inside a central lock and
  * never the other way.  When no free run fits, the heap first asks the sweeper
  * to finish pending sweeping (which may free spans), then maps new arenas.
+ * Taking released pages makes the OS back them again: scavenge_on_growth
+ * then gives other free pages back if the memory limit would be crossed.
  */
 #include "internal.h"
 
@@ -202,8 +204,10 @@ span_t *heap_alloc_span(size_t npages, unsigned spanclass)
     s->alloc_bits = bits;
     s->mark_bits = bits + nwords;
     atomic_store(&s->freed_bits, NULL);
-    s->needzero = arena_needzero(s->base, npages);
-    arena_take_pages(s->base, npages);
+    bool dirty = arena_needzero(s->base, npages);
+    size_t backed = arena_take_pages(s->base, npages); /* pages the OS backs anew */
+    /* Pages given back with MADV_DONTNEED read as zero, like fresh ones. */
+    s->needzero = dirty && !(env.madvdontneed && backed == npages);
     atomic_store(&s->sweepgen, atomic_load(&heap_sweepgen));
     /* Markers run beside this while the program runs, reading the span
      * through stale page entries: publish it only once it is whole. */
@@ -212,6 +216,8 @@ span_t *heap_alloc_span(size_t npages, unsigned spanclass)
     atomic_fetch_add(&heap_inuse_pages, npages);
     atomic_fetch_add(&nspans_inuse, 1);
     pthread_mutex_unlock(&heap_lock);
+    if (backed)
+        scavenge_on_growth(backed * PAGE_SIZE);
     return s;
 }
 
@@ -251,16 +257,172 @@ void heap_unlock_all(void)
     pthread_mutex_unlock(&heap_lock);
 }
 
-/* madvise every free run away.  The pages read back as zero, but the heap
- * still counts them as used for zeroing (zeroing twice is safe). */
-void heap_release_free(void)
+/* ---- scavenging ------------------------------------------------------------ */
+
+/*
+ * The scavenger (scavenge.c) gives free pages back to the OS from the top of
+ * the heap down, as Go's does, so that what stays backed is the low, densely
+ * used part.  A run to release is carved out of its free run first and held
+ * in state SPAN_SCAV, off every list: the madvise then runs with heap_lock
+ * dropped, and no allocation can take those pages meanwhile.
+ * heap_scavenge_put gives the run back, merged with its free neighbours.
+ *
+ * The search walks arenas newest (highest) first and each arena's pages
+ * downward from a cursor kept between calls, skipping released pages a
+ * bitmap word at a time and in-use spans a span at a time.  The top and
+ * bottom pages of a free run point at it; inner entries may be stale, so a
+ * run is recognised at either end.
+ */
+static heap_arena_t *scav_arena; /* cursor: the arena searched last... */
+static size_t scav_page;         /* ...and the page below which to go on */
+static span_t *scav_hint;        /* the free run the last release went back into */
+
+/* Carve [lo, hi) out of free span s as a SPAN_SCAV span.  heap_lock held. */
+static span_t *scav_carve(span_t *s, uintptr_t lo, uintptr_t hi)
+{
+    uintptr_t end = s->base + s->npages * PAGE_SIZE;
+    span_t *mid = lo > s->base ? fixalloc_alloc(&span_alloc) : s;
+    span_t *right = hi < end ? fixalloc_alloc(&span_alloc) : NULL;
+    if (!mid || (hi < end && !right)) {
+        if (mid && mid != s)
+            fixalloc_free(&span_alloc, mid);
+        if (right)
+            fixalloc_free(&span_alloc, right);
+        return NULL;
+    }
+    list_remove(s->list, s);
+    if (mid != s) {
+        s->npages = (lo - s->base) / PAGE_SIZE;
+        s->limit = s->base;
+        free_insert(s);
+    }
+    if (right) {
+        right->base = hi;
+        right->npages = (end - hi) / PAGE_SIZE;
+        right->limit = hi;
+        free_insert(right);
+    }
+    mid->base = lo;
+    mid->npages = (hi - lo) / PAGE_SIZE;
+    mid->limit = lo;
+    mid->state = SPAN_SCAV;
+    arena_set_spans(lo, 1, mid);
+    arena_set_spans(hi - PAGE_SIZE, 1, mid);
+    return mid;
+}
+
+/* The end of the highest backed page in [lo, hi), or lo if none: released
+ * pages are skipped a bitmap word at a time. */
+static uintptr_t top_backed(uintptr_t lo, uintptr_t hi)
+{
+    while (hi > lo) {
+        uintptr_t p = hi - PAGE_SIZE;
+        heap_arena_t *a = arena_of(p);
+        size_t i = (p - a->base) / PAGE_SIZE;
+        uint64_t below = i % 64 == 63 ? ~(uint64_t)0 : ((uint64_t)1 << (i % 64 + 1)) - 1;
+        uint64_t backed = ~a->released[i / 64] & below;
+        if (backed) {
+            uintptr_t top = a->base + (i / 64 * 64 + 63 - (size_t)__builtin_clzll(backed)) * PAGE_SIZE + PAGE_SIZE;
+            return top > lo ? top : lo;
+        }
+        uintptr_t next = a->base + i / 64 * 64 * PAGE_SIZE; /* the word's first page */
+        hi = next > lo ? next : lo;
+    }
+    return lo;
+}
+
+/* The highest backed pages of free span s, at most max, carved out; the
+ * cursor moves below them.  NULL if s has none (or descriptors ran out). */
+static span_t *scav_take_from(span_t *s, size_t max)
+{
+    uintptr_t j = top_backed(s->base, s->base + s->npages * PAGE_SIZE); /* the backed pages: [k, j) */
+    uintptr_t k = j;
+    while (k > s->base && !arena_page_released(k - PAGE_SIZE) && (j - k) / PAGE_SIZE < max)
+        k -= PAGE_SIZE;
+    if (k == j)
+        return NULL;
+    span_t *r = scav_carve(s, k, j);
+    if (r) {
+        scav_arena = arena_of(k);
+        scav_page = (k - scav_arena->base) / PAGE_SIZE;
+    }
+    return r;
+}
+
+/* In arena a, below page pg: the highest backed free pages, at most max. */
+static span_t *scav_find(heap_arena_t *a, size_t pg, size_t max)
+{
+    size_t top = a->zeroed_base / PAGE_SIZE; /* above: never used, so released */
+    if (pg > top)
+        pg = top;
+    while (pg > 0) {
+        size_t i = pg - 1;
+        uint64_t w = a->released[i / 64];
+        uint64_t below = i % 64 == 63 ? ~(uint64_t)0 : ((uint64_t)1 << (i % 64 + 1)) - 1;
+        if ((w & below) == below) { /* released up to the word's start */
+            pg = i / 64 * 64;
+            continue;
+        }
+        uintptr_t p = a->base + i * PAGE_SIZE;
+        span_t *s = a->spans[i];
+        if ((w >> (i % 64) & 1) || !s || p < s->base || p >= s->base + s->npages * PAGE_SIZE ||
+            (s->state != SPAN_FREE && s->state != SPAN_INUSE)) {
+            pg = i; /* released, or a stale entry inside a free run, or being released */
+            continue;
+        }
+        uintptr_t lo = s->base > a->base ? s->base : a->base;
+        if (s->state == SPAN_INUSE) { /* skip it whole */
+            pg = (lo - a->base) / PAGE_SIZE;
+            continue;
+        }
+        /* The whole run, which may cross into other arenas (found at its
+         * top or bottom page, the only ones that name it). */
+        span_t *r = scav_take_from(s, max);
+        if (r)
+            return r;
+        pg = (lo - a->base) / PAGE_SIZE;
+    }
+    return NULL;
+}
+
+span_t *heap_scavenge_take(size_t max_pages)
+{
+    span_t *r = NULL;
+    pthread_mutex_lock(&heap_lock);
+    /* First the run the last release merged back into: its inner page
+     * entries are stale, and finding it again from the cursor would walk
+     * them one by one.  (Any free run is a fine place to release from.) */
+    if (scav_hint && scav_hint->state == SPAN_FREE && (r = scav_take_from(scav_hint, max_pages))) {
+        pthread_mutex_unlock(&heap_lock);
+        return r;
+    }
+    scav_hint = NULL;
+    /* From the cursor to the bottom, then once more from the top. */
+    for (int pass = 0; pass < 2 && !r; pass++) {
+        heap_arena_t *a = scav_arena;
+        size_t pg = scav_page;
+        if (!a) {
+            a = arena_first();
+            pg = PAGES_PER_ARENA;
+        }
+        for (; a; a = a->next, pg = PAGES_PER_ARENA) {
+            scav_arena = a;
+            if ((r = scav_find(a, pg, max_pages)))
+                break; /* scav_find moved the cursor */
+        }
+        if (!r)
+            scav_arena = NULL;
+    }
+    pthread_mutex_unlock(&heap_lock);
+    return r;
+}
+
+void heap_scavenge_put(span_t *s, bool released)
 {
     pthread_mutex_lock(&heap_lock);
-    for (size_t n = 1; n <= FREE_LISTS; n++) {
-        span_list_t *l = n < FREE_LISTS ? &free_small[n] : &free_large;
-        for (span_t *s = l->head; s; s = s->next)
-            if (madvise((void *)s->base, s->npages * PAGE_SIZE, MADV_DONTNEED) == 0)
-                arena_mark_released(s->base, s->npages);
-    }
+    if (released)
+        arena_mark_released(s->base, s->npages);
+    free_add(s); /* s is the merged run now */
+    scav_hint = s;
     pthread_mutex_unlock(&heap_lock);
 }

@@ -18,6 +18,8 @@
  *   stats.c        MemStats and gctrace
  *   env.c          GOGC, GOMEMLIMIT, GODEBUG: parsed once
  *   writetrack.c   which heap pages the program wrote while marking ran
+ *   scavenge.c     giving free pages back to the OS (background, on growth, forced)
+ *   limiter.c      the GC CPU limiter: a leaky bucket of collector time
  *
  * Nothing here is visible outside the library: the build uses
  * -fvisibility=hidden and only tricolor.h's functions are exported.
@@ -85,7 +87,7 @@ static inline unsigned size_to_class(size_t size)
 
 /* ---- spans (heap.c) ---------------------------------------------------- */
 
-enum span_state { SPAN_DEAD = 0, SPAN_FREE = 1, SPAN_INUSE = 2 };
+enum span_state { SPAN_DEAD = 0, SPAN_FREE = 1, SPAN_INUSE = 2, SPAN_SCAV = 3 /* free pages being released */ };
 
 struct span_list;
 
@@ -180,13 +182,16 @@ INTERNAL void arena_set_spans(uintptr_t base, size_t npages, span_t *s);
 INTERNAL bool arena_needzero(uintptr_t base, size_t npages);
 INTERNAL extern _Atomic uint64_t heap_released_bytes;
 INTERNAL void arena_mark_released(uintptr_t base, size_t npages);
-INTERNAL void arena_take_pages(uintptr_t base, size_t npages);
+INTERNAL size_t arena_take_pages(uintptr_t base, size_t npages); /* returns how many were released */
+INTERNAL bool arena_page_released(uintptr_t p);
 
 /* Metadata memory: never freed to the OS, never scanned. */
 enum sys_kind { SYS_HEAP, SYS_GC, SYS_SPAN, SYS_CACHE, SYS_OTHER, SYS_NKINDS };
 INTERNAL extern _Atomic uint64_t sys_bytes[SYS_NKINDS];
 INTERNAL void *sys_map(size_t bytes, enum sys_kind kind); /* zeroed pages or NULL */
 INTERNAL void *persistent_alloc(size_t bytes, enum sys_kind kind); /* zeroed, 16-aligned */
+INTERNAL uint64_t sys_total(void);    /* bytes mapped, all kinds (MemStats.Sys) */
+INTERNAL uint64_t sys_retained(void); /* sys_total less released heap pages: what the memory limit bounds */
 
 /* A fixed-size allocator over persistent memory with a free list. */
 typedef struct fixalloc {
@@ -209,7 +214,8 @@ INTERNAL span_t *heap_alloc_span(size_t npages, unsigned spanclass); /* NULL if 
 INTERNAL void heap_free_span(span_t *s);
 INTERNAL uint64_t *bitmap_alloc(unsigned nwords);
 INTERNAL void bitmap_free(uint64_t *b, unsigned nwords);
-INTERNAL void heap_release_free(void);
+INTERNAL span_t *heap_scavenge_take(size_t max_pages); /* backed free pages to release, highest first; NULL: none */
+INTERNAL void heap_scavenge_put(span_t *s, bool released);
 INTERNAL void heap_lock_all(void);
 INTERNAL void heap_unlock_all(void);
 
@@ -270,6 +276,7 @@ typedef struct gc_thread {
     bool internal;                /* a thread of the library's own */
     bool dead;
     int64_t assist_debt;          /* bytes allocated while marking, not yet paid for by scan work */
+    uint64_t scav_need;           /* bytes to return to the OS before going on (GC_WANT_SCAVENGE) */
     struct gcwork *gcw;           /* the thread's mark work buffer for assists, made on first use */
     struct gc_thread *pending_next; /* on pending_list while registering (threads.c) */
     uintptr_t regs[64];           /* registers saved when stopped */
@@ -278,6 +285,7 @@ typedef struct gc_thread {
 
 #define GC_WANT_CYCLE 1  /* the pacer asks for a collection */
 #define GC_WANT_ASSIST 2 /* allocated while marking: assist */
+#define GC_WANT_SCAVENGE 4 /* the heap grew past the memory limit: release scav_need bytes */
 
 #define GC_STOP_SIGNAL SIGPWR
 
@@ -400,6 +408,7 @@ INTERNAL extern _Atomic uint32_t heap_sweepgen;
 INTERNAL extern _Atomic int64_t spans_unswept;
 INTERNAL bool sweep_span(span_t *s, bool keep); /* true if the span still holds objects */
 INTERNAL bool sweep_one(void);
+INTERNAL bool sweep_one_section(gc_thread_t *t); /* sweep_one from outside an allocator section */
 INTERNAL void sweep_finish(void);
 INTERNAL void sweep_start_background(void);
 INTERNAL void sweep_fork_child(void);
@@ -422,6 +431,8 @@ INTERNAL uint64_t roots_globals_bytes(void);
 /* ---- pacer.c ----------------------------------------------------------- */
 
 INTERNAL extern _Atomic int64_t heap_live;   /* bytes the pacer counts as allocated */
+INTERNAL extern _Atomic int64_t heap_alloc_bytes; /* bytes of objects, unswept garbage included (Go's totalAlloc - totalFree, by span) */
+INTERNAL extern _Atomic bool limit_binding;  /* the memory limit sets the goal (not GOGC) */
 INTERNAL extern _Atomic uint64_t heap_goal;    /* the heap size the next cycle should end at */
 INTERNAL extern _Atomic uint64_t heap_trigger; /* heap_live that starts the next cycle */
 INTERNAL extern _Atomic int gc_percent;
@@ -430,6 +441,7 @@ INTERNAL void pacer_init(void);
 INTERNAL void pacer_end_cycle(uint64_t marked, uint64_t black, uint64_t allocated_during_mark);
 INTERNAL uint64_t pacer_heap_marked(void);
 INTERNAL void pacer_set_concurrent(bool on);
+INTERNAL void pacer_update(void); /* the memory limit's goal moved */
 static inline bool pacer_should_trigger(void)
 {
     return (uint64_t)atomic_load_explicit(&heap_live, memory_order_relaxed) >=
@@ -445,6 +457,28 @@ INTERNAL void gc_run(bool forced);
 INTERNAL void gc_arm_span(span_t *s); /* arm write tracking on s before the program writes to it */
 INTERNAL void gc_assist(gc_thread_t *t); /* pay assist_debt; outside allocator sections */
 INTERNAL void gc_fork_child(void);
+INTERNAL void gc_rearm_released(uintptr_t base, size_t len); /* released pages lose write protection: restore it */
+
+/* ---- scavenge.c -------------------------------------------------------- */
+
+INTERNAL void scavenge_init(void);
+INTERNAL void scavenge_wake(void);                /* goals may have moved: the background scavenger looks */
+INTERNAL void scavenge_on_growth(uint64_t bytes); /* the heap backed `bytes` anew (in an allocator section) */
+INTERNAL void scavenge_pay(gc_thread_t *t);       /* release t->scav_need synchronously (outside sections) */
+INTERNAL uint64_t scavenge_all(gc_thread_t *t);   /* every free page, now; returns bytes released */
+INTERNAL void scavenge_trace(bool forced);        /* GODEBUG=scavtrace=1's line */
+INTERNAL void scavenge_fork_child(void);
+
+/* ---- limiter.c --------------------------------------------------------- */
+
+INTERNAL void limiter_init(int nprocs);
+INTERNAL void limiter_add(uint64_t gc_ns, uint64_t gc_cpu_ns); /* GC time; of it, CPU time the program's threads did not run */
+INTERNAL void limiter_update(bool now);  /* account the time since the last update (rate-limited unless now) */
+INTERNAL bool limiter_on(void);          /* the GC CPU limiter is capping the collector */
+INTERNAL uint32_t limiter_last_enabled(void);
+INTERNAL bool limiter_take_cycle_flag(void); /* was on at some point since the last call */
+INTERNAL void limiter_watch_self(void);  /* a collector thread: its CPU is collector time */
+INTERNAL void limiter_fork_child(void);
 
 /* ---- stats.c ----------------------------------------------------------- */
 
@@ -475,6 +509,9 @@ struct gc_env {
     int gctrace;
     int gcstoptheworld;       /* GODEBUG=gcstoptheworld=1 */
     const char *gcwritetrack; /* GODEBUG=gcwritetrack=uffd|mprotect|none, or NULL */
+    int scavtrace;            /* GODEBUG=scavtrace=1 */
+    int madvdontneed;         /* 1 (default): MADV_DONTNEED; 0: MADV_FREE */
+    int gcthp;                /* -1 (default): the system's; 1: MADV_HUGEPAGE; 0: MADV_NOHUGEPAGE */
     int gogc; /* -1 = off */
     int64_t memlimit;
 };

@@ -139,11 +139,8 @@ static workbuf_t *wb_get_empty(void)
     if (b)
         wb_empty = b->next;
     wb_lock_give(t);
-    if (!b) {
-        b = persistent_alloc(sizeof(workbuf_t), SYS_GC);
-        if (!b)
-            tc_fatal("out of memory for the mark queue");
-    }
+    if (!b && !(b = persistent_alloc(sizeof(workbuf_t), SYS_GC)))
+        return NULL; /* out of memory: the caller overflows (see push) */
     b->n = 0;
     b->next = NULL;
     return b;
@@ -174,7 +171,8 @@ bool mark_has_work(void) { return __atomic_load_n(&wb_full, __ATOMIC_RELAXED) ||
 void mark_init(void)
 {
     for (int i = 0; i < MAX_WORKERS; i++)
-        workers[i].cur = wb_get_empty();
+        if (!(workers[i].cur = wb_get_empty()))
+            tc_fatal("out of memory at start-up: cannot map the mark queue");
 }
 
 /* Assists' work buffers outlive the threads that used them: a thread's goes
@@ -199,7 +197,7 @@ gcwork_t *mark_new_gcwork(void)
         return NULL;
     w = (gcwork_t *)round_up((uintptr_t)w, 64);
     w->cur = wb_get_empty();
-    return w;
+    return w->cur ? w : NULL; /* (the block is lost: the OS is out of memory anyway) */
 }
 
 void mark_free_gcwork(gcwork_t *w)
@@ -212,12 +210,35 @@ void mark_free_gcwork(gcwork_t *w)
     pthread_mutex_unlock(&gcwork_lock);
 }
 
+/*
+ * Out of memory for the queue (the OS refused a work buffer: the program is
+ * exhausting its memory, and a collection is what might save it): the entry
+ * is dropped and mark_overflowed set.  Its object is marked already, so
+ * nothing is lost that a pass over the heap cannot find again: when the
+ * drain ends, every marked object is rescanned (overflow_rescan), until a
+ * pass drops nothing.  Slow, and only ever run in that emergency.
+ */
+static _Atomic bool mark_overflowed;
+
+static NOINLINE bool push_overflow(gcwork_t *w)
+{
+    workbuf_t *nb = wb_get_empty();
+    if (!nb) {
+        atomic_store(&mark_overflowed, true);
+        return false;
+    }
+    wb_put(&wb_full, w->cur);
+    w->cur = nb;
+    return true;
+}
+
 static inline void push(gcwork_t *w, uintptr_t start, uintptr_t end)
 {
     workbuf_t *b = w->cur;
     if (unlikely(b->n == WB_PAIRS)) {
-        wb_put(&wb_full, b);
-        b = w->cur = wb_get_empty();
+        if (!push_overflow(w))
+            return;
+        b = w->cur;
     }
     b->e[2 * b->n] = start;
     b->e[2 * b->n + 1] = end;
@@ -314,10 +335,12 @@ uintptr_t *mark_shadow_alloc(size_t bytes)
     void *p = NULL;
     if (atomic_load(&shadows_on) && shadow_bytes + bytes <= shadow_cap) {
         p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-        if (p == MAP_FAILED)
+        if (p == MAP_FAILED) {
             p = NULL;
-        else
+        } else {
             shadow_bytes += bytes;
+            atomic_fetch_add(&sys_bytes[SYS_GC], bytes); /* mapped memory: the limit counts it */
+        }
     }
     pthread_mutex_unlock(&shadow_lock);
     if (t)
@@ -330,8 +353,11 @@ uintptr_t *mark_shadow_alloc(size_t bytes)
 void mark_shadow_free(uintptr_t *shadow, size_t bytes)
 {
     const size_t piece = 2 << 20;
-    for (size_t off = 0; shadow && off < bytes; off += piece)
+    if (!shadow)
+        return;
+    for (size_t off = 0; off < bytes; off += piece)
         munmap((char *)shadow + off, bytes - off < piece ? bytes - off : piece);
+    atomic_fetch_sub(&sys_bytes[SYS_GC], bytes);
 }
 
 /* The shadow of large span s, made on first use; NULL past the cap. */
@@ -361,6 +387,7 @@ static uintptr_t *span_shadow(span_t *s)
                            -1, 0);
             if (p != MAP_FAILED) {
                 sh = p;
+                atomic_fetch_add(&sys_bytes[SYS_GC], s->elemsize);
                 shadow_bytes += s->elemsize;
                 shadowed[nshadowed++] = s;
                 atomic_store_explicit(&s->shadow, sh, memory_order_release);
@@ -485,6 +512,8 @@ static void share(gcwork_t *w)
     if (b->n < 2)
         return;
     workbuf_t *nb = wb_get_empty();
+    if (!nb)
+        return;
     size_t half = b->n / 2;
     const uintptr_t *from = b->e + 2 * (b->n - half);
     for (size_t i = 0; i < 2 * half; i++) /* not memcpy: see the pragma above */
@@ -626,8 +655,14 @@ uint64_t mark_assist(gcwork_t *w, uint64_t budget)
     atomic_fetch_add(&assists_in_flight, 1);
     uint64_t done = drain(w, budget, false);
     if (w->cur->n) {
-        wb_put(&wb_full, w->cur);
-        w->cur = wb_get_empty();
+        workbuf_t *nb = wb_get_empty();
+        if (nb) {
+            wb_put(&wb_full, w->cur);
+            w->cur = nb;
+        } else { /* the entries' objects are marked: the overflow pass finds them */
+            atomic_store(&mark_overflowed, true);
+            w->cur->n = 0;
+        }
     }
     atomic_fetch_add_explicit(&extra_marked, w->marked_bytes, memory_order_relaxed);
     w->marked_bytes = 0;
@@ -645,6 +680,7 @@ static void *mark_helper(void *arg)
     gcwork_t *w = arg;
     int index = (int)(w - workers);
     uint32_t seen = 0;
+    limiter_watch_self();
     for (;;) {
         uint32_t g;
         while ((g = atomic_load(&mark_gen)) == seen)
@@ -684,6 +720,30 @@ void mark_fork_child(void)
     pthread_mutex_init(&wb_lock, NULL);
 }
 
+/* Rescan every marked object of the heap, draining as it goes, until a pass
+ * drops no queue entry.  Spans in use now stay in use while marking runs
+ * (nothing is swept), so walking the span map beside the program is safe. */
+static NOINLINE void overflow_rescan(void)
+{
+    while (atomic_exchange(&mark_overflowed, false)) {
+        for (heap_arena_t *a = arena_first(); a; a = a->next) {
+            size_t used = __atomic_load_n(&a->zeroed_base, __ATOMIC_ACQUIRE) / PAGE_SIZE;
+            for (size_t i = 0; i < used;) {
+                span_t *s = a->spans[i];
+                uintptr_t p = a->base + i * PAGE_SIZE;
+                if (!s || __atomic_load_n(&s->state, __ATOMIC_ACQUIRE) != SPAN_INUSE || s->base != p) {
+                    i++;
+                    continue;
+                }
+                if (!span_noscan(s))
+                    rescan_region(&gcw, s->base, s->limit);
+                drain(&gcw, UINT64_MAX, false);
+                i += s->npages;
+            }
+        }
+    }
+}
+
 void mark_drain(int n)
 {
     if (n > nhelpers + 1)
@@ -701,6 +761,8 @@ void mark_drain(int n)
     drain(&gcw, UINT64_MAX, n > 1);
     while (atomic_load(&helpers_running) > 0)
         sched_yield();
+    if (unlikely(atomic_load(&mark_overflowed)))
+        overflow_rescan();
 }
 
 uint64_t mark_take_marked_bytes(uint64_t *black)

@@ -112,6 +112,8 @@ static void init(void)
     heap_init();
     central_init();
     mark_init();
+    limiter_init(nprocs);
+    scavenge_init();
     pacer_init();
     pacer_set_concurrent(concurrent);
     threads_init();
@@ -125,10 +127,12 @@ struct cycle {
     uint64_t t0, t1, t2, t3;      /* start, world restarted, mark done (world stopped), world restarted */
     uint64_t heap0, heap1, marked, goal; /* heap_live at start and at mark end, marked bytes, next goal */
     uint64_t stack_bytes;
+    unsigned nprog; /* the program's threads stopped in the pauses */
     uint64_t rounds, round_bytes, final_bytes; /* pre-cleaning rounds; bytes rescanned in them / in the final pause */
     uint64_t final_pages;
     uint64_t stop_ns, roots_ns, rescan_ns, drain_ns; /* the final pause, phase by phase */
     uint64_t throttle_us; /* the wait allocating threads were given at the end */
+    bool limited;         /* the GC CPU limiter was on during the cycle */
 };
 
 /* ---- write tracking ------------------------------------------------------- */
@@ -224,6 +228,41 @@ void gc_arm_span(span_t *s)
         p = stop;
     }
     pthread_mutex_unlock(&track_lock);
+}
+
+/*
+ * The scavenger released [base, base + len) (free pages, in no span).  Under
+ * uffd, MADV_DONTNEED drops the pages' write protection with the pages: a
+ * page armed in this mark phase would then take writes unseen until the next
+ * scan reports it (a page with no entry reads as written) - and on
+ * transparent huge pages, kernels have misreported exactly that.  So the
+ * armed ones are protected again, under track_lock: a page armed after the
+ * release needs nothing (protection installs markers on empty entries).
+ * Under mprotect the protection is the mapping's and survives.
+ */
+void gc_rearm_released(uintptr_t base, size_t len)
+{
+    if (!gc_marking() || writetrack_backend() != WT_UFFD)
+        return;
+    gc_thread_t *t = current_thread();
+    enter_alloc(t);
+    pthread_mutex_lock(&track_lock);
+    for (uintptr_t p = base, end = base + len; p < end;) {
+        heap_arena_t *a = arena_of(p);
+        size_t i = (p - a->base) / PAGE_SIZE;
+        if (!page_armed(a, i)) {
+            p += PAGE_SIZE;
+            continue;
+        }
+        uintptr_t q = p + PAGE_SIZE;
+        while (q < end && arena_of(q) == a && page_armed(a, (q - a->base) / PAGE_SIZE))
+            q += PAGE_SIZE;
+        if (!writetrack_protect(p, q - p))
+            tc_fatal("write tracking: cannot protect released pages %p-%p", (void *)p, (void *)q);
+        p = q;
+    }
+    pthread_mutex_unlock(&track_lock);
+    leave_alloc(t);
 }
 
 /* Arm every used page: after the first pause, before any object is scanned. */
@@ -371,12 +410,15 @@ static void mark_threads(struct cycle *c)
 {
     gc_thread_t *self = tls_thread;
     c->stack_bytes = 0;
+    c->nprog = 0;
     for (gc_thread_t *t = thread_list; t; t = t->next) {
         /* The library's own threads (the sweeper, the collector) hold no
          * program pointers, only stale internal values that could retain
          * dead objects. */
         if (t->dead || t->internal)
             continue;
+        if (t != self)
+            c->nprog++;
         if (t == self) {
             mark_self(t);
         } else {
@@ -582,11 +624,12 @@ static void record_cycle(struct cycle *c, uint64_t cpu)
     unsigned pct = elapsed ? (unsigned)(g->gc_cpu_ns * 100 / (elapsed * (uint64_t)nprocs)) : 0;
     const uint64_t MB = 1 << 20;
     tc_trace("gc %u @%.3fs %u%%: %s+%s+%s ms clock, %s+0/%s/0+%s ms cpu, %llu->%llu->%llu MB, %llu MB goal, "
-             "%llu MB stacks, %llu MB globals, %d P%s",
+             "%llu MB stacks, %llu MB globals, %d P%s%s",
              g->num_gc, (double)elapsed / 1e9, pct, a, b, d, a, f, d, (unsigned long long)(c->heap0 / MB),
              (unsigned long long)(c->heap1 / MB), (unsigned long long)(c->marked / MB),
              (unsigned long long)(c->goal / MB), (unsigned long long)(c->stack_bytes / MB),
-             (unsigned long long)(roots_globals_bytes() / MB), nprocs, c->forced ? " (forced)" : "");
+             (unsigned long long)(roots_globals_bytes() / MB), nprocs, c->forced ? " (forced)" : "",
+             c->limited ? " (limited)" : "");
     if (concurrent && env.gctrace > 1)
         tc_trace("gc %u pre-cleaning (%s): %llu rounds rescanned %llu KB; final pause rescanned %llu written pages, "
                  "%llu KB; final pause %llu us: stop %llu, roots %llu, rescan %llu, drain %llu; throttle %llu us",
@@ -616,9 +659,17 @@ void gc_run(bool forced)
     else
         dl_iterate_phdr(cycle_stw, &c);
     uint64_t cpu = thread_cputime() - cpu0 + mark_take_helper_cpu();
+    /* The limiter's view: the collector's CPU, and the program's threads
+     * stopped for the pauses. */
+    uint64_t own = tls_thread && tls_thread->internal ? 0 : thread_cputime() - cpu0; /* (watched threads count themselves) */
+    limiter_add(own + ((c.t1 - c.t0) + (c.t3 - c.t2)) * c.nprog, own);
+    limiter_update(true);
+    c.limited = limiter_take_cycle_flag();
     record_cycle(&c, cpu);
+    scavenge_trace(false);
     pthread_mutex_unlock(&gc_lock);
     sweep_start_background();
+    scavenge_wake();
 }
 
 /* ---- assists ---------------------------------------------------------------- */
@@ -634,11 +685,21 @@ void gc_run(bool forced)
 #define ASSIST_MAX (512 << 10)  /* scan work per call: a bound on the gap it makes */
 #define WAIT_MAX_NS (300 * 1000) /* the longest wait per call */
 
-static uint64_t hard_goal(uint64_t goal) { return goal > UINT64_MAX / 2 ? UINT64_MAX : goal + goal / 10; }
+static uint64_t hard_goal(uint64_t goal)
+{
+    if (atomic_load_explicit(&limit_binding, memory_order_relaxed))
+        return goal; /* the memory limit's goal: no overshoot (Go's rule) */
+    return goal > UINT64_MAX / 2 ? UINT64_MAX : goal + goal / 10;
+}
 
 /* Past this the program waits, however long, for the cycle: memory before
  * latency, or a memory limit would not hold while marking falls behind. */
-static uint64_t block_goal(uint64_t goal) { return goal > UINT64_MAX / 2 ? UINT64_MAX : goal + goal / 4; }
+static uint64_t block_goal(uint64_t goal)
+{
+    if (atomic_load_explicit(&limit_binding, memory_order_relaxed))
+        return goal;
+    return goal > UINT64_MAX / 2 ? UINT64_MAX : goal + goal / 4;
+}
 
 /* One bounded piece of assist work; 0 when there was none. */
 static uint64_t assist_chunk(gc_thread_t *t, uint64_t budget)
@@ -657,6 +718,10 @@ void gc_assist(gc_thread_t *t)
     t->assist_debt = 0;
     if (debt <= 0 || t->internal || !atomic_load_explicit(&assists_on, memory_order_relaxed))
         return;
+    limiter_update(false);
+    if (limiter_on())
+        return; /* the collector has had half the CPU for a while: the program goes first */
+    uint64_t a0 = nanotime(), slept = 0;
     if (!t->gcw && !(t->gcw = mark_new_gcwork()))
         return;
     uint64_t live = (uint64_t)atomic_load(&heap_live), goal = atomic_load(&heap_goal);
@@ -694,11 +759,25 @@ void gc_assist(gc_thread_t *t)
             (!blocked && (waited >= WAIT_MAX_NS || (!over && waited >= wait))))
             break;
         if (!(mark_has_work() && assist_chunk(t, ASSIST_CHUNK))) {
+            uint64_t s0 = nanotime();
             mark_want_work(true);
             short_sleep();
             mark_want_work(false);
+            slept += nanotime() - s0;
         }
+        /* Tell the limiter as the time is spent: it may turn on meanwhile.
+         * Work only, as in Go: waiting is no CPU, and on a busy machine it
+         * would count the other processes' time against the collector. */
+        uint64_t now = nanotime();
+        limiter_add(now - a0 - slept, now - a0 - slept);
+        a0 = now;
+        slept = 0;
+        limiter_update(false);
+        if (limiter_on())
+            break;
     }
+    uint64_t now = nanotime();
+    limiter_add(now - a0 - slept, now - a0 - slept);
 }
 
 /* ---- the background collector thread ---------------------------------------- */
@@ -712,6 +791,7 @@ static void *bg_collector(void *arg)
     (void)arg;
     gc_thread_t *t = thread_register_self(true);
     (void)t;
+    limiter_watch_self();
     for (;;) {
         pthread_mutex_lock(&bg_lock);
         while (!bg_request)
@@ -727,8 +807,12 @@ void gc_maybe_collect(void)
 {
     if (!pacer_should_trigger())
         return;
+    limiter_update(false);
     if (!concurrent) {
-        gc_run(false);
+        /* Marking stops the world: while the limiter is on, the program runs
+         * and the heap grows past the goal instead. */
+        if (!limiter_on())
+            gc_run(false);
         return;
     }
     pthread_mutex_lock(&bg_lock);
@@ -748,10 +832,11 @@ void gc_maybe_collect(void)
     uint64_t t0 = nanotime();
     for (;;) {
         uint64_t live = (uint64_t)atomic_load(&heap_live), goal = atomic_load(&heap_goal);
-        if (gc_marking() || live <= hard_goal(goal) || !pacer_should_trigger() ||
+        if (gc_marking() || live <= hard_goal(goal) || !pacer_should_trigger() || limiter_on() ||
             (live <= block_goal(goal) && nanotime() - t0 >= WAIT_MAX_NS))
             break;
         short_sleep();
+        limiter_update(false);
     }
 }
 
@@ -764,6 +849,8 @@ void gc_fork_child(void)
     bg_request = false;
     concurrent = writetrack_fork_child() != WT_NONE;
     pacer_set_concurrent(concurrent);
+    scavenge_fork_child();
+    limiter_fork_child();
 }
 
 void gc_collect(void)

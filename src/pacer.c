@@ -11,8 +11,14 @@
  *   GOGC is a ratio to the data live after a collection, and when marking
  *   runs beside a fast-allocating program, up to half of what a cycle marks
  *   was merely allocated during it;
- *   with a memory limit, goal = min(goal, limit - memory that is not heap
- *   objects), so the heap stays under the limit even with GOGC=off.
+ *   with a memory limit, goal = min(goal, the limit's goal), so the heap
+ *   stays under the limit even with GOGC=off.  The limit's goal is Go's
+ *   (mgcpacer.go, memoryLimitHeapGoal): the limit less the memory that is
+ *   not heap objects (metadata, and the free slots of spans in use: sys_
+ *   retained() - free backed pages - heap_alloc_bytes), less what the process
+ *   is over the limit already, less headroom (3%, at least 1 MiB); never
+ *   below the marked heap.  It moves as memory is mapped and released, so
+ *   the heap's page allocator calls pacer_update() as the heap grows.
  *
  * The trigger: a cycle starts when heap_live reaches it.  Marking runs beside
  * the program, which allocates meanwhile, so the trigger sits below the goal
@@ -28,9 +34,12 @@
 #include <stdint.h>
 
 #define HEAP_MINIMUM ((uint64_t)4 << 20)
-#define LIMIT_HEADROOM ((uint64_t)1 << 20)
+#define LIMIT_HEADROOM_MIN ((uint64_t)1 << 20)
+#define LIMIT_HEADROOM_PERCENT 3
 
 _Atomic int64_t heap_live;
+_Atomic int64_t heap_alloc_bytes;
+_Atomic bool limit_binding;
 _Atomic uint64_t heap_goal;
 _Atomic uint64_t heap_trigger;
 static _Atomic uint64_t runway_bytes; /* allocated during the last mark phase */
@@ -39,6 +48,32 @@ _Atomic int gc_percent;
 _Atomic int64_t memory_limit;
 static _Atomic uint64_t heap_marked;
 static _Atomic uint64_t heap_black; /* of heap_marked: allocated during the mark phase */
+
+/* The heap goal the memory limit allows (UINT64_MAX: no limit). */
+static uint64_t limit_goal(uint64_t marked)
+{
+    int64_t lim = atomic_load(&memory_limit);
+    if (lim == INT64_MAX)
+        return UINT64_MAX;
+    uint64_t limit = (uint64_t)lim;
+    uint64_t retained = sys_retained();
+    uint64_t heap_sys = atomic_load(&sys_bytes[SYS_HEAP]);
+    uint64_t released = atomic_load(&heap_released_bytes);
+    uint64_t inuse = atomic_load(&heap_inuse_pages) * PAGE_SIZE;
+    uint64_t free_backed = heap_sys > released + inuse ? heap_sys - released - inuse : 0;
+    int64_t objects = atomic_load(&heap_alloc_bytes);
+    uint64_t used = free_backed + (objects > 0 ? (uint64_t)objects : 0);
+    uint64_t nonheap = retained > used ? retained - used : 0;
+    uint64_t overage = retained > limit ? retained - limit : 0;
+    if (nonheap + overage >= limit)
+        return marked;
+    uint64_t goal = limit - nonheap - overage;
+    uint64_t headroom = goal / 100 * LIMIT_HEADROOM_PERCENT;
+    if (headroom < LIMIT_HEADROOM_MIN)
+        headroom = LIMIT_HEADROOM_MIN;
+    goal = goal > 2 * headroom ? goal - headroom : headroom;
+    return goal < marked ? marked : goal;
+}
 
 static uint64_t compute_goal(void)
 {
@@ -52,20 +87,9 @@ static uint64_t compute_goal(void)
         if (goal < HEAP_MINIMUM)
             goal = HEAP_MINIMUM;
     }
-    int64_t limit = atomic_load(&memory_limit);
-    if (limit != INT64_MAX) {
-        uint64_t sys = 0;
-        for (int k = 0; k < SYS_NKINDS; k++)
-            sys += atomic_load(&sys_bytes[k]);
-        uint64_t heap_sys = atomic_load(&sys_bytes[SYS_HEAP]);
-        uint64_t overhead = sys - heap_sys;
-        /* Free heap pages count against the limit only while they are backed;
-         * the heap objects themselves are what the goal bounds. */
-        uint64_t lgoal = (uint64_t)limit > overhead + LIMIT_HEADROOM ? (uint64_t)limit - overhead - LIMIT_HEADROOM : 0;
-        if (lgoal < goal)
-            goal = lgoal;
-    }
-    return goal;
+    uint64_t lgoal = limit_goal(marked);
+    atomic_store_explicit(&limit_binding, lgoal < goal, memory_order_relaxed);
+    return lgoal < goal ? lgoal : goal;
 }
 
 /* Set the goal and the trigger below it. */
@@ -95,6 +119,14 @@ void pacer_init(void)
     set_goal();
 }
 
+/* The limit's goal moves with the memory mapped and released: called as the
+ * heap grows, and after memory is returned. */
+void pacer_update(void)
+{
+    if (atomic_load_explicit(&memory_limit, memory_order_relaxed) != INT64_MAX)
+        set_goal();
+}
+
 void pacer_set_concurrent(bool on)
 {
     concurrent = on;
@@ -122,6 +154,7 @@ int gc_set_percent(int percent)
         percent = -1;
     int old = atomic_exchange(&gc_percent, percent);
     set_goal();
+    scavenge_wake();
     return old;
 }
 
@@ -132,5 +165,10 @@ int64_t gc_set_memory_limit(int64_t bytes)
         return atomic_load(&memory_limit);
     int64_t old = atomic_exchange(&memory_limit, bytes);
     set_goal();
+    scavenge_wake();
+    /* Go's SetMemoryLimit takes effect at once: a heap over the new goal
+     * starts a collection now rather than at the next span. */
+    if (pacer_should_trigger())
+        gc_maybe_collect();
     return old;
 }

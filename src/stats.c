@@ -158,15 +158,10 @@ void gc_read_memstats(gc_memstats *out)
     uint64_t elapsed = nanotime() - g->start_ns;
     out->gc_cpu_fraction = elapsed ? (double)g->gc_cpu_ns / ((double)elapsed * (double)(np > 0 ? np : 1)) : 0;
     out->enable_gc = 1;
+    out->memory_limit = atomic_load(&memory_limit);
+    out->gc_limiter_enabled = limiter_on();
+    out->gc_limiter_last_enabled = limiter_last_enabled();
     start_the_world();
     pthread_mutex_unlock(&threads_lock);
     pthread_mutex_unlock(&gc_lock);
-}
-
-/* Collect, then give every free page run back to the OS.  (The scavenger of a
- * later version returns memory in the background and keeps exact counts.) */
-void gc_free_os_memory(void)
-{
-    gc_collect();
-    heap_release_free();
 }

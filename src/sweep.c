@@ -50,6 +50,8 @@ bool sweep_span(span_t *s, bool keep)
     tc_assert(nlive + nfreed <= s->alloc_count);
     unsigned ndead = s->alloc_count - nlive - nfreed; /* freed objects were counted by gc_free */
     unsigned cls = span_sizeclass(s);
+    if (ndead)
+        atomic_fetch_sub(&heap_alloc_bytes, (int64_t)ndead * (int64_t)s->elemsize);
     if (cls) {
         if (ndead)
             atomic_fetch_add(&gstats.nfree[cls], ndead);
@@ -109,7 +111,7 @@ bool sweep_one(void)
 }
 
 /* sweep_one for a thread outside the allocator: one span, one section. */
-static bool sweep_one_section(gc_thread_t *t)
+bool sweep_one_section(gc_thread_t *t)
 {
     enter_alloc(t);
     slow_enter(t);
@@ -151,6 +153,7 @@ static void *bg_sweeper(void *arg)
         while (sweep_one_section(t))
             if (++n % 16 == 0)
                 sched_yield(); /* Go's bgsweep yields after each span */
+        scavenge_wake(); /* the sweep freed what it freed: over to the scavenger */
     }
     return NULL;
 }

@@ -364,8 +364,7 @@ static bool units_apply(uintptr_t lo, uintptr_t hi, void (*op)(struct wt_arena *
 
 static void *meta_map(size_t bytes)
 {
-    void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    return p == MAP_FAILED ? NULL : p;
+    return sys_map(bytes, SYS_GC); /* counted against the memory limit like all metadata */
 }
 
 /* Record [base, base+len) (unit-aligned) as registered, each unit dirty.
