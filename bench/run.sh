@@ -9,7 +9,7 @@
 # Environment:
 #   BENCH_REPS=n        rounds (default 3; 1 with BENCH_QUICK=1)
 #   BENCH_QUICK=1       small sizes, 1 round
-#   BENCH_ONLY=name     one benchmark: binary_trees, gcbench, mt_alloc or pause
+#   BENCH_ONLY=name     one benchmark: binary_trees, gcbench, mt_alloc, pause or memlimit
 #                       (a space-separated list works too)
 #   BENCH_SYSTEMS=list  systems to run, in this order (default
 #                       "tricolor tricolor-stw bdwgc malloc mimalloc go"); absent ones are
@@ -18,15 +18,19 @@
 #   BENCH_TIMEOUT=s     kill a run after s seconds (default 600)
 #   BENCH_INSTALL=1     apt-get install -y libgc-dev libmimalloc-dev golang-go first
 #   BENCH_BT_DEPTH, BENCH_GCB_ROUNDS, BENCH_MT_ARGS ("threads iterations slots"),
-#   BENCH_PAUSE_ARGS ("records seconds [replacements]")
+#   BENCH_PAUSE_ARGS ("records seconds [replacements]"),
+#   BENCH_MEMLIMIT_ARGS ("live_mib garbage_mib limit_mib window_s [threshold_mib [replace_every]]")
 #                       override the sizes
+#   BENCH_TRICOLOR_LIB  the tricolor library to link (default build/libtricolor.a, or .so),
+#   BENCH_TRICOLOR_INCLUDE  and the directory of its tricolor.h (default include/)
 #   CC                  C compiler (default cc)
 #
 # Output: tables on stdout; bench/out/results.md (the same tables in Markdown
 # with machine details); bench/out/raw.tsv (every run); bench/out/runs/ (each
 # run's stdout, stderr and measurement); for the pause benchmark also
 # bench/out/pause.tsv, bench/out/pause_hist.tsv and the plot bench/pauses.svg
-# (drawn by bench/plot_pauses.py when python3 is present).  GOGC/GOMEMLIMIT/GODEBUG in the
+# (drawn by bench/plot_pauses.py when python3 is present); for the memlimit
+# benchmark bench/out/memlimit.tsv.  GOGC/GOMEMLIMIT/GODEBUG in the
 # environment reach tricolor and Go alike and are recorded in results.md.
 
 set -u
@@ -43,7 +47,7 @@ QUICK=${BENCH_QUICK:-0}
 [ "$QUICK" = 0 ] && QUICK=
 if [ -n "$QUICK" ]; then REPS=${BENCH_REPS:-1}; else REPS=${BENCH_REPS:-3}; fi
 TIMEOUT=${BENCH_TIMEOUT:-600}
-ALL_BENCHES="binary_trees gcbench mt_alloc pause"
+ALL_BENCHES="binary_trees gcbench mt_alloc pause memlimit"
 BENCHES=${BENCH_ONLY:-$ALL_BENCHES}
 ALL_SYSTEMS="tricolor tricolor-stw bdwgc malloc mimalloc go"
 WANT_SYSTEMS=${BENCH_SYSTEMS:-$ALL_SYSTEMS}
@@ -53,11 +57,13 @@ if [ -n "$QUICK" ]; then
     GCB_ROUNDS=${BENCH_GCB_ROUNDS:-1}
     MT_ARGS=${BENCH_MT_ARGS:-"4 200000 20000"}
     PAUSE_ARGS=${BENCH_PAUSE_ARGS:-"500000 3"}
+    MEMLIMIT_ARGS=${BENCH_MEMLIMIT_ARGS:-"50 512 80 5"}
 else
     BT_DEPTH=${BENCH_BT_DEPTH:-20}
     GCB_ROUNDS=${BENCH_GCB_ROUNDS:-10}
     MT_ARGS=${BENCH_MT_ARGS:-"4 4000000 20000"}
     PAUSE_ARGS=${BENCH_PAUSE_ARGS:-"3000000 20"}
+    MEMLIMIT_ARGS=${BENCH_MEMLIMIT_ARGS:-"200 4096 300 20"}
 fi
 
 bench_args() {
@@ -66,16 +72,21 @@ bench_args() {
     gcbench) echo "$GCB_ROUNDS" ;;
     mt_alloc) echo "$MT_ARGS" ;;
     pause) echo "$PAUSE_ARGS" ;;
+    memlimit) echo "$MEMLIMIT_ARGS" ;;
     esac
 }
 
 # The systems a benchmark runs on, in $SYSTEMS' order.  pause is about
 # collector pauses: the collectors, and malloc as the no-collector baseline.
+# memlimit is about a collector's memory limit and giving memory back:
+# tricolor, bdwgc and Go only.
 bench_systems() {
     local s list=
     for s in $SYSTEMS; do
         case $1:$s in
         pause:mimalloc) ;;
+        memlimit:tricolor | memlimit:bdwgc | memlimit:go) list="$list $s" ;;
+        memlimit:*) ;;
         *) list="$list $s" ;;
         esac
     done
@@ -116,15 +127,18 @@ fi
 have_header() { [ -f "/usr/include/$1" ] || echo "#include <$1>" | $CC -E -x c - >/dev/null 2>&1; }
 
 TRICOLOR_LIB=
+TRICOLOR_INCLUDE=${BENCH_TRICOLOR_INCLUDE:-$ROOT/include}
 find_tricolor() {
-    if [ -f "$ROOT/build/libtricolor.a" ]; then
+    if [ -n "${BENCH_TRICOLOR_LIB:-}" ]; then
+        [ -f "$BENCH_TRICOLOR_LIB" ] && TRICOLOR_LIB=$(cd "$(dirname "$BENCH_TRICOLOR_LIB")" && pwd)/$(basename "$BENCH_TRICOLOR_LIB")
+    elif [ -f "$ROOT/build/libtricolor.a" ]; then
         TRICOLOR_LIB="$ROOT/build/libtricolor.a"
     elif [ -f "$ROOT/build/libtricolor.so" ]; then
         TRICOLOR_LIB="$ROOT/build/libtricolor.so"
     fi
 }
 find_tricolor
-if [ -z "$TRICOLOR_LIB" ] && [ ! -d "$ROOT/build" ] && [ -f "$ROOT/CMakeLists.txt" ] &&
+if [ -z "$TRICOLOR_LIB" ] && [ -z "${BENCH_TRICOLOR_LIB:-}" ] && [ ! -d "$ROOT/build" ] && [ -f "$ROOT/CMakeLists.txt" ] &&
     command -v cmake >/dev/null 2>&1 && case " $WANT_SYSTEMS " in *" tricolor "*) true ;; *) false ;; esac; then
     msg "== build/ is missing: building tricolor with cmake (Release)"
     # env -u: when make runs this script, keep its jobserver flags from the sub-build.
@@ -142,8 +156,9 @@ skip() { SKIPPED="$SKIPPED$1: $2"$'\n'; msg "-- skipping $1: $2"; }
 for s in $WANT_SYSTEMS; do
     case $s in
     tricolor|tricolor-stw)
-        if [ -z "$TRICOLOR_LIB" ]; then skip tricolor "no build/libtricolor.a (build the library first: make, or cmake -S . -B build && cmake --build build)"
-        elif [ ! -f "$ROOT/include/tricolor.h" ]; then skip tricolor "no include/tricolor.h"
+        if [ -n "${BENCH_TRICOLOR_LIB:-}" ] && [ -z "$TRICOLOR_LIB" ]; then skip tricolor "no $BENCH_TRICOLOR_LIB (BENCH_TRICOLOR_LIB)"
+        elif [ -z "$TRICOLOR_LIB" ]; then skip tricolor "no build/libtricolor.a (build the library first: make, or cmake -S . -B build && cmake --build build)"
+        elif [ ! -f "$TRICOLOR_INCLUDE/tricolor.h" ]; then skip tricolor "no $TRICOLOR_INCLUDE/tricolor.h"
         else SYSTEMS="$SYSTEMS $s"; fi ;;
     bdwgc)
         if have_header gc.h; then SYSTEMS="$SYSTEMS bdwgc"; else skip bdwgc "no gc.h (apt-get install libgc-dev, or BENCH_INSTALL=1)"; fi ;;
@@ -171,7 +186,7 @@ build_one() { # bench system
     tricolor|tricolor-stw)
         local extra=
         case $TRICOLOR_LIB in *.so) extra="-Wl,-rpath,$(dirname "$TRICOLOR_LIB")" ;; esac
-        $CC $CFLAGS -DSYS_TRICOLOR -I"$ROOT/include" -o "$exe" "$BENCH_DIR/$b.c" "$TRICOLOR_LIB" $extra -pthread -ldl -lm ;;
+        $CC $CFLAGS -DSYS_TRICOLOR -I"$TRICOLOR_INCLUDE" -o "$exe" "$BENCH_DIR/$b.c" "$TRICOLOR_LIB" $extra -pthread -ldl -lm ;;
     bdwgc) $CC $CFLAGS -DSYS_BDWGC -o "$exe" "$BENCH_DIR/$b.c" -lgc -pthread ;;
     malloc) $CC $CFLAGS -DSYS_MALLOC -o "$exe" "$BENCH_DIR/$b.c" -pthread ;;
     mimalloc) $CC $CFLAGS -DSYS_MIMALLOC -o "$exe" "$BENCH_DIR/$b.c" -lmimalloc -pthread ;;
@@ -199,17 +214,31 @@ printf 'bench\tsystem\tround\tstatus\twall_ns\tcpu_us\tmaxrss_kb\tcollections\tm
 PAUSE_TSV=$OUT/pause.tsv
 PAUSE_FIELDS="maxgap_ns p50_ns p99_ns p999_ns gaps replacements seconds rate live_bytes gcs gc_maxpause_ns gc_totalpause_ns hist"
 printf 'system\tround\t%s\n' "$(echo $PAUSE_FIELDS | tr ' ' '\t')" >"$PAUSE_TSV"
+# The memlimit benchmark's numbers (its three MEMLIMIT lines), one line per
+# run: column name = <phase>_<key>.
+MEMLIMIT_TSV=$OUT/memlimit.tsv
+MEMLIMIT_FIELDS="limit:status limit:seconds limit:build_seconds limit:cpu_s limit:gcs limit:peak_rss_kb limit:rss_kb
+    limit:retained_kb limit:garbage_done_mib limit:checksum release:gc_ms release:rss_before_kb release:rss_after_gc_kb
+    release:threshold_mib release:below_ms release:rss_end_kb release:rss_min_kb release:cpu_s release:retained_end_kb
+    free:rebuild_seconds free:rss_before_kb free:free_ms free:rss_after_kb free:retained_after_kb
+    free:rss_after_more_kb"
+printf 'system\tround\t%s\n' "$(echo $MEMLIMIT_FIELDS | tr ' :' '\t_')" >"$MEMLIMIT_TSV"
 
 # Output lines that must be identical for every system (times and names removed):
 # their md5 goes into raw.tsv's check column, and after a benchmark's rounds
 # every successful run whose check differs from the most common one is marked
 # "wrongoutput" (a collector that freed a live object, say).
 check_text() {
-    grep -v -e '^BENCH ' -e '^depth ' -e '^GCBench ' -e '^mt_alloc (' -e '^pause (' -e '^PAUSE' "$1" | md5sum | cut -d' ' -f1
+    grep -v -e '^BENCH ' -e '^depth ' -e '^GCBench ' -e '^mt_alloc (' -e '^pause (' -e '^PAUSE' \
+        -e '^memlimit (' -e '^MEMLIMIT' "$1" | md5sum | cut -d' ' -f1
 }
 
 field() { # key file: value of key=value in the first line carrying it
     sed -n "s/.*[ ]$1=\([^ ]*\).*/\1/p" "$2" | head -1
+}
+
+mlfield() { # phase key file: value of key=value in the line "MEMLIMIT phase=<phase> ..."
+    sed -n "/^MEMLIMIT phase=$1 /s/.*[ ]$2=\([^ ]*\).*/\1/p" "$3" | head -1
 }
 
 run_one() { # bench system round
@@ -225,6 +254,7 @@ run_one() { # bench system round
     [ -n "$st" ] || st=nomeasure
     if [ "$st" = 0 ] && [ -z "$coll" ]; then st=nobenchline; fi
     if [ "$b" = pause ] && [ "$st" = 0 ] && ! grep -q '^PAUSE ' "$base.out"; then st=nopauseline; fi
+    if [ "$b" = memlimit ] && [ "$st" = 0 ] && [ "$(grep -c '^MEMLIMIT phase=' "$base.out")" != 3 ]; then st=nomemlimitline; fi
     local sum=-
     [ "$st" = 0 ] && sum=$(check_text "$base.out")
     printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$b" "$s" "$r" "$st" "${wall:-0}" \
@@ -235,6 +265,11 @@ run_one() { # bench system round
         for k in $PAUSE_FIELDS; do row="$row\t$(field "$k" "$base.out")"; done
         printf '%b\n' "$row" >>"$PAUSE_TSV"
     fi
+    if [ "$b" = memlimit ]; then
+        local kf row="$s\t$r"
+        for kf in $MEMLIMIT_FIELDS; do row="$row\t$(mlfield "${kf%%:*}" "${kf#*:}" "$base.out")"; done
+        printf '%b\n' "$row" >>"$MEMLIMIT_TSV"
+    fi
     if [ "$st" = 0 ]; then
         awk -v b="$b" -v s="$s" -v r="$r" -v w="$wall" -v c="$(( user + sys ))" -v m="$rss" -v n="$coll" -v p="$maxp" \
             'BEGIN { printf "   %-13s round %d %-9s wall %7.2f s  cpu %7.2f s  rss %7.1f MiB  gc %5d  maxpause %8.3f ms\n", b, r, s, w/1e9, c/1e6, m/1024, n, p/1e6 }' >&2
@@ -242,6 +277,16 @@ run_one() { # bench system round
             awk -v g="$(field maxgap_ns "$base.out")" -v q="$(field p999_ns "$base.out")" -v t="$(field rate "$base.out")" \
                 -v n="$(field gcs "$base.out")" -v p="$(field gc_maxpause_ns "$base.out")" \
                 'BEGIN { printf "   %32s measured: max gap %8.3f ms  p99.9 %7.3f ms  %5.2f M repl/s  gc %4d  max gc pause %8.3f ms\n", "", g/1e6, q/1e6, t/1e6, n, p/1e6 }' >&2
+        fi
+        if [ "$b" = memlimit ]; then
+            awk -v st="$(mlfield limit status "$base.out")" -v t="$(mlfield limit seconds "$base.out")" \
+                -v n="$(mlfield limit gcs "$base.out")" -v pk="$(mlfield limit peak_rss_kb "$base.out")" \
+                -v ag="$(mlfield release rss_after_gc_kb "$base.out")" -v bl="$(mlfield release below_ms "$base.out")" \
+                -v th="$(mlfield release threshold_mib "$base.out")" -v en="$(mlfield release rss_end_kb "$base.out")" \
+                -v fb="$(mlfield free rss_before_kb "$base.out")" -v fa="$(mlfield free rss_after_kb "$base.out")" \
+                -v fm="$(mlfield free free_ms "$base.out")" \
+                'BEGIN { printf "   %32s limit: %s %.2f s, %d GCs, peak %.1f MiB | release: %.1f MiB after GC, < %d MiB %s, %.1f MiB at end | free: %.1f -> %.1f MiB in %.1f ms\n",
+                         "", st, t, n, pk/1024, ag/1024, th, (bl == "never") ? "never" : sprintf("after %.2f s", bl/1000), en/1024, fb/1024, fa/1024, fm }' >&2
         fi
     else
         msg "   $b round $r $s: FAILED ($st); stderr tail:"
@@ -395,6 +440,89 @@ pause_table() {
     }' "$RAW" "$PAUSE_TSV"
 }
 
+# memlimit_table format(text|md): the memlimit benchmark's table, medians over
+# the successful rounds of its MEMLIMIT lines (memlimit.tsv).  The limit
+# phase's time and CPU count only the rounds whose limit phase ran to its end
+# (status=ok; bdwgc's hard cap can make it stop with status=oom); "never"
+# (RSS did not fall below the threshold within the window) sorts above any time.
+memlimit_table() {
+    awk -F'\t' -v fmt="$1" -v order="$(bench_systems memlimit)" '
+    function median(key,   n, i, j, t, a) {
+        n = cnt[key]
+        for (i = 1; i <= n; i++) a[i] = vals[key, i]
+        for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j+1] = a[j]; a[j+1] = t }
+        if (n == 0) return ""
+        return (n % 2) ? a[(n+1)/2] : (a[n/2] + a[n/2+1]) / 2
+    }
+    function add(s, name, v,   k) { k = s SUBSEP name; cnt[k]++; vals[k, cnt[k]] = v }
+    function mib(v) { return (v == "") ? "-" : sprintf("%.1f", v / 1024) }
+    FNR == 1 { file++; if (file == 2) for (i = 1; i <= NF; i++) col[$i] = i; next }
+    file == 1 && $1 == "memlimit" {
+        runs[$2]++; st[$2, $3] = $4
+        if ($4 != "0") fails[$2] = fails[$2] (fails[$2] == "" ? "" : ",") $4
+        next
+    }
+    file == 2 {
+        s = $1; r = $2
+        if (st[s, r] != "0") next
+        ok[s]++
+        if (threshold == "") threshold = $col["release_threshold_mib"]
+        if ($col["limit_status"] == "ok") {
+            limok[s]++
+            add(s, "lsec", $col["limit_seconds"]); add(s, "lcpu", $col["limit_cpu_s"])
+        } else {
+            oom[s]++; oomat[s] = oomat[s] (oomat[s] == "" ? "" : ", ") $col["limit_garbage_done_mib"]
+        }
+        add(s, "gcs", $col["limit_gcs"]); add(s, "peak", $col["limit_peak_rss_kb"])
+        add(s, "aftergc", $col["release_rss_after_gc_kb"])
+        add(s, "below", ($col["release_below_ms"] == "never") ? 1e18 : $col["release_below_ms"])
+        add(s, "end", $col["release_rss_end_kb"]); add(s, "fbefore", $col["free_rss_before_kb"])
+        add(s, "fafter", $col["free_rss_after_kb"]); add(s, "fms", $col["free_free_ms"])
+    }
+    END {
+        split("lsec lcpu gcs peak aftergc below end fbefore fafter fms", names, " ")
+        ns = split(order, sys, " ")
+        for (i = 1; i <= ns; i++) { s = sys[i]; if (ok[s]) for (f in names) med[s, names[f]] = median(s SUBSEP names[f]) }
+        nh = split("system|ok/runs|limit s|limit CPU s|limit GCs|peak RSS MiB|RSS after GC MiB|< " threshold " MiB after s|RSS after window MiB|RSS before free MiB|RSS after free MiB|free call ms", hdr, "|")
+        split("-9 7 8 11 9 12 16 17 20 19 18 12", w, " ")
+        if (fmt == "md") {
+            line = "|"; sep = "|"
+            for (h = 1; h <= nh; h++) { line = line " " hdr[h] " |"; sep = sep (h <= 2 ? "---|" : "---:|") }
+            print line; print sep
+        } else {
+            line = " "; for (h = 1; h <= nh; h++) line = line sprintf(" %" w[h] "s", hdr[h]); print line
+        }
+        for (i = 1; i <= ns; i++) {
+            s = sys[i]
+            if (!runs[s]) continue
+            c[1] = s; c[2] = (ok[s] + 0) "/" runs[s]
+            if (ok[s]) {
+                if (limok[s]) { c[3] = sprintf("%.2f", med[s,"lsec"]); c[4] = sprintf("%.2f", med[s,"lcpu"]) }
+                else { c[3] = "oom"; c[4] = "-" }
+                c[5] = sprintf("%d", med[s,"gcs"]); c[6] = mib(med[s,"peak"]); c[7] = mib(med[s,"aftergc"])
+                c[8] = (med[s,"below"] >= 1e17) ? "never" : sprintf("%.2f", med[s,"below"] / 1000)
+                c[9] = mib(med[s,"end"]); c[10] = mib(med[s,"fbefore"]); c[11] = mib(med[s,"fafter"])
+                c[12] = sprintf("%.1f", med[s,"fms"])
+            } else {
+                for (h = 3; h <= nh; h++) c[h] = "-"
+                c[3] = "FAILED"
+            }
+            if (oom[s]) notes = notes sprintf("%s: the limit phase ran out of memory in %d of %d rounds (after %s MiB of garbage); its limit s and CPU s are from the other rounds\n", s, oom[s], ok[s], oomat[s])
+            if (fails[s] != "") notes = notes sprintf("%s failed runs: %s (status: exit code, sig:N, timeout, nobenchline, nomemlimitline or wrongoutput)\n", s, fails[s])
+            if (fmt == "md") {
+                line = "|"; for (h = 1; h <= nh; h++) line = line " " c[h] " |"; print line
+            } else {
+                line = " "; for (h = 1; h <= nh; h++) line = line sprintf(" %" w[h] "s", c[h]); print line
+            }
+        }
+        if (notes != "") {
+            n = split(notes, nl, "\n")
+            if (fmt == "md") print ""
+            for (i = 1; i < n; i++) print (fmt == "md" ? "- " : "  note: ") nl[i]
+        }
+    }' "$RAW" "$MEMLIMIT_TSV"
+}
+
 # After the pause benchmark: the plot (bench/pauses.svg) and the histograms
 # of every run (bench/out/pause_hist.tsv), by plot_pauses.py.
 PLOT_NOTE=
@@ -435,6 +563,8 @@ for b in $BENCHES; do
     if [ "$b" = pause ]; then
         pause_table text
         plot_pauses
+    elif [ "$b" = memlimit ]; then
+        memlimit_table text
     else
         table "$b" text
     fi
@@ -459,7 +589,9 @@ pkgver() { dpkg-query -W -f='${Version}' "$1" 2>/dev/null || echo "not installed
     echo "- mimalloc: libmimalloc-dev $(pkgver libmimalloc-dev) (MI_MALLOC_VERSION $(sed -n 's/^#define MI_MALLOC_VERSION[[:space:]]*\([0-9]*\).*/\1/p' /usr/include/mimalloc.h 2>/dev/null | head -1))"
     echo "- glibc: $(ldd --version 2>/dev/null | head -1 | sed 's/^ldd //')"
     echo "- go: $(go version 2>/dev/null || echo absent)"
-    if [ -n "$TRICOLOR_LIB" ]; then
+    if [ -n "$TRICOLOR_LIB" ] && [ -n "${BENCH_TRICOLOR_LIB:-}" ]; then
+        echo "- tricolor: $TRICOLOR_LIB (BENCH_TRICOLOR_LIB, header from $TRICOLOR_INCLUDE), built $(date -u -r "$TRICOLOR_LIB" '+%Y-%m-%d %H:%M UTC')"
+    elif [ -n "$TRICOLOR_LIB" ]; then
         echo "- tricolor: ${TRICOLOR_LIB#"$ROOT"/}, git $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '(no commit)')$( [ -n "$(git -C "$ROOT" status --porcelain -- src include 2>/dev/null)" ] && echo ' + uncommitted changes'), built $(date -u -r "$TRICOLOR_LIB" '+%Y-%m-%d %H:%M UTC')"
     fi
     echo "- load average before the runs: ${LOADAVG:-unknown}"
@@ -490,6 +622,24 @@ pkgver() { dpkg-query -W -f='${Version}' "$1" 2>/dev/null || echo "not installed
             echo
             pause_table md
             [ -n "$PLOT_NOTE" ] && { echo; echo "- $PLOT_NOTE"; }
+        elif [ "$b" = memlimit ]; then
+            set -- $(bench_args memlimit)
+            echo "Systems: $(bench_systems memlimit). Arguments: live MiB, garbage MiB, limit MiB, window s"
+            echo "[, threshold MiB (default live/2) [, replace every]]. Three phases, each timed and measured by"
+            echo "the program itself (VmRSS, VmHWM from /proc/self/status):"
+            echo "1. **limit**: no proportional pacing and a ${3:-?} MiB limit (tricolor and Go: GOGC=off and the"
+            echo "   soft memory limit; bdwgc: GC_set_max_heap_size, a hard cap on its heap, with one retry) while"
+            echo "   ${1:-?} MiB of small records stay live and ${2:-?} MiB of garbage is allocated: **limit s**, **limit"
+            echo "   CPU s**, **limit GCs**, **peak RSS MiB** (VmHWM at the end of the phase: the process's peak so far);"
+            echo "2. **release**: all live data dropped, default pacing again, one collection, then no call at all"
+            echo "   for ${4:-?} s while VmRSS is read every 50 ms: **RSS after GC MiB** (right after the collection),"
+            echo "   the time from the collection's end until RSS fell below the threshold (**never**: not within"
+            echo "   the window), **RSS after window MiB**;"
+            echo "3. **free**: the live data built again and dropped, then the explicit release (tricolor"
+            echo "   gc_free_os_memory, Go debug.FreeOSMemory, bdwgc GC_gcollect_and_unmap): RSS before and right"
+            echo "   after the call, and its duration."
+            echo
+            memlimit_table md
         else
             table "$b" md
         fi
