@@ -430,9 +430,18 @@ INTERNAL uint64_t roots_globals_bytes(void);
 
 /* ---- pacer.c ----------------------------------------------------------- */
 
+INTERNAL bool limiter_on(void); /* limiter.c: the GC CPU limiter is capping the collector */
+
 INTERNAL extern _Atomic int64_t heap_live;   /* bytes the pacer counts as allocated */
 INTERNAL extern _Atomic int64_t heap_alloc_bytes; /* bytes of objects, unswept garbage included (Go's totalAlloc - totalFree, by span) */
 INTERNAL extern _Atomic bool limit_binding;  /* the memory limit sets the goal (not GOGC) */
+INTERNAL extern _Atomic uint64_t heap_cap;    /* heap_live the GC CPU limiter may not let the heap pass */
+/* The GC CPU limiter is on and the heap below its cap: the program goes first. */
+static inline bool limiter_yields(void)
+{
+    return limiter_on() && (uint64_t)atomic_load_explicit(&heap_live, memory_order_relaxed) <
+                               atomic_load_explicit(&heap_cap, memory_order_relaxed);
+}
 INTERNAL extern _Atomic uint64_t heap_goal;    /* the heap size the next cycle should end at */
 INTERNAL extern _Atomic uint64_t heap_trigger; /* heap_live that starts the next cycle */
 INTERNAL extern _Atomic int gc_percent;
@@ -474,7 +483,6 @@ INTERNAL void scavenge_fork_child(void);
 INTERNAL void limiter_init(int nprocs);
 INTERNAL void limiter_add(uint64_t gc_ns, uint64_t gc_cpu_ns); /* GC time; of it, CPU time the program's threads did not run */
 INTERNAL void limiter_update(bool now);  /* account the time since the last update (rate-limited unless now) */
-INTERNAL bool limiter_on(void);          /* the GC CPU limiter is capping the collector */
 INTERNAL uint32_t limiter_last_enabled(void);
 INTERNAL bool limiter_take_cycle_flag(void); /* was on at some point since the last call */
 INTERNAL void limiter_watch_self(void);  /* a collector thread: its CPU is collector time */

@@ -719,7 +719,7 @@ void gc_assist(gc_thread_t *t)
     if (debt <= 0 || t->internal || !atomic_load_explicit(&assists_on, memory_order_relaxed))
         return;
     limiter_update(false);
-    if (limiter_on())
+    if (limiter_yields())
         return; /* the collector has had half the CPU for a while: the program goes first */
     uint64_t a0 = nanotime(), slept = 0;
     if (!t->gcw && !(t->gcw = mark_new_gcwork()))
@@ -773,7 +773,7 @@ void gc_assist(gc_thread_t *t)
         a0 = now;
         slept = 0;
         limiter_update(false);
-        if (limiter_on())
+        if (limiter_yields())
             break;
     }
     uint64_t now = nanotime();
@@ -811,7 +811,7 @@ void gc_maybe_collect(void)
     if (!concurrent) {
         /* Marking stops the world: while the limiter is on, the program runs
          * and the heap grows past the goal instead. */
-        if (!limiter_on())
+        if (!limiter_yields())
             gc_run(false);
         return;
     }
@@ -832,7 +832,7 @@ void gc_maybe_collect(void)
     uint64_t t0 = nanotime();
     for (;;) {
         uint64_t live = (uint64_t)atomic_load(&heap_live), goal = atomic_load(&heap_goal);
-        if (gc_marking() || live <= hard_goal(goal) || !pacer_should_trigger() || limiter_on() ||
+        if (gc_marking() || live <= hard_goal(goal) || !pacer_should_trigger() || limiter_yields() ||
             (live <= block_goal(goal) && nanotime() - t0 >= WAIT_MAX_NS))
             break;
         short_sleep();

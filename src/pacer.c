@@ -40,6 +40,7 @@
 _Atomic int64_t heap_live;
 _Atomic int64_t heap_alloc_bytes;
 _Atomic bool limit_binding;
+_Atomic uint64_t heap_cap = UINT64_MAX;
 _Atomic uint64_t heap_goal;
 _Atomic uint64_t heap_trigger;
 static _Atomic uint64_t runway_bytes; /* allocated during the last mark phase */
@@ -110,6 +111,14 @@ static void set_goal(void)
     }
     atomic_store(&heap_goal, goal);
     atomic_store(&heap_trigger, trigger);
+    /* How far the GC CPU limiter may let the heap go.  When the memory limit
+     * sets the goal and the live heap fits under it, 10% past the goal: the
+     * limit stays a bound (soft by that much) and the program still gets the
+     * CPU when collections cannot keep up.  When the live heap alone does
+     * not fit - the death spiral the limiter is for - no bound. */
+    uint64_t marked = atomic_load(&heap_marked);
+    bool fits = atomic_load(&limit_binding) && marked < goal && goal < UINT64_MAX / 2;
+    atomic_store(&heap_cap, fits ? goal + goal / 10 : UINT64_MAX);
 }
 
 void pacer_init(void)

@@ -12,7 +12,7 @@
  *   - with a memory limit, everything tricolor maps and has not released
  *     (sys_retained) at most 95% of the limit.
  * The background thread releases what is over, from the top of the heap
- * down (heap.c finds the pages), in 512 KiB pieces, sleeping after each
+ * down (heap.c finds the pages), in 1 MiB pieces, sleeping after each
  * for 99 times as long as the piece took: about 1% of one CPU.  It looks
  * after every collection, when the background sweep ends, when GOGC or the
  * limit change, and once a second.
@@ -41,7 +41,7 @@
 #include <sys/mman.h>
 #include <time.h>
 
-#define BG_PIECE 64       /* pages per background release: 512 KiB */
+#define BG_PIECE 128      /* pages per background release: 1 MiB */
 #define SYNC_PIECE 512    /* pages per synchronous or forced release: 4 MiB */
 #define SYNC_SWEEPS 4096  /* spans a synchronous scavenge may sweep to find free pages */
 #define BG_SLEEP_RATIO 99 /* sleep 99x the work: 1% of a CPU */
@@ -193,7 +193,7 @@ void scavenge_on_growth(uint64_t bytes)
         return;
     uint64_t retained = sys_retained();
     gc_thread_t *t = tls_thread;
-    if (retained > (uint64_t)limit && t && !limiter_on()) {
+    if (retained > (uint64_t)limit && t && !limiter_yields()) {
         uint64_t need = retained - (uint64_t)limit;
         if (need > t->scav_need)
             t->scav_need = need;
