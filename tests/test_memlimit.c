@@ -80,6 +80,10 @@
  *                      next_gc <= 64 MiB; 200 MiB of garbage runs >= 2
  *                      collections (GOGC is off: only the limit triggers them)
  *                      and every gctrace line's goal is <= 64 MB
+ *   limiter_trace      child with GOMEMLIMIT=8MiB GODEBUG=gctrace=1, 64 MiB
+ *                      live, 512 MiB of garbage: every gc line is in Go's
+ *                      format (with " (limited)" allowed at the end) and at
+ *                      least one says " (limited)"; the records intact
  *   target_300 (long)  the issue's targets, in absolute VmRSS/VmHWM (~10 s on
  *                      2 cores): GOGC off, limit 300 MiB, 200 MiB live, 4 GiB
  *                      of garbage: VmHWM <= 330 MiB; every live byte intact; live
@@ -1068,6 +1072,44 @@ static int child_gctrace_env(void)
     return 0;
 }
 
+/* limiter_trace ------------------------------------------------------------ */
+
+/* The limiter's state in gctrace: a cycle during which it was on ends its
+ * line with " (limited)", after the number of Ps (and after " (forced)"). */
+static void test_limiter_trace(void)
+{
+    tc_child c;
+    const char *env[] = {"GOMEMLIMIT=8MiB", "GOGC", godebug_with("gctrace=1"), NULL};
+    run_child(&c, "limiter_trace", env, 120);
+    regex_t re;
+    int e = regcomp(&re, "^gc [0-9]+ @[0-9.]+s [0-9]+%: .* [0-9]+ P( \\(forced\\))?( \\(limited\\))?$", REG_EXTENDED);
+    TC_CHECK(e == 0, "regcomp: %d", e);
+    unsigned lines = 0, limited = 0;
+    char *save = NULL;
+    for (char *line = strtok_r(c.err, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        if (strncmp(line, "gc ", 3) != 0)
+            continue;
+        TC_CHECK(regexec(&re, line, 0, NULL, 0) == 0, "gctrace line not in Go's format: \"%s\"", line);
+        lines++;
+        limited += strstr(line, " (limited)") != NULL;
+    }
+    regfree(&re);
+    printf("     limiter_trace: %u gctrace lines, %u of them (limited)\n", lines, limited);
+    TC_CHECK(limited > 0, "GOMEMLIMIT=8MiB under 64 MiB live: no gctrace line says (limited) in %u lines", lines);
+    tc_child_free(&c);
+}
+
+static int child_limiter_trace(void)
+{
+    build_recs(64 * TC_MiB);
+    uint64_t rng = 21;
+    garbage(512 * TC_MiB, &rng);
+    stats(&ms);
+    TC_CHECK(ms.gc_limiter_last_enabled > 0, "GOMEMLIMIT=8MiB under 64 MiB live: the limiter never came on");
+    check_recs("limiter_trace");
+    return 0;
+}
+
 /* ------------------------------------------------------------------------ */
 /* target_300 (long)                                                        */
 /* ------------------------------------------------------------------------ */
@@ -1125,6 +1167,8 @@ int main(int argc, char **argv)
             return child_enomem();
         if (strcmp(argv[2], "gctrace_env") == 0)
             return child_gctrace_env();
+        if (strcmp(argv[2], "limiter_trace") == 0)
+            return child_limiter_trace();
         TC_FAIL("unknown child %s", argv[2]);
     }
     static const tc_subtest tests[] = {
@@ -1139,6 +1183,7 @@ int main(int argc, char **argv)
         {"enomem", test_enomem},
         {"limiter", test_limiter},
         {"gctrace_env", test_gctrace_env},
+        {"limiter_trace", test_limiter_trace},
         {"target_300", test_target_300},
     };
     return tc_main(argc, argv, tests, TC_NTESTS(tests));
