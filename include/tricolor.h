@@ -175,7 +175,8 @@ GC_API void gc_free_os_memory(void);
  * returns free pages, then retries; if that fails too it calls the function
  * set here (bdwgc's GC_set_oom_fn) with the size asked for, and returns what
  * the function returns.  Without one, or when it returns NULL, the allocation
- * returns NULL with errno == ENOMEM.  The function may allocate.  What it
+ * returns NULL with errno == ENOMEM.  The function may allocate (an
+ * allocation inside it that fails does not call it again).  What it
  * returns must be memory the program holds no other pointer to (a fresh
  * malloc, say): gc_alloc is declared with the malloc attribute, so the
  * compiler assumes its result aliases nothing.  Returns the previous function

@@ -233,9 +233,17 @@ static NOINLINE void *alloc_failed(size_t size, int noscan)
     }
     if (p)
         return p;
+    /* The function may allocate; if that fails too, it is not called again
+     * from inside itself. */
+    static __thread bool in_oom_fn;
     gc_oom_fn fn = atomic_load(&oom_fn);
-    if (fn && size <= MAX_ALLOC_SIZE && (p = fn(size)))
-        return p;
+    if (fn && size <= MAX_ALLOC_SIZE && !in_oom_fn) {
+        in_oom_fn = true;
+        p = fn(size);
+        in_oom_fn = false;
+        if (p)
+            return p;
+    }
     errno = ENOMEM;
     return NULL;
 }
