@@ -376,6 +376,8 @@ static inline bool gc_marking(void) { return atomic_load_explicit(&gc_phase, mem
 
 struct gcwork;
 INTERNAL void mark_init(void);
+INTERNAL extern unsigned mark_debug_wb_cap;            /* tests: cap on mapped work buffers (0: none) */
+INTERNAL extern _Atomic unsigned mark_overflow_passes; /* heap rescans after the mark queue overflowed */
 INTERNAL void mark_range(uintptr_t start, uintptr_t end); /* scan a root range */
 INTERNAL bool mark_object_marked(span_t *s, unsigned idx); /* marked and not freed */
 INTERNAL void mark_push_rescan(uintptr_t lo, uintptr_t hi); /* queue: rescan the marked objects' parts in [lo, hi) of one span */

@@ -132,8 +132,19 @@ static inline void wb_lock_give(gc_thread_t *t)
         leave_alloc(t);
 }
 
+/* Tests only (test_memlimit's mark_overflow): refuse a work buffer while
+ * this many are out of the free list, as if the OS refused to map one;
+ * 0: no cap. */
+unsigned mark_debug_wb_cap;
+_Atomic unsigned mark_overflow_passes; /* heap rescans after an overflow (overflow_rescan) */
+static _Atomic int wb_out;             /* buffers taken from wb_empty less those put back, under a cap */
+
 static workbuf_t *wb_get_empty(void)
 {
+    if (unlikely(mark_debug_wb_cap) && atomic_fetch_add(&wb_out, 1) >= (int)mark_debug_wb_cap) {
+        atomic_fetch_sub(&wb_out, 1);
+        return NULL;
+    }
     gc_thread_t *t = wb_lock_take();
     workbuf_t *b = wb_empty;
     if (b)
@@ -148,6 +159,8 @@ static workbuf_t *wb_get_empty(void)
 
 static void wb_put(workbuf_t **list, workbuf_t *b)
 {
+    if (unlikely(mark_debug_wb_cap) && list == &wb_empty)
+        atomic_fetch_sub(&wb_out, 1);
     gc_thread_t *t = wb_lock_take();
     b->next = *list;
     *list = b;
@@ -726,6 +739,7 @@ void mark_fork_child(void)
 static NOINLINE void overflow_rescan(void)
 {
     while (atomic_exchange(&mark_overflowed, false)) {
+        atomic_fetch_add(&mark_overflow_passes, 1);
         for (heap_arena_t *a = arena_first(); a; a = a->next) {
             size_t used = __atomic_load_n(&a->zeroed_base, __ATOMIC_ACQUIRE) / PAGE_SIZE;
             for (size_t i = 0; i < used;) {
