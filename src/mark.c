@@ -159,8 +159,9 @@ static workbuf_t *wb_get_empty(void)
 
 static void wb_put(workbuf_t **list, workbuf_t *b)
 {
-    if (unlikely(mark_debug_wb_cap) && list == &wb_empty)
-        atomic_fetch_sub(&wb_out, 1);
+    /* (Buffers out before the cap was set come back uncounted.) */
+    if (unlikely(mark_debug_wb_cap) && list == &wb_empty && atomic_fetch_sub(&wb_out, 1) <= 0)
+        atomic_fetch_add(&wb_out, 1);
     gc_thread_t *t = wb_lock_take();
     b->next = *list;
     *list = b;
