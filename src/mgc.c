@@ -537,7 +537,18 @@ static void drain_quiet(int nw)
 static void cycle_concurrent(struct cycle *c)
 {
     uint64_t live = (uint64_t)atomic_load(&heap_live);
-    mark_shadows_start(live / 4 > SHADOW_MIN ? live / 4 : SHADOW_MIN);
+    uint64_t cap = live / 4 > SHADOW_MIN ? live / 4 : SHADOW_MIN;
+    /* Shadows are memory too: under a memory limit, at most half the room
+     * left below it (none when the heap presses on it: the limit before the
+     * speed of pre-cleaning). */
+    int64_t limit = atomic_load(&memory_limit);
+    if (limit != INT64_MAX) {
+        uint64_t retained = sys_retained();
+        uint64_t room = (uint64_t)limit > retained ? ((uint64_t)limit - retained) / 2 : 0;
+        if (cap > room)
+            cap = room;
+    }
+    mark_shadows_start(cap);
 
     /* Phase 3: the first, short stop. */
     pthread_mutex_lock(&threads_lock);

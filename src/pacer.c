@@ -112,13 +112,14 @@ static void set_goal(void)
     atomic_store(&heap_goal, goal);
     atomic_store(&heap_trigger, trigger);
     /* How far the GC CPU limiter may let the heap go.  When the memory limit
-     * sets the goal and the live heap fits under it, 10% past the goal: the
-     * limit stays a bound (soft by that much) and the program still gets the
-     * CPU when collections cannot keep up.  When the live heap alone does
+     * sets the goal and the live heap fits under it, 5% past the goal (3%
+     * headroom below the limit already): the limit stays a bound, soft by a
+     * few percent, and the program still gets the CPU when collections
+     * cannot keep up.  When the live heap alone does
      * not fit - the death spiral the limiter is for - no bound. */
     uint64_t marked = atomic_load(&heap_marked);
     bool fits = atomic_load(&limit_binding) && marked < goal && goal < UINT64_MAX / 2;
-    atomic_store(&heap_cap, fits ? goal + goal / 10 : UINT64_MAX);
+    atomic_store(&heap_cap, fits ? goal + goal / 20 : UINT64_MAX);
 }
 
 void pacer_init(void)
