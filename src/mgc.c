@@ -539,12 +539,14 @@ static void cycle_concurrent(struct cycle *c)
     uint64_t live = (uint64_t)atomic_load(&heap_live);
     uint64_t cap = live / 4 > SHADOW_MIN ? live / 4 : SHADOW_MIN;
     /* Shadows are memory too: under a memory limit, at most half the room
-     * left below it (none when the heap presses on it: the limit before the
-     * speed of pre-cleaning). */
+     * left below it, or 3% of the limit when the heap presses on it (the
+     * limit's goal keeps that much headroom). */
     int64_t limit = atomic_load(&memory_limit);
     if (limit != INT64_MAX) {
         uint64_t retained = sys_retained();
         uint64_t room = (uint64_t)limit > retained ? ((uint64_t)limit - retained) / 2 : 0;
+        if (room < (uint64_t)limit / 100 * 3)
+            room = (uint64_t)limit / 100 * 3;
         if (cap > room)
             cap = room;
     }

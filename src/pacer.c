@@ -51,6 +51,8 @@ static _Atomic uint64_t heap_marked;
 static _Atomic uint64_t heap_black; /* of heap_marked: allocated during the mark phase */
 
 /* The heap goal the memory limit allows (UINT64_MAX: no limit). */
+static _Atomic uint64_t limit_room; /* limit_goal's goal without the overage term */
+
 static uint64_t limit_goal(uint64_t marked)
 {
     int64_t lim = atomic_load(&memory_limit);
@@ -66,6 +68,9 @@ static uint64_t limit_goal(uint64_t marked)
     uint64_t used = free_backed + (objects > 0 ? (uint64_t)objects : 0);
     uint64_t nonheap = retained > used ? retained - used : 0;
     uint64_t overage = retained > limit ? retained - limit : 0;
+    /* The heap the limit holds, overage aside: whether the live heap fits. */
+    uint64_t room = nonheap < limit ? limit - nonheap : 0;
+    atomic_store_explicit(&limit_room, room - room / 100 * LIMIT_HEADROOM_PERCENT, memory_order_relaxed);
     if (nonheap + overage >= limit)
         return marked;
     uint64_t goal = limit - nonheap - overage;
@@ -118,7 +123,7 @@ static void set_goal(void)
      * cannot keep up.  When the live heap alone does
      * not fit - the death spiral the limiter is for - no bound. */
     uint64_t marked = atomic_load(&heap_marked);
-    bool fits = atomic_load(&limit_binding) && marked < goal && goal < UINT64_MAX / 2;
+    bool fits = atomic_load(&limit_binding) && marked < atomic_load(&limit_room) && goal < UINT64_MAX / 2;
     atomic_store(&heap_cap, fits ? goal + goal / 20 : UINT64_MAX);
 }
 
