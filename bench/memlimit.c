@@ -181,23 +181,6 @@ static void *g_ring[kRing];
 static uint32_t sample_ms[kMaxSamples];
 static uint32_t sample_kb[kMaxSamples];
 
-static inline uint64_t rng_next(uint64_t *s)
-{
-    uint64_t x = *s;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    *s = x;
-    return x * 0x2545F4914F6CDD1DULL;
-}
-
-static inline uint64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 static double cpu_seconds(void)
 {
     struct rusage ru;

@@ -33,16 +33,6 @@ typedef struct worker {
     long damaged;
 } worker;
 
-static inline uint64_t rng_next(uint64_t *s)
-{
-    uint64_t x = *s;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    *s = x;
-    return x * 0x2545F4914F6CDD1DULL;
-}
-
 static void *worker_main(void *arg)
 {
     worker *w = arg;

@@ -73,23 +73,6 @@ enum { kCoarse = sizeof coarse_us / sizeof coarse_us[0] + 1 };
 static uint64_t fine[kFineBuckets];
 static uint64_t coarse[kCoarse];
 
-static inline uint64_t rng_next(uint64_t *s)
-{
-    uint64_t x = *s;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    *s = x;
-    return x * 0x2545F4914F6CDD1DULL;
-}
-
-static inline uint64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* Fine buckets: values below 16 ns have one bucket each; above, each power
  * of two [2^e, 2^(e+1)) is cut into 16 equal buckets. */
 static inline int fine_index(uint64_t v)

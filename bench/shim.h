@@ -64,6 +64,25 @@
 #include <string.h>
 #include <time.h>
 
+/* Shared by the programs: the random numbers (xorshift64*, the same sequence
+ * for every system) and a monotonic clock in nanoseconds. */
+static inline uint64_t rng_next(uint64_t *s)
+{
+    uint64_t x = *s;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *s = x;
+    return x * 0x2545F4914F6CDD1DULL;
+}
+
+static inline uint64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 #if (defined(SYS_TRICOLOR) + defined(SYS_BDWGC) + defined(SYS_MALLOC) + defined(SYS_MIMALLOC)) != 1
 #error "define exactly one of SYS_TRICOLOR, SYS_BDWGC, SYS_MALLOC, SYS_MIMALLOC"
 #endif
@@ -178,12 +197,7 @@ static uint64_t bench_stw_start_ns, bench_max_pause_ns, bench_total_pause_ns;
 /* Every pause also goes into a ring, for bench_gc_phase(). */
 static uint64_t bench_pause_ring[BENCH_PHASE_PAUSES], bench_npauses, bench_phase_max_ns;
 
-static inline uint64_t bench_mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
+static inline uint64_t bench_mono_ns(void) { return mono_ns(); }
 
 /* Called by the collector with its lock held: the statics need no locking. */
 static void GC_CALLBACK bench_gc_event(GC_EventType ev)
