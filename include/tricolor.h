@@ -270,6 +270,98 @@ GC_API int gc_register_thread(void);
 /* Unregister the calling thread.  Automatic when a registered thread exits. */
 GC_API void gc_unregister_thread(void);
 
+/* ------------------------------------------------------------------------ */
+/* Finalizers, cleanups, weak pointers                                       */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * These follow Go's runtime.SetFinalizer, runtime.AddCleanup and the weak
+ * package.  Each takes `obj`, which must be the start of a live collected
+ * object (what gc_alloc returned): for anything else (an interior pointer, a
+ * global, a freed object, NULL) the call does nothing, sets errno to EINVAL
+ * and returns NULL if it returns a pointer.  An object may carry any number
+ * of records; there is no limit but memory.
+ *
+ * Finalizers and cleanups run on one finalizer thread, one at a time, in the
+ * order the collector found their objects unreachable, some time after a
+ * collection.  The thread is a registered program thread: a call may allocate,
+ * collect, set finalizers, block (the others wait).  They may never run: at
+ * exit, or while nothing collects.  gc_free(obj) drops obj's finalizer and
+ * cleanups without running them, and clears its weak pointers.  gc_realloc
+ * that moves an object frees the old one likewise (records do not move).
+ */
+
+/* runtime.SetFinalizer.  Once obj is unreachable, fn(obj, arg) runs once.
+ * Until then, obj and everything it points to are kept: the finalizer sees
+ * them intact, and may make obj reachable again (resurrect it); the object is
+ * freed at a later collection that finds it unreachable with no finalizer.
+ * One per object: setting another replaces it; fn NULL removes it.  `arg`
+ * is kept alive as long as the finalizer is set.
+ *
+ * As in Go, objects in a cycle that includes an object with a finalizer are
+ * never collected (the finalizer keeps what its object points to, which keeps
+ * the object): break the cycle, or use a cleanup. */
+GC_API void gc_set_finalizer(void *obj, void (*fn)(void *obj, void *arg), void *arg);
+
+/* runtime.AddCleanup.  Once obj is unreachable, fn(arg) runs once and obj is
+ * freed; the cleanup never sees obj.  Several cleanups may be added to one
+ * object; cycles are collected.  `arg` is kept alive until the cleanup ran or
+ * was stopped: if arg reaches obj, obj is never collected (arg inside obj
+ * itself is refused, EINVAL, as Go panics).  If obj also has a finalizer, the
+ * cleanups run after it, when obj is unreachable again.  Returns a handle for
+ * gc_cleanup_stop (a collected object: keep it only if you may stop), or
+ * NULL (EINVAL, or ENOMEM). */
+typedef struct gc_cleanup gc_cleanup;
+GC_API gc_cleanup *gc_add_cleanup(void *obj, void (*fn)(void *arg), void *arg);
+
+/* Cleanup.Stop: the cleanup will not run.  Too late once its object was found
+ * unreachable (it is queued, and runs).  Stopping twice, or a NULL handle, is
+ * harmless. */
+GC_API void gc_cleanup_stop(gc_cleanup *c);
+
+/* weak.Make: a weak pointer to obj, which does not keep obj alive.  The same
+ * object always gives the same handle (compare handles to compare objects,
+ * even after collection).  The handle is a collected object: it lives while
+ * obj does or the program holds it. */
+typedef struct gc_weak gc_weak;
+GC_API gc_weak *gc_weak_make(void *obj);
+
+/* weak.Pointer.Value: obj while it is reachable, NULL once it was found
+ * unreachable (or its finalizer was queued, or it was gc_free'd).  The
+ * pointer returned is a strong one: obj lives while the program holds it.
+ * w NULL gives NULL. */
+GC_API void *gc_weak_get(const gc_weak *w);
+
+/* ------------------------------------------------------------------------ */
+/* Pools (sync.Pool)                                                         */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * A pool of objects to reuse, Go's sync.Pool: a cache that the collector may
+ * empty.  Each thread has a private slot and a shared list that others steal
+ * from, so get and put take no lock.  An object put before a collection
+ * survives it in a victim cache and is dropped at the next one (then it is
+ * garbage like any other, if nothing else holds it).  A pool promises nothing
+ * about which object get returns or whether a put one comes back.  Any
+ * pointer may be put (NULL is ignored); the pool holds its objects as roots
+ * would, so collected objects in it stay alive while it holds them.
+ *
+ * The pool is itself a collected object: keep a pointer to it (a global, a
+ * local, a collected object) as long as it is used.
+ */
+typedef struct gc_pool gc_pool;
+
+/* A pool whose gets call new_fn when empty (new_fn may be NULL).  NULL with
+ * ENOMEM when out of memory. */
+GC_API gc_pool *gc_pool_new(void *(*new_fn)(void));
+
+/* A put object (this thread's latest first, then others'), else new_fn(),
+ * else NULL. */
+GC_API void *gc_pool_get(gc_pool *p);
+
+/* Offer x for reuse.  The caller must not use x afterwards. */
+GC_API void gc_pool_put(gc_pool *p, void *x);
+
 #ifdef __cplusplus
 }
 #endif

@@ -29,7 +29,7 @@
  * allocator section: no collection can start, so the span stays swept until
  * the caller leaves.
  */
-static span_t *swept_span_of(gc_thread_t *t, uintptr_t p)
+span_t *swept_span_of(gc_thread_t *t, uintptr_t p)
 {
     for (;;) {
         span_t *s = span_of(p);
@@ -71,6 +71,12 @@ static span_t *object_of(gc_thread_t *t, uintptr_t p, unsigned *idxp)
         return NULL;
     *idxp = idx;
     return s;
+}
+
+span_t *object_at(gc_thread_t *t, uintptr_t p, unsigned *idxp)
+{
+    span_t *s = object_of(t, p, idxp);
+    return s && s->base + *idxp * s->elemsize == p ? s : NULL;
 }
 
 size_t gc_size(const void *p)
@@ -136,6 +142,12 @@ static void free_object(void *p, const char *who)
         tc_fatal("%s(%p): not the start of an object (interior pointer)", who, p);
     if (!span_slot_allocated(s, idx))
         tc_fatal("%s(%p): not a live object (double free?)", who, p);
+    if (unlikely(atomic_load_explicit(&s->specials, memory_order_relaxed) != NULL)) {
+        uint64_t *fb0 = atomic_load_explicit(&s->freed_bits, memory_order_acquire);
+        if (fb0 && (__atomic_load_n(&fb0[idx / 64], __ATOMIC_RELAXED) >> (idx % 64) & 1))
+            tc_fatal("%s(%p): double free", who, p);
+        special_drop(s, idx); /* its finalizer and cleanups never run; its weak handles clear */
+    }
     bool large = span_sizeclass(s) == 0;
     if (large && !gc_marking()) {
         free_large(t, s);

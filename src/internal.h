@@ -20,6 +20,11 @@
  *   writetrack.c   which heap pages the program wrote while marking ran
  *   scavenge.c     giving free pages back to the OS (background, on growth, forced)
  *   limiter.c      the GC CPU limiter: a leaky bucket of collector time
+ *   special.c      per-object special records (finalizers, cleanups, weak
+ *                  handles): kept per span, marked, swept
+ *   finalize.c     gc_set_finalizer, cleanups, the queue and its thread
+ *   weak.c         weak handles (gc_weak_make, gc_weak_get)
+ *   pool.c         sync.Pool: per-thread slots, victim caches
  *
  * Nothing here is visible outside the library: the build uses
  * -fvisibility=hidden and only tricolor.h's functions are exported.
@@ -121,6 +126,9 @@ typedef struct span {
     uint64_t *alloc_bits;
     uint64_t *mark_bits;       /* set atomically by mark workers */
     uint64_t *_Atomic freed_bits; /* gc_free'd objects; allocated on first use */
+    struct special *_Atomic specials; /* special records, by slot then kind (special.c) */
+    struct special *specials_last;    /* the list's last record: appends in slot order are O(1) */
+    _Atomic uint32_t nfinal;          /* finalizer records on the list */
 } span_t;
 
 static inline unsigned span_class_of(unsigned cls, int noscan) { return cls << 1 | (noscan ? 1 : 0); }
@@ -147,6 +155,7 @@ typedef struct heap_arena {
     uintptr_t zeroed_base;          /* pages at or above this offset were never used */
     uint64_t armed[PAGES_PER_ARENA / 64]; /* pages write-tracked in this mark phase (mgc.c) */
     uint64_t released[PAGES_PER_ARENA / 64]; /* pages not backed by memory: fresh or madvised */
+    uint64_t specials[PAGES_PER_ARENA / 64]; /* first pages of spans with special records (special.c) */
     struct heap_arena *next;        /* all arenas, newest first */
 } heap_arena_t;
 
@@ -279,6 +288,7 @@ typedef struct gc_thread {
     uint64_t scav_need;           /* bytes to return to the OS before going on (GC_WANT_SCAVENGE) */
     struct gcwork *gcw;           /* the thread's mark work buffer for assists, made on first use */
     struct gc_thread *pending_next; /* on pending_list while registering (threads.c) */
+    uint32_t pool_slot;           /* 1 + the thread's index in pools' per-thread arrays; 0: none yet */
     uintptr_t regs[64];           /* registers saved when stopped */
     cache_t cache;
 } gc_thread_t;
@@ -295,6 +305,9 @@ INTERNAL extern gc_thread_t *thread_list;
 INTERNAL extern size_t nthreads;
 
 INTERNAL gc_thread_t *thread_register_self(bool internal);
+/* A program thread of the library's whose stack is scanned only below hi
+ * (the finalizer thread: see finalize.c). */
+INTERNAL gc_thread_t *thread_register_below(uintptr_t hi);
 INTERNAL void threads_mark_pending(void); /* with the world stopped: stacks of threads still registering */
 INTERNAL void threads_init(void);
 INTERNAL void stop_the_world(void);  /* with threads_lock held */
@@ -403,6 +416,11 @@ INTERNAL void mark_reset_credit(void);
 INTERNAL struct gcwork *mark_new_gcwork(void);
 INTERNAL void mark_free_gcwork(struct gcwork *w); /* a thread exits: keep its buffer for another */
 INTERNAL uint64_t mark_assist(struct gcwork *w, uint64_t budget); /* scan up to budget bytes; returns scanned */
+INTERNAL void mark_push_range(uintptr_t lo, uintptr_t hi); /* the collector: queue [lo, hi) to scan (not marking it) */
+/* A program thread, while marking runs, inside an allocator section: scan
+ * [lo, hi) now (a word on its stack, say) and queue the heap range
+ * [qlo, qhi) for scanning; the work goes to the shared list. */
+INTERNAL void mark_shade(gc_thread_t *t, uintptr_t lo, uintptr_t hi, uintptr_t qlo, uintptr_t qhi);
 
 /* ---- sweep.c ----------------------------------------------------------- */
 
@@ -551,6 +569,65 @@ INTERNAL bool writetrack_protect(uintptr_t base, size_t len);
 INTERNAL bool writetrack_unprotect(uintptr_t base, size_t len);
 INTERNAL long writetrack_scan(uintptr_t base, size_t len, void (*fn)(uintptr_t start, uintptr_t end, void *arg),
                               void *arg);
+
+/* ---- special.c --------------------------------------------------------- */
+
+/* Kinds, in the order an object's records are kept: a finalizer first, so
+ * the sweeper knows at once whether a dead object is revived. */
+enum special_kind { SPECIAL_FINALIZER = 1, SPECIAL_CLEANUP = 2, SPECIAL_WEAK = 3 };
+
+/* A record hanging from an object (Go's mspan.specials): the span keeps a
+ * list, sorted by slot then kind, under the span's special lock. */
+typedef struct special {
+    struct special *next;
+    uint32_t idx;   /* the object's slot in its span */
+    uint8_t kind;   /* enum special_kind */
+    uint64_t id;    /* a cleanup's id (gc_cleanup_stop names it) */
+    void (*fn)(void); /* finalizer: void (*)(void *obj, void *arg); cleanup: void (*)(void *arg) */
+    void *arg;      /* a root: what it points to lives as long as the record */
+    void *handle;   /* weak: the gc_weak cell, a collected object the record keeps */
+} special_t;
+
+INTERNAL void special_init(void);
+INTERNAL special_t *special_new(void); /* zeroed, or NULL */
+INTERNAL void special_free(special_t *sp);
+/* The special lock of the span based at base: taken inside an allocator
+ * section (entered here for a registered thread), so that no thread is
+ * stopped holding it; returns the thread to give back. */
+INTERNAL gc_thread_t *special_lock_take(uintptr_t base);
+INTERNAL void special_lock_give(uintptr_t base, gc_thread_t *t);
+INTERNAL special_t *special_find(span_t *s, unsigned idx, int kind); /* lock held */
+INTERNAL void special_insert(span_t *s, special_t *sp);              /* lock held */
+INTERNAL void special_unlink(span_t *s, special_t *sp);              /* lock held */
+INTERNAL bool special_shade_now(void); /* lock held: the root walk has begun, an adder shades for itself */
+INTERNAL void special_mark_roots(void); /* the walk: what specials keep, as roots (concurrent mark) */
+INTERNAL void special_mark_done(void);  /* mark termination, world stopped */
+INTERNAL void special_sweep(span_t *s); /* before its sweep: dead objects' records */
+INTERNAL void special_drop(span_t *s, unsigned idx); /* gc_free: the object's records go, unrun */
+INTERNAL void special_lock_all(void);   /* fork */
+INTERNAL void special_unlock_all(void);
+/* The live object that starts at p, its span swept, inside an allocator
+ * section (free.c); NULL if none. */
+INTERNAL span_t *object_at(gc_thread_t *t, uintptr_t p, unsigned *idx);
+INTERNAL span_t *swept_span_of(gc_thread_t *t, uintptr_t p); /* the in-use span holding p, swept; NULL if none */
+
+/* ---- finalize.c ---------------------------------------------------------- */
+
+INTERNAL void finalize_init(void);
+INTERNAL bool finq_push(int kind, void (*fn)(void), void *obj, void *arg); /* false: no memory */
+INTERNAL void finq_mark(void);   /* the queue is a root */
+INTERNAL void finq_wake(void);   /* after pushes: the finalizer thread runs them */
+INTERNAL void finalize_after_gc(void); /* outside locks: start the thread if work waits for one */
+INTERNAL void finalize_lock_all(void);
+INTERNAL void finalize_unlock_all(void);
+INTERNAL void finalize_fork_child(void);
+
+/* ---- pool.c -------------------------------------------------------------- */
+
+INTERNAL void pool_cleanup(void);  /* first pause, world stopped: primaries become victims */
+INTERNAL void pool_thread_exit(gc_thread_t *t);
+INTERNAL void pool_lock_all(void);
+INTERNAL void pool_unlock_all(void);
 
 /* ---- errors ------------------------------------------------------------ */
 

@@ -488,10 +488,32 @@ void mark_push_rescan(uintptr_t lo, uintptr_t hi)
         push(&gcw, lo | RESCAN_TAG, hi);
 }
 
+/*
+ * An object with a finalizer is scanned by the specials' root walk whether or
+ * not it is marked: what it points to must outlive it until the finalizer ran
+ * (special.c).  Written after that scan, it must be rescanned like a marked
+ * object, or a pointer stored into it then, while it was still reachable,
+ * would be missed if it dies before the cycle ends.
+ */
+static NOINLINE void rescan_finalized(gcwork_t *w, span_t *s, uintptr_t lo, uintptr_t hi)
+{
+    unsigned first = span_obj_index(s, lo), last = span_obj_index(s, hi - 1);
+    gc_thread_t *t = special_lock_take(s->base);
+    for (special_t *sp = atomic_load_explicit(&s->specials, memory_order_relaxed); sp && sp->idx <= last; sp = sp->next) {
+        if (sp->idx < first || sp->kind != SPECIAL_FINALIZER || mark_object_marked(s, sp->idx))
+            continue;
+        uintptr_t a = s->base + sp->idx * s->elemsize, b = a + s->elemsize;
+        scan_block(w, a < lo ? lo : a, b > hi ? hi : b);
+    }
+    special_lock_give(s->base, t);
+}
+
 /* Scan the parts in [lo, hi) of the marked objects of the span holding lo. */
 static void rescan_region(gcwork_t *w, uintptr_t lo, uintptr_t hi)
 {
     span_t *s = arena_of(lo)->spans[(lo >> PAGE_SHIFT) % PAGES_PER_ARENA];
+    if (unlikely(atomic_load_explicit(&s->nfinal, memory_order_relaxed)))
+        rescan_finalized(w, s, lo, hi);
     if (span_sizeclass(s) == 0) {
         uintptr_t *sh = atomic_load_explicit(&s->shadow, memory_order_acquire);
         if (sh && mark_object_marked(s, 0)) {
@@ -660,6 +682,15 @@ static uint64_t drain(gcwork_t *w, uint64_t budget, bool parallel)
 
 static _Atomic int assists_in_flight;
 
+void mark_push_range(uintptr_t lo, uintptr_t hi)
+{
+    lo = round_up(lo, sizeof(uintptr_t));
+    hi &= ~(uintptr_t)(sizeof(uintptr_t) - 1);
+    if (lo < hi)
+        push(&gcw, lo, hi);
+}
+
+
 void mark_want_work(bool want) { atomic_fetch_add(&assists_hungry, want ? 1 : -1); }
 
 bool mark_quiet(void) { return !atomic_load(&assists_in_flight) && !mark_has_work(); }
@@ -789,4 +820,39 @@ uint64_t mark_take_marked_bytes(uint64_t *black)
         workers[i].marked_bytes = 0;
     }
     return n;
+}
+
+/* (gcw names the collector's worker above; here, the thread's.) */
+#undef gcw
+
+void mark_shade(gc_thread_t *t, uintptr_t lo, uintptr_t hi, uintptr_t qlo, uintptr_t qhi)
+{
+    if (!t->gcw && !(t->gcw = mark_new_gcwork())) {
+        atomic_store(&mark_overflowed, true); /* out of memory: see push_overflow */
+        return;
+    }
+    gcwork_t *w = t->gcw;
+    atomic_fetch_add(&assists_in_flight, 1);
+    lo = round_up(lo, sizeof(uintptr_t));
+    hi &= ~(uintptr_t)(sizeof(uintptr_t) - 1);
+    if (lo < hi)
+        scan_block(w, lo, hi);
+    qlo = round_up(qlo, sizeof(uintptr_t));
+    qhi &= ~(uintptr_t)(sizeof(uintptr_t) - 1);
+    if (qlo < qhi)
+        push(w, qlo, qhi);
+    if (w->cur->n) {
+        workbuf_t *nb = wb_get_empty();
+        if (nb) {
+            wb_put(&wb_full, w->cur);
+            w->cur = nb;
+        } else {
+            atomic_store(&mark_overflowed, true);
+            w->cur->n = 0;
+        }
+    }
+    flush_scanned(w);
+    atomic_fetch_add_explicit(&extra_marked, w->marked_bytes, memory_order_relaxed);
+    w->marked_bytes = 0;
+    atomic_fetch_sub(&assists_in_flight, 1);
 }

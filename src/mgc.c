@@ -112,6 +112,8 @@ static void init(void)
     heap_init();
     central_init();
     mark_init();
+    special_init();
+    finalize_init();
     limiter_init(nprocs);
     scavenge_init();
     pacer_init();
@@ -399,12 +401,17 @@ static void rescan_written_all(struct rescan *r, bool stopped)
 
 /* ---- the phases ----------------------------------------------------------- */
 
-/* Scan the collector's own stack and registers. */
-static NOINLINE void mark_self(gc_thread_t *self)
-{
-    __builtin_unwind_init();
-    mark_range(current_sp(), self->stack_hi);
-}
+/*
+ * The stack of the program thread running the collection (gc_collect, say):
+ * only the frames above gc_run, whose entry spilled the caller's registers
+ * into its frame.  The collector's own frames below hold stale copies of the
+ * addresses it handled - objects it found unreachable among them (the walk
+ * over finalizers computes their addresses) - and scanning them would keep
+ * those alive.
+ */
+static uintptr_t run_sp; /* gc_run's stack pointer, under gc_lock */
+
+static void mark_self(gc_thread_t *self) { mark_range(run_sp, self->stack_hi); }
 
 static void mark_threads(struct cycle *c)
 {
@@ -444,6 +451,7 @@ static void flush_caches(void)
 static void finish_mark(struct cycle *c)
 {
     uint64_t black;
+    special_mark_done();
     c->marked = mark_take_marked_bytes(&black);
     atomic_store(&spans_unswept, (int64_t)atomic_load(&nspans_inuse));
     atomic_fetch_add(&heap_sweepgen, 2);
@@ -466,10 +474,13 @@ static int cycle_stw(struct dl_phdr_info *info, size_t size, void *data)
     pthread_mutex_lock(&threads_lock);
     stop_the_world();
     flush_caches();
+    pool_cleanup();
     c->heap0 = (uint64_t)atomic_load(&heap_live);
     roots_mark_globals();
     roots_mark_registered();
     mark_threads(c);
+    special_mark_roots();
+    finq_mark();
     c->t1 = c->t2 = nanotime();
     mark_drain(mark_max_workers());
     finish_mark(c);
@@ -556,6 +567,7 @@ static void cycle_concurrent(struct cycle *c)
     pthread_mutex_lock(&threads_lock);
     stop_the_world();
     flush_caches();
+    pool_cleanup();
     c->heap0 = (uint64_t)atomic_load(&heap_live);
     atomic_store(&gc_phase, GC_MARK);
     mark_threads(c);
@@ -568,6 +580,8 @@ static void cycle_concurrent(struct cycle *c)
     atomic_store(&assists_on, true);
     roots_track_globals();
     roots_mark_registered();
+    special_mark_roots();
+    finq_mark();
     int nw = background_workers();
     drain_quiet(nw);
 
@@ -654,10 +668,12 @@ static void record_cycle(struct cycle *c, uint64_t cpu)
                  (unsigned long long)c->throttle_us);
 }
 
-void gc_run(bool forced)
+NOINLINE void gc_run(bool forced)
 {
+    __builtin_unwind_init(); /* the caller's registers, into this frame: see mark_self */
     current_thread();
     pthread_mutex_lock(&gc_lock);
+    run_sp = current_sp();
     if (!forced && !pacer_should_trigger()) {
         pthread_mutex_unlock(&gc_lock);
         return;
@@ -683,6 +699,7 @@ void gc_run(bool forced)
     pthread_mutex_unlock(&gc_lock);
     sweep_start_background();
     scavenge_wake();
+    finalize_after_gc();
 }
 
 /* ---- assists ---------------------------------------------------------------- */

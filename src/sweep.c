@@ -33,6 +33,8 @@ _Atomic int64_t spans_unswept;
  * Returns whether s is still an in-use span owned by the caller. */
 bool sweep_span(span_t *s, bool keep)
 {
+    if (unlikely(atomic_load_explicit(&s->specials, memory_order_relaxed) != NULL))
+        special_sweep(s); /* may revive objects: before the bits are counted */
     unsigned nw = span_bitmap_words(s);
     uint64_t *fb = atomic_load_explicit(&s->freed_bits, memory_order_acquire);
     unsigned nlive = 0, nfreed = 0;

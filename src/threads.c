@@ -207,6 +207,16 @@ void threads_mark_pending(void)
     pthread_mutex_unlock(&pending_lock);
 }
 
+static __thread uintptr_t register_stack_hi; /* thread_register_below's bound */
+
+NOINLINE gc_thread_t *thread_register_below(uintptr_t hi)
+{
+    register_stack_hi = hi;
+    gc_thread_t *t = thread_register_self(false);
+    register_stack_hi = 0;
+    return t;
+}
+
 NOINLINE gc_thread_t *thread_register_self(bool internal)
 {
     __builtin_unwind_init(); /* the caller's registers, into this frame: see above */
@@ -232,7 +242,7 @@ NOINLINE gc_thread_t *thread_register_self(bool internal)
     pthread_sigmask(SIG_UNBLOCK, &stop, NULL);
     t->self = pthread_self();
     t->stack_lo = (uintptr_t)addr;
-    t->stack_hi = (uintptr_t)addr + size;
+    t->stack_hi = register_stack_hi ? register_stack_hi : (uintptr_t)addr + size;
     t->tp = thread_pointer();
     t->internal = internal;
     cache_init_empty(&t->cache);
@@ -285,6 +295,7 @@ void gc_unregister_thread(void)
     pthread_mutex_unlock(&threads_lock);
     pthread_setspecific(thread_key, NULL);
     mark_free_gcwork(t->gcw);
+    pool_thread_exit(t);
     fixalloc_free(&thread_alloc, t);
 }
 
@@ -337,6 +348,9 @@ static void fork_prepare(void)
     roots_lock();
     central_lock_all();
     heap_lock_all();
+    pool_lock_all();
+    special_lock_all();
+    finalize_lock_all();
     pthread_mutex_lock(&thread_alloc.lock);
     arena_lock_all();
 }
@@ -345,6 +359,9 @@ static void fork_parent(void)
 {
     arena_unlock_all();
     pthread_mutex_unlock(&thread_alloc.lock);
+    finalize_unlock_all();
+    special_unlock_all();
+    pool_unlock_all();
     heap_unlock_all();
     central_unlock_all();
     roots_unlock();
@@ -358,6 +375,7 @@ static void fork_child(void)
     fork_parent();
     sweep_fork_child();
     mark_fork_child();
+    finalize_fork_child();
     gc_fork_child();
     /* Only the forking thread exists now: forget the others, keeping what
      * their caches allocated. */
@@ -370,6 +388,7 @@ static void fork_child(void)
         cache_flush(&t->cache);
         unlink_thread(t);
         mark_free_gcwork(t->gcw);
+        pool_thread_exit(t);
         fixalloc_free(&thread_alloc, t);
     }
     if (self)

@@ -16,7 +16,13 @@
  *   - a large noscan buffer with a checksum;
  *   - an array of gc_strdup'd strings rooted in a __thread variable;
  *   - the last list another worker sent it through a mailbox (objects allocated
- *     by one thread, kept alive by another).
+ *     by one thread, kept alive by another);
+ *   - a window of objects, each with a finalizer, a cleanup and a weak pointer:
+ *     the weak pointer must give its object while the window holds it, a
+ *     finalizer must find its object dropped and intact (and what it points
+ *     to), and each runs once;
+ *   - objects borrowed from a pool all workers share: an object handed to two
+ *     workers at once, or corrupted, fails.
  * Each node carries a checksum of its key; counts and key sums are tracked, so
  * a freed-and-reused or overwritten object is detected.  Workers also make
  * garbage and now and then call gc_collect themselves.
@@ -88,6 +94,8 @@ static struct msg *g_mail[MAXW]; /* global roots: one message each */
 /* ------------------------------------------------------------------------ */
 
 static atomic_long c_passes, c_ops, c_worker_gcs, c_pipe, c_msgs, c_short, c_forks, c_realloc, c_copies;
+static atomic_long c_finalized, c_cleanups, c_pool_gets;
+static atomic_int g_in_child;
 
 /* ------------------------------------------------------------------------ */
 /* Lists                                                                     */
@@ -304,6 +312,58 @@ static void str_make(char *buf, size_t cap, int id, size_t i, uint64_t gen)
 }
 
 /* ------------------------------------------------------------------------ */
+/* Finalizers, cleanups, weak pointers, a pool                               */
+/* ------------------------------------------------------------------------ */
+
+#define SPWIN 64
+
+struct sobj {
+    uint64_t key, check;
+    atomic_int dropped, runs;
+    char *payload; /* noscan: the key in hex, which the finalizer reads */
+};
+
+static void sobj_fin(void *obj, void *arg)
+{
+    struct sobj *o = obj;
+    char buf[24];
+    snprintf(buf, sizeof buf, "%llx", (unsigned long long)o->key);
+    if (o->check != chk(o->key) || (uint64_t)(uintptr_t)arg != (o->key & 0xffffffff))
+        TC_FAIL("finalizer: object %llx corrupt", (unsigned long long)o->key);
+    if (!atomic_load(&o->dropped) && !atomic_load(&g_in_child))
+        TC_FAIL("finalizer ran for object %llx, which a worker still holds", (unsigned long long)o->key);
+    if (atomic_fetch_add(&o->runs, 1) != 0)
+        TC_FAIL("finalizer ran twice for object %llx", (unsigned long long)o->key);
+    if (!o->payload || strcmp(o->payload, buf) != 0)
+        TC_FAIL("finalizer: object %llx's payload is \"%.30s\"", (unsigned long long)o->key,
+                o->payload ? o->payload : "(null)");
+    atomic_fetch_add(&c_finalized, 1);
+}
+
+static void sobj_cleanup(void *arg)
+{
+    uint64_t *k = arg; /* [key, chk(key)]: kept alive by the cleanup alone */
+    if (k[1] != chk(k[0]))
+        TC_FAIL("cleanup: its arg %llx was overwritten", (unsigned long long)k[0]);
+    atomic_fetch_add(&c_cleanups, 1);
+}
+
+struct pitem {
+    uint64_t key, check;
+    atomic_int owner;
+};
+
+static gc_pool *g_pool;
+static void *pitem_new(void)
+{
+    static atomic_ulong next = 1;
+    struct pitem *p = gc_new(struct pitem);
+    p->key = atomic_fetch_add(&next, 1);
+    p->check = chk(p->key);
+    return p;
+}
+
+/* ------------------------------------------------------------------------ */
 /* Workers                                                                   */
 /* ------------------------------------------------------------------------ */
 
@@ -336,6 +396,9 @@ struct wstate {
     uint64_t strs_gen;
     /* received */
     struct msg *inbox;
+    /* finalizers, weak pointers (collected arrays rooted here) */
+    struct sobj **win;
+    gc_weak **weak;
 };
 
 static void verify_all(struct wstate *s)
@@ -354,6 +417,63 @@ static void verify_all(struct wstate *s)
     }
     if (s->inbox)
         list_verify(s->inbox->list, s->inbox->n, s->inbox->sum, s->who, "list received from another worker");
+    for (int i = 0; i < SPWIN; i++) {
+        struct sobj *o = s->win[i];
+        if (!o)
+            continue;
+        if (gc_weak_get(s->weak[i]) != o)
+            TC_FAIL("%s: weak pointer %d gives %p, not its held object %p", s->who, i, gc_weak_get(s->weak[i]),
+                    (void *)o);
+        if (o->check != chk(o->key) || atomic_load(&o->runs))
+            TC_FAIL("%s: held object %llx corrupt or finalized", s->who, (unsigned long long)o->key);
+    }
+}
+
+static void op_special(struct wstate *s)
+{
+    int i = (int)(tc_rand(&s->rng) % SPWIN);
+    struct sobj *old = s->win[i];
+    if (old) {
+        if (gc_weak_get(s->weak[i]) != old)
+            TC_FAIL("%s: weak pointer %d lost its held object", s->who, i);
+        atomic_store(&old->dropped, 1);
+    }
+    struct sobj *o = gc_new(struct sobj);
+    o->key = s->next_key++;
+    o->check = chk(o->key);
+    char buf[24];
+    snprintf(buf, sizeof buf, "%llx", (unsigned long long)o->key);
+    o->payload = gc_strdup(buf);
+    gc_set_finalizer(o, sobj_fin, (void *)(uintptr_t)(o->key & 0xffffffff));
+    uint64_t *k = gc_alloc_noscan(2 * sizeof(uint64_t));
+    k[0] = o->key;
+    k[1] = chk(o->key);
+    if (!gc_add_cleanup(o, sobj_cleanup, k))
+        TC_FAIL("%s: gc_add_cleanup failed", s->who);
+    gc_weak *w = gc_weak_make(o);
+    if (!w || gc_weak_make(o) != w)
+        TC_FAIL("%s: gc_weak_make gave no handle, or two", s->who);
+    s->win[i] = o;
+    s->weak[i] = w;
+}
+
+static void op_pool(struct wstate *s)
+{
+    struct pitem *held[8];
+    int n = 1 + (int)(tc_rand(&s->rng) % 8);
+    for (int i = 0; i < n; i++) {
+        struct pitem *p = held[i] = gc_pool_get(g_pool);
+        int zero = 0;
+        if (!atomic_compare_exchange_strong(&p->owner, &zero, s->id + 1))
+            TC_FAIL("%s: pool object %llu also held by worker %d", s->who, (unsigned long long)p->key, zero - 1);
+        if (p->check != chk(p->key))
+            TC_FAIL("%s: pool object %llu corrupt", s->who, (unsigned long long)p->key);
+    }
+    for (int i = n - 1; i >= 0; i--) {
+        atomic_store(&held[i]->owner, 0);
+        gc_pool_put(g_pool, held[i]);
+    }
+    atomic_fetch_add(&c_pool_gets, n);
 }
 
 static void op_list(struct wstate *s)
@@ -643,11 +763,19 @@ static void *worker(void *arg)
     s->next_key = (uint64_t)s->id << 48;
     if (pipe(s->pfd) != 0)
         TC_FAIL("pipe: %s", strerror(errno));
+    s->win = gc_new_array(struct sobj *, SPWIN);
+    s->weak = gc_new_array(gc_weak *, SPWIN);
     long passes = 0, ops = 0;
     while (!atomic_load(&g_stop)) {
         int nops = 20 + (int)(tc_rand(&s->rng) % 100);
         for (int i = 0; i < nops; i++) {
-            switch (tc_rand(&s->rng) % 16) {
+            switch (tc_rand(&s->rng) % 18) {
+            case 16:
+                op_special(s);
+                break;
+            case 17:
+                op_pool(s);
+                break;
             case 0 ... 4:
                 op_list(s);
                 break;
@@ -683,6 +811,9 @@ static void *worker(void *arg)
         passes++;
     }
     verify_all(s);
+    for (int i = 0; i < SPWIN; i++) /* the window goes with this thread */
+        if (s->win[i])
+            atomic_store(&s->win[i]->dropped, 1);
     /* drop everything rooted outside this stack */
     t_list = NULL;
     t_strs = NULL;
@@ -799,8 +930,10 @@ static void do_fork(void)
     pid_t pid = fork();
     if (pid < 0)
         TC_FAIL("fork: %s", strerror(errno));
-    if (pid == 0)
+    if (pid == 0) {
+        g_in_child = 1; /* the workers are not in the child: what they held is garbage there */
         child();
+    }
     int status = tc_wait(pid);
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
         TC_FAIL("a forked child %s", tc_status_str(status));
@@ -836,6 +969,7 @@ static void test_stress(void)
            sysconf(_SC_NPROCESSORS_ONLN));
 
     build_static();
+    g_pool = gc_pool_new(pitem_new);
     gc_read_memstats(&ms);
     uint32_t gc0 = ms.num_gc, forced0 = ms.num_forced_gc;
 
@@ -877,6 +1011,10 @@ static void test_stress(void)
            elapsed, g_nworkers, (long)c_passes, (long)c_ops, (long)c_worker_gcs, (long)c_pipe, (long)c_realloc,
            (long)c_copies, (long)c_msgs, (long)c_short, (long)c_forks, ms.num_gc - gc0,
            ms.num_forced_gc - forced0, peak_heap / 1048576.0, ms.pause_total_ns / 1e6);
+    printf("     %ld finalizers and %ld cleanups ran, %ld pool gets\n", (long)c_finalized, (long)c_cleanups,
+           (long)c_pool_gets);
+    TC_CHECK(g_seconds < 4 || c_finalized > 0, "no finalizer ran");
+    TC_CHECK(g_seconds < 4 || c_cleanups > 0, "no cleanup ran");
     TC_CHECK(ms.mallocs - ms.frees == ms.heap_objects, "after the run: mallocs %llu - frees %llu != heap_objects %llu",
              (unsigned long long)ms.mallocs, (unsigned long long)ms.frees, (unsigned long long)ms.heap_objects);
     TC_CHECK(c_passes >= g_nworkers, "only %ld passes", (long)c_passes);

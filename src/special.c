@@ -1,0 +1,299 @@
+/*
+ * special.c - special records: what hangs from an object besides its bytes.
+ *
+ * Go's mspan.specials.  A finalizer, a cleanup or a weak handle is a record
+ * on the list of the object's span, sorted by slot, then kind (a finalizer
+ * first).  Profile samples (the profiling issue) will hang here too.  Records
+ * come from a fixalloc (metadata, never scanned), so there is no limit to how
+ * many there are.  Each heap arena keeps a bitmap of the first pages of its
+ * spans that have records, so the collector finds them without walking the
+ * heap.
+ *
+ * Locking: one of SPECIAL_LOCKS mutexes, chosen by the span's base, guards a
+ * span's list.  It is only ever held inside an allocator section (a thread is
+ * never stopped holding it: a stop-the-world may find lists in any state but
+ * mid-update).  Under it a holder may take the finalizer queue's lock, the
+ * record allocator's and the mark queue's, never the heap's or central's.
+ *
+ * The collector and the records:
+ *   - marking: the walk (special_mark_roots, after write tracking is armed)
+ *     treats each record as a root: a finalizer's and a cleanup's arg, a weak
+ *     record's handle cell, and, for a finalizer, everything the object points
+ *     to, though not the object itself (Go's markrootSpans).  So an object
+ *     with a finalizer that dies keeps what it points to, for the finalizer,
+ *     and a cycle through it is never collected.  A record added while
+ *     marking runs, once the walk has begun, is shaded by the thread adding
+ *     it (special_shade_now); mark.c rescans a written finalized object like
+ *     a marked one.
+ *   - sweeping (special_sweep, before the span's bits turn over): a dead
+ *     object with a finalizer is revived (its mark bit set, so the sweep keeps
+ *     it), its finalizer queued and its weak handles cleared; its cleanups
+ *     wait for its real death.  A dead object without one has its cleanups
+ *     queued and its weak handles cleared.  Records go with what they did.
+ *   - gc_free drops an object's records unrun (special_drop).
+ */
+#include "internal.h"
+
+#define SPECIAL_LOCKS 64
+
+static pthread_mutex_t special_locks[SPECIAL_LOCKS];
+static fixalloc_t special_alloc;
+static _Atomic bool walk_started; /* this mark phase's root walk has begun */
+
+void special_init(void)
+{
+    for (int i = 0; i < SPECIAL_LOCKS; i++)
+        pthread_mutex_init(&special_locks[i], NULL);
+    fixalloc_init(&special_alloc, sizeof(special_t), SYS_OTHER);
+}
+
+special_t *special_new(void) { return fixalloc_alloc(&special_alloc); }
+
+void special_free(special_t *sp) { fixalloc_free(&special_alloc, sp); }
+
+static pthread_mutex_t *lock_of(uintptr_t base) { return &special_locks[(base >> PAGE_SHIFT) % SPECIAL_LOCKS]; }
+
+gc_thread_t *special_lock_take(uintptr_t base)
+{
+    gc_thread_t *t = tls_thread;
+    if (t)
+        enter_alloc(t);
+    pthread_mutex_lock(lock_of(base));
+    return t;
+}
+
+void special_lock_give(uintptr_t base, gc_thread_t *t)
+{
+    pthread_mutex_unlock(lock_of(base));
+    if (t)
+        leave_alloc(t);
+}
+
+static inline bool before(const special_t *sp, unsigned idx, int kind)
+{
+    return sp->idx < idx || (sp->idx == idx && sp->kind < kind);
+}
+
+special_t *special_find(span_t *s, unsigned idx, int kind)
+{
+    special_t *sp = atomic_load_explicit(&s->specials, memory_order_relaxed);
+    while (sp && before(sp, idx, kind))
+        sp = sp->next;
+    return sp && sp->idx == idx && sp->kind == kind ? sp : NULL;
+}
+
+static void arena_bit(span_t *s, bool on)
+{
+    heap_arena_t *a = arena_of(s->base);
+    size_t i = (s->base - a->base) / PAGE_SIZE;
+    uint64_t bit = (uint64_t)1 << (i % 64);
+    if (on)
+        __atomic_fetch_or(&a->specials[i / 64], bit, __ATOMIC_RELAXED);
+    else
+        __atomic_fetch_and(&a->specials[i / 64], ~bit, __ATOMIC_RELAXED);
+}
+
+/* After the records of one slot and kind: a kind may have several records
+ * (cleanups), kept in the order they were added. */
+void special_insert(span_t *s, special_t *sp)
+{
+    special_t *head = atomic_load_explicit(&s->specials, memory_order_relaxed);
+    special_t *last = s->specials_last;
+    sp->next = NULL;
+    if (!head) {
+        atomic_store_explicit(&s->specials, sp, memory_order_release);
+        s->specials_last = sp;
+        arena_bit(s, true);
+    } else if (!before(sp, last->idx, last->kind)) { /* the common case: objects in address order */
+        last->next = sp;
+        s->specials_last = sp;
+    } else {
+        special_t *prev = NULL, *q = head;
+        while (q && !before(sp, q->idx, q->kind))
+            prev = q, q = q->next;
+        sp->next = q;
+        if (prev)
+            prev->next = sp;
+        else
+            atomic_store_explicit(&s->specials, sp, memory_order_release);
+    }
+    if (sp->kind == SPECIAL_FINALIZER)
+        atomic_fetch_add_explicit(&s->nfinal, 1, memory_order_relaxed);
+}
+
+/* Unlink sp, whose predecessor is prev (NULL: the head). */
+static void unlink_after(span_t *s, special_t *prev, special_t *sp)
+{
+    if (prev)
+        prev->next = sp->next;
+    else
+        atomic_store_explicit(&s->specials, sp->next, memory_order_relaxed);
+    if (s->specials_last == sp)
+        s->specials_last = prev;
+    if (sp->kind == SPECIAL_FINALIZER)
+        atomic_fetch_sub_explicit(&s->nfinal, 1, memory_order_relaxed);
+    if (!atomic_load_explicit(&s->specials, memory_order_relaxed))
+        arena_bit(s, false);
+}
+
+void special_unlink(span_t *s, special_t *sp)
+{
+    special_t *prev = NULL;
+    for (special_t *q = atomic_load_explicit(&s->specials, memory_order_relaxed); q != sp; q = q->next)
+        prev = q;
+    unlink_after(s, prev, sp);
+}
+
+bool special_shade_now(void) { return gc_marking() && atomic_load(&walk_started); }
+
+/* ---- marking ---------------------------------------------------------------- */
+
+static void mark_span_specials(span_t *s)
+{
+    bool scan = !span_noscan(s);
+    for (special_t *sp = atomic_load_explicit(&s->specials, memory_order_relaxed); sp; sp = sp->next) {
+        switch (sp->kind) {
+        case SPECIAL_FINALIZER:
+            if (scan) {
+                uintptr_t obj = s->base + sp->idx * s->elemsize;
+                mark_push_range(obj, obj + s->elemsize);
+            }
+            /* fallthrough */
+        case SPECIAL_CLEANUP:
+            mark_range((uintptr_t)&sp->arg, (uintptr_t)(&sp->arg + 1));
+            break;
+        case SPECIAL_WEAK:
+            mark_range((uintptr_t)&sp->handle, (uintptr_t)(&sp->handle + 1));
+            break;
+        }
+    }
+}
+
+/*
+ * Every span with records, by the arenas' bitmaps.  Runs beside the program
+ * after write tracking is armed (or with the world stopped): a span in use now
+ * stays in use until the sweep, and one taken while marking runs holds only
+ * black objects, whose records need nothing.  walk_started is set first, under
+ * no lock: an adder that reads it clear under a span's lock added its record
+ * before the walk took that lock, so the walk sees the record.
+ */
+void special_mark_roots(void)
+{
+    atomic_store(&walk_started, true);
+    for (heap_arena_t *a = arena_first(); a; a = a->next) {
+        for (size_t w = 0; w < PAGES_PER_ARENA / 64; w++) {
+            uint64_t bits = __atomic_load_n(&a->specials[w], __ATOMIC_RELAXED);
+            while (bits) {
+                size_t i = w * 64 + (size_t)__builtin_ctzll(bits);
+                bits &= bits - 1;
+                uintptr_t base = a->base + i * PAGE_SIZE;
+                gc_thread_t *t = special_lock_take(base);
+                span_t *s = a->spans[i];
+                if (s && __atomic_load_n(&s->state, __ATOMIC_ACQUIRE) == SPAN_INUSE && s->base == base)
+                    mark_span_specials(s);
+                special_lock_give(base, t);
+            }
+        }
+    }
+}
+
+void special_mark_done(void) { atomic_store(&walk_started, false); }
+
+/* ---- sweeping ---------------------------------------------------------------- */
+
+static void weak_clear(special_t *sp) { atomic_store_explicit((_Atomic uintptr_t *)sp->handle, 0, memory_order_release); }
+
+/*
+ * The records of s's dead objects, before s is swept (the caller owns s: no
+ * one else sweeps it, and marking is over).  Live records stay.  What a
+ * record cannot do for want of memory (queueing) it does next cycle: the
+ * object is kept meanwhile.
+ */
+void special_sweep(span_t *s)
+{
+    bool queued = false;
+    gc_thread_t *t = special_lock_take(s->base);
+    special_t *prev = NULL, *sp = atomic_load_explicit(&s->specials, memory_order_relaxed);
+    while (sp) {
+        unsigned idx = sp->idx;
+        uint64_t bit = (uint64_t)1 << (idx % 64);
+        if (s->mark_bits[idx / 64] & bit) { /* live: its records stay */
+            while (sp && sp->idx == idx)
+                prev = sp, sp = sp->next;
+            continue;
+        }
+        uintptr_t obj = s->base + idx * s->elemsize;
+        bool revive = false, finalized = false;
+        while (sp && sp->idx == idx) {
+            special_t *next = sp->next;
+            bool drop = false;
+            switch (sp->kind) {
+            case SPECIAL_FINALIZER:
+                /* Revived either way: by the finalizer, or to wait for memory. */
+                revive = true;
+                drop = finalized = finq_push(SPECIAL_FINALIZER, sp->fn, (void *)obj, sp->arg);
+                queued |= drop;
+                break;
+            case SPECIAL_CLEANUP:
+                if (!revive) {
+                    drop = finq_push(SPECIAL_CLEANUP, sp->fn, NULL, sp->arg);
+                    queued |= drop;
+                    revive = !drop;
+                }
+                break;
+            case SPECIAL_WEAK:
+                /* Cleared when the object dies or its finalizer is queued
+                 * (Go's weak package): not when it waits for memory. */
+                drop = !revive || finalized;
+                if (drop)
+                    weak_clear(sp);
+                break;
+            }
+            if (drop) {
+                unlink_after(s, prev, sp);
+                special_free(sp);
+            } else {
+                prev = sp;
+            }
+            sp = next;
+        }
+        if (revive) {
+            s->mark_bits[idx / 64] |= bit;
+            atomic_fetch_add(&heap_live, (int64_t)s->elemsize);
+        }
+    }
+    special_lock_give(s->base, t);
+    if (queued)
+        finq_wake();
+}
+
+void special_drop(span_t *s, unsigned idx)
+{
+    gc_thread_t *t = special_lock_take(s->base);
+    special_t *prev = NULL, *sp = atomic_load_explicit(&s->specials, memory_order_relaxed);
+    while (sp && sp->idx < idx)
+        prev = sp, sp = sp->next;
+    while (sp && sp->idx == idx) {
+        special_t *next = sp->next;
+        if (sp->kind == SPECIAL_WEAK)
+            weak_clear(sp);
+        unlink_after(s, prev, sp);
+        special_free(sp);
+        sp = next;
+    }
+    special_lock_give(s->base, t);
+}
+
+void special_lock_all(void)
+{
+    for (int i = 0; i < SPECIAL_LOCKS; i++)
+        pthread_mutex_lock(&special_locks[i]);
+    pthread_mutex_lock(&special_alloc.lock);
+}
+
+void special_unlock_all(void)
+{
+    pthread_mutex_unlock(&special_alloc.lock);
+    for (int i = SPECIAL_LOCKS - 1; i >= 0; i--)
+        pthread_mutex_unlock(&special_locks[i]);
+}
