@@ -80,15 +80,18 @@ static inline void fin_lock_give(gc_thread_t *t)
         leave_alloc(t);
 }
 
-bool finq_push(int kind, void (*fn)(void), void *obj, void *arg)
+/* (The sweeper pushes with a span's special lock held, so inside an
+ * allocator section: the queue's lock is taken inside one too.) */
+bool finq_push_locked(bool *locked, int kind, void (*fn)(void), void *obj, void *arg)
 {
-    gc_thread_t *t = fin_lock_take();
+    if (!*locked) {
+        pthread_mutex_lock(&fin_lock);
+        *locked = true;
+    }
     if (!fq_tail || fq_tail->tail == FINBLOCK_ENTRIES) {
         finblock_t *b = fixalloc_alloc(&finblock_alloc);
-        if (!b) {
-            fin_lock_give(t);
+        if (!b)
             return false;
-        }
         if (fq_tail)
             fq_tail->next = b;
         else
@@ -100,9 +103,10 @@ bool finq_push(int kind, void (*fn)(void), void *obj, void *arg)
     e->fn = fn;
     e->obj = obj;
     e->arg = arg;
-    fin_lock_give(t);
     return true;
 }
+
+void finq_unlock(void) { pthread_mutex_unlock(&fin_lock); }
 
 static long futex(_Atomic uint32_t *addr, int op, uint32_t val)
 {
@@ -149,25 +153,30 @@ void finq_mark(void)
 
 /* ---- the thread --------------------------------------------------------------- */
 
-/* Run one queued call; false when the queue is empty.  Its own frame: the
- * object's address is left behind in no frame of the loop's. */
-static NOINLINE bool run_one(gc_thread_t *t)
+/* Run a batch of queued calls; false when the queue is empty.  The batch
+ * is on this frame's stack, which is scanned: its objects live until their
+ * calls.  Its own frame: no object's address is left in the loop's. */
+#define RUN_BATCH 64
+
+static NOINLINE bool run_batch(gc_thread_t *t)
 {
-    finentry_t e;
+    finentry_t e[RUN_BATCH];
+    int n = 0;
     enter_alloc(t);
     pthread_mutex_lock(&fin_lock);
-    bool got = finq_pop(&e);
+    while (n < RUN_BATCH && finq_pop(&e[n]))
+        n++;
     pthread_mutex_unlock(&fin_lock);
     leave_alloc(t);
-    if (!got)
-        return false;
-    if (e.kind == SPECIAL_FINALIZER)
-        ((void (*)(void *, void *))e.fn)(e.obj, e.arg);
-    else
-        ((void (*)(void *))e.fn)(e.arg);
-    e.obj = e.arg = NULL;
-    __asm__ volatile("" : : "r"(&e) : "memory");
-    return true;
+    for (int i = 0; i < n; i++) {
+        if (e[i].kind == SPECIAL_FINALIZER)
+            ((void (*)(void *, void *))e[i].fn)(e[i].obj, e[i].arg);
+        else
+            ((void (*)(void *))e[i].fn)(e[i].arg);
+        e[i].obj = e[i].arg = NULL; /* done: no longer kept */
+    }
+    __asm__ volatile("" : : "r"(e) : "memory");
+    return n > 0;
 }
 
 /* Wipe the dead stack the calls used: a stale copy of an object's address
@@ -231,7 +240,7 @@ __attribute__((used)) void *fin_thread_main(void *arg)
     }
     for (;;) {
         uint32_t seq = atomic_load(&fin_seq);
-        if (run_one(t))
+        if (run_batch(t))
             continue;
         scrub_stack();
         futex(&fin_seq, FUTEX_WAIT, seq);

@@ -614,7 +614,11 @@ INTERNAL span_t *swept_span_of(gc_thread_t *t, uintptr_t p); /* the in-use span 
 /* ---- finalize.c ---------------------------------------------------------- */
 
 INTERNAL void finalize_init(void);
-INTERNAL bool finq_push(int kind, void (*fn)(void), void *obj, void *arg); /* false: no memory */
+/* Queue a call, false when out of memory.  The queue's lock is taken on the
+ * first push (*locked false -> true) and kept for the next: finq_unlock()
+ * when done. */
+INTERNAL bool finq_push_locked(bool *locked, int kind, void (*fn)(void), void *obj, void *arg);
+INTERNAL void finq_unlock(void);
 INTERNAL void finq_mark(void);   /* the queue is a root */
 INTERNAL void finq_wake(void);   /* after pushes: the finalizer thread runs them */
 INTERNAL void finalize_after_gc(void); /* outside locks: start the thread if work waits for one */

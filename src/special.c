@@ -76,6 +76,9 @@ static inline bool before(const special_t *sp, unsigned idx, int kind)
 
 special_t *special_find(span_t *s, unsigned idx, int kind)
 {
+    special_t *last = s->specials_last;
+    if (!last || before(last, idx, kind))
+        return NULL; /* past the end: the common case of a new object's first record */
     special_t *sp = atomic_load_explicit(&s->specials, memory_order_relaxed);
     while (sp && before(sp, idx, kind))
         sp = sp->next;
@@ -87,8 +90,8 @@ static void arena_bit(span_t *s, bool on)
     heap_arena_t *a = arena_of(s->base);
     size_t i = (s->base - a->base) / PAGE_SIZE;
     uint64_t bit = (uint64_t)1 << (i % 64);
-    if (on)
-        __atomic_fetch_or(&a->specials[i / 64], bit, __ATOMIC_RELAXED);
+    if (on) /* seq_cst: against the walk's reads (special_mark_roots) */
+        __atomic_fetch_or(&a->specials[i / 64], bit, __ATOMIC_SEQ_CST);
     else
         __atomic_fetch_and(&a->specials[i / 64], ~bit, __ATOMIC_RELAXED);
 }
@@ -173,16 +176,18 @@ static void mark_span_specials(span_t *s)
  * Every span with records, by the arenas' bitmaps.  Runs beside the program
  * after write tracking is armed (or with the world stopped): a span in use now
  * stays in use until the sweep, and one taken while marking runs holds only
- * black objects, whose records need nothing.  walk_started is set first, under
- * no lock: an adder that reads it clear under a span's lock added its record
- * before the walk took that lock, so the walk sees the record.
+ * black objects, whose records need nothing.  walk_started is set first: an
+ * adder sets the span's bit, then reads walk_started; the walk sets
+ * walk_started, then reads the bits, all sequentially consistent.  So either
+ * the adder sees the walk started (and shades for itself) or the walk sees
+ * the bit, and then the record, under the span's lock.
  */
 void special_mark_roots(void)
 {
     atomic_store(&walk_started, true);
     for (heap_arena_t *a = arena_first(); a; a = a->next) {
         for (size_t w = 0; w < PAGES_PER_ARENA / 64; w++) {
-            uint64_t bits = __atomic_load_n(&a->specials[w], __ATOMIC_RELAXED);
+            uint64_t bits = __atomic_load_n(&a->specials[w], __ATOMIC_SEQ_CST);
             while (bits) {
                 size_t i = w * 64 + (size_t)__builtin_ctzll(bits);
                 bits &= bits - 1;
@@ -231,13 +236,11 @@ void special_sweep(span_t *s)
             case SPECIAL_FINALIZER:
                 /* Revived either way: by the finalizer, or to wait for memory. */
                 revive = true;
-                drop = finalized = finq_push(SPECIAL_FINALIZER, sp->fn, (void *)obj, sp->arg);
-                queued |= drop;
+                drop = finalized = finq_push_locked(&queued, SPECIAL_FINALIZER, sp->fn, (void *)obj, sp->arg);
                 break;
             case SPECIAL_CLEANUP:
                 if (!revive) {
-                    drop = finq_push(SPECIAL_CLEANUP, sp->fn, NULL, sp->arg);
-                    queued |= drop;
+                    drop = finq_push_locked(&queued, SPECIAL_CLEANUP, sp->fn, NULL, sp->arg);
                     revive = !drop;
                 }
                 break;
@@ -262,6 +265,8 @@ void special_sweep(span_t *s)
             atomic_fetch_add(&heap_live, (int64_t)s->elemsize);
         }
     }
+    if (queued)
+        finq_unlock();
     special_lock_give(s->base, t);
     if (queued)
         finq_wake();
