@@ -9,7 +9,7 @@
 # Environment:
 #   BENCH_REPS=n        rounds (default 3; 1 with BENCH_QUICK=1)
 #   BENCH_QUICK=1       small sizes, 1 round
-#   BENCH_ONLY=name     one benchmark: binary_trees, gcbench, mt_alloc, pause or memlimit
+#   BENCH_ONLY=name     one benchmark: binary_trees, gcbench, mt_alloc, pause, memlimit or pool
 #                       (a space-separated list works too)
 #   BENCH_SYSTEMS=list  systems to run, in this order (default
 #                       "tricolor tricolor-stw bdwgc malloc mimalloc go"); absent ones are
@@ -19,7 +19,8 @@
 #   BENCH_INSTALL=1     apt-get install -y libgc-dev libmimalloc-dev golang-go first
 #   BENCH_BT_DEPTH, BENCH_GCB_ROUNDS, BENCH_MT_ARGS ("threads iterations slots"),
 #   BENCH_PAUSE_ARGS ("records seconds [replacements]"),
-#   BENCH_MEMLIMIT_ARGS ("live_mib garbage_mib limit_mib window_s [threshold_mib [replace_every]]")
+#   BENCH_MEMLIMIT_ARGS ("live_mib garbage_mib limit_mib window_s [threshold_mib [replace_every]]"),
+#   BENCH_POOL_ARGS ("iterations threads finalizers")
 #                       override the sizes
 #   BENCH_TRICOLOR_LIB  the tricolor library to link (default build/libtricolor.a, or .so),
 #   BENCH_TRICOLOR_INCLUDE  and the directory of its tricolor.h (default include/)
@@ -30,7 +31,7 @@
 # run's stdout, stderr and measurement); for the pause benchmark also
 # bench/out/pause.tsv, bench/out/pause_hist.tsv and the plot bench/pauses.svg
 # (drawn by bench/plot_pauses.py when python3 is present); for the memlimit
-# benchmark bench/out/memlimit.tsv.  GOGC/GOMEMLIMIT/GODEBUG in the
+# benchmark bench/out/memlimit.tsv; for the pool benchmark bench/out/pool.tsv.  GOGC/GOMEMLIMIT/GODEBUG in the
 # environment reach tricolor and Go alike and are recorded in results.md.
 
 set -u
@@ -47,7 +48,7 @@ QUICK=${BENCH_QUICK:-0}
 [ "$QUICK" = 0 ] && QUICK=
 if [ -n "$QUICK" ]; then REPS=${BENCH_REPS:-1}; else REPS=${BENCH_REPS:-3}; fi
 TIMEOUT=${BENCH_TIMEOUT:-600}
-ALL_BENCHES="binary_trees gcbench mt_alloc pause memlimit"
+ALL_BENCHES="binary_trees gcbench mt_alloc pause memlimit pool"
 BENCHES=${BENCH_ONLY:-$ALL_BENCHES}
 ALL_SYSTEMS="tricolor tricolor-stw bdwgc malloc mimalloc go"
 WANT_SYSTEMS=${BENCH_SYSTEMS:-$ALL_SYSTEMS}
@@ -58,12 +59,14 @@ if [ -n "$QUICK" ]; then
     MT_ARGS=${BENCH_MT_ARGS:-"4 200000 20000"}
     PAUSE_ARGS=${BENCH_PAUSE_ARGS:-"500000 3"}
     MEMLIMIT_ARGS=${BENCH_MEMLIMIT_ARGS:-"50 512 80 5"}
+    POOL_ARGS=${BENCH_POOL_ARGS:-"2000000 $(nproc) 100000"}
 else
     BT_DEPTH=${BENCH_BT_DEPTH:-20}
     GCB_ROUNDS=${BENCH_GCB_ROUNDS:-10}
     MT_ARGS=${BENCH_MT_ARGS:-"4 4000000 20000"}
     PAUSE_ARGS=${BENCH_PAUSE_ARGS:-"3000000 20"}
     MEMLIMIT_ARGS=${BENCH_MEMLIMIT_ARGS:-"200 4096 300 20"}
+    POOL_ARGS=${BENCH_POOL_ARGS:-"20000000 $(nproc) 1000000"}
 fi
 
 bench_args() {
@@ -73,6 +76,7 @@ bench_args() {
     mt_alloc) echo "$MT_ARGS" ;;
     pause) echo "$PAUSE_ARGS" ;;
     memlimit) echo "$MEMLIMIT_ARGS" ;;
+    pool) echo "$POOL_ARGS" ;;
     esac
 }
 
@@ -223,6 +227,10 @@ MEMLIMIT_FIELDS="limit:status limit:seconds limit:build_seconds limit:cpu_s limi
     free:rebuild_seconds free:rss_before_kb free:free_ms free:rss_after_kb free:retained_after_kb
     free:rss_after_more_kb"
 printf 'system\tround\t%s\n' "$(echo $MEMLIMIT_FIELDS | tr ' :' '\t_')" >"$MEMLIMIT_TSV"
+# The pool benchmark's POOL line, one line per run.
+POOL_TSV=$OUT/pool.tsv
+POOL_FIELDS="st_fresh_ns st_pool_ns mt_fresh_ns mt_pool_ns threads fin_per_s fin_ran fin_n"
+printf 'system\tround\t%s\n' "$(echo $POOL_FIELDS | tr ' ' '\t')" >"$POOL_TSV"
 
 # Output lines that must be identical for every system (times and names removed):
 # their md5 goes into raw.tsv's check column, and after a benchmark's rounds
@@ -230,7 +238,7 @@ printf 'system\tround\t%s\n' "$(echo $MEMLIMIT_FIELDS | tr ' :' '\t_')" >"$MEMLI
 # "wrongoutput" (a collector that freed a live object, say).
 check_text() {
     grep -v -e '^BENCH ' -e '^depth ' -e '^GCBench ' -e '^mt_alloc (' -e '^pause (' -e '^PAUSE' \
-        -e '^memlimit (' -e '^MEMLIMIT' "$1" | md5sum | cut -d' ' -f1
+        -e '^memlimit (' -e '^MEMLIMIT' -e '^pool (' -e '^POOL' "$1" | md5sum | cut -d' ' -f1
 }
 
 field() { # key file: value of key=value in the first line carrying it
@@ -255,6 +263,7 @@ run_one() { # bench system round
     if [ "$st" = 0 ] && [ -z "$coll" ]; then st=nobenchline; fi
     if [ "$b" = pause ] && [ "$st" = 0 ] && ! grep -q '^PAUSE ' "$base.out"; then st=nopauseline; fi
     if [ "$b" = memlimit ] && [ "$st" = 0 ] && [ "$(grep -c '^MEMLIMIT phase=' "$base.out")" != 3 ]; then st=nomemlimitline; fi
+    if [ "$b" = pool ] && [ "$st" = 0 ] && ! grep -q '^POOL ' "$base.out"; then st=nopoolline; fi
     local sum=-
     [ "$st" = 0 ] && sum=$(check_text "$base.out")
     printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$b" "$s" "$r" "$st" "${wall:-0}" \
@@ -270,6 +279,11 @@ run_one() { # bench system round
         for kf in $MEMLIMIT_FIELDS; do row="$row\t$(mlfield "${kf%%:*}" "${kf#*:}" "$base.out")"; done
         printf '%b\n' "$row" >>"$MEMLIMIT_TSV"
     fi
+    if [ "$b" = pool ]; then
+        local k row="$s\t$r"
+        for k in $POOL_FIELDS; do row="$row\t$(field "$k" "$base.out")"; done
+        printf '%b\n' "$row" >>"$POOL_TSV"
+    fi
     if [ "$st" = 0 ]; then
         awk -v b="$b" -v s="$s" -v r="$r" -v w="$wall" -v c="$(( user + sys ))" -v m="$rss" -v n="$coll" -v p="$maxp" \
             'BEGIN { printf "   %-13s round %d %-9s wall %7.2f s  cpu %7.2f s  rss %7.1f MiB  gc %5d  maxpause %8.3f ms\n", b, r, s, w/1e9, c/1e6, m/1024, n, p/1e6 }' >&2
@@ -277,6 +291,9 @@ run_one() { # bench system round
             awk -v g="$(field maxgap_ns "$base.out")" -v q="$(field p999_ns "$base.out")" -v t="$(field rate "$base.out")" \
                 -v n="$(field gcs "$base.out")" -v p="$(field gc_maxpause_ns "$base.out")" \
                 'BEGIN { printf "   %32s measured: max gap %8.3f ms  p99.9 %7.3f ms  %5.2f M repl/s  gc %4d  max gc pause %8.3f ms\n", "", g/1e6, q/1e6, t/1e6, n, p/1e6 }' >&2
+        fi
+        if [ "$b" = pool ]; then
+            sed -n 's/^pool ([^)]*): /   '"$(printf '%32s' '')"' /p' "$base.out" >&2
         fi
         if [ "$b" = memlimit ]; then
             awk -v st="$(mlfield limit status "$base.out")" -v t="$(mlfield limit seconds "$base.out")" \
@@ -523,6 +540,76 @@ memlimit_table() {
     }' "$RAW" "$MEMLIMIT_TSV"
 }
 
+# pool_table format(text|md): the pool benchmark's table, medians over the
+# successful rounds of its POOL lines (pool.tsv), with CPU time and peak RSS
+# from raw.tsv.  "-": the system has no pool, or no finalizers.
+pool_table() {
+    awk -F'\t' -v fmt="$1" -v order="$(bench_systems pool)" '
+    function median(key,   n, i, j, t, a) {
+        n = cnt[key]
+        for (i = 1; i <= n; i++) a[i] = vals[key, i]
+        for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j+1] = a[j]; a[j+1] = t }
+        if (n == 0) return ""
+        return (n % 2) ? a[(n+1)/2] : (a[n/2] + a[n/2+1]) / 2
+    }
+    function add(s, name, v,   k) { if (v == "-" || v == "") return; k = s SUBSEP name; cnt[k]++; vals[k, cnt[k]] = v }
+    function num(s, name, f) { return ((s SUBSEP name) in cnt) ? sprintf(f, med[s, name]) : "-" }
+    FNR == 1 { file++; if (file == 2) for (i = 1; i <= NF; i++) col[$i] = i; next }
+    file == 1 && $1 == "pool" {
+        runs[$2]++; st[$2, $3] = $4; cpu[$2, $3] = $6; rss[$2, $3] = $7
+        if ($4 != "0") fails[$2] = fails[$2] (fails[$2] == "" ? "" : ",") $4
+        next
+    }
+    file == 2 {
+        s = $1; r = $2
+        if (st[s, r] != "0") next
+        ok[s]++
+        add(s, "sf", $col["st_fresh_ns"]); add(s, "sp", $col["st_pool_ns"]); add(s, "mf", $col["mt_fresh_ns"])
+        add(s, "mp", $col["mt_pool_ns"]); add(s, "fin", $col["fin_per_s"]); add(s, "cpu", cpu[s, r]); add(s, "rss", rss[s, r])
+        threads = $col["threads"]
+    }
+    END {
+        split("sf sp mf mp fin cpu rss", names, " ")
+        ns = split(order, sys, " ")
+        for (i = 1; i <= ns; i++) { s = sys[i]; if (ok[s]) for (f in names) if ((s SUBSEP names[f]) in cnt) med[s, names[f]] = median(s SUBSEP names[f]) }
+        nh = split("system|ok/runs|fresh ns|pool ns|pool / fresh|fresh ns, " threads " thr|pool ns, " threads " thr|pool / fresh, " threads " thr|finalizers/s|CPU s|peak RSS MiB", hdr, "|")
+        split("-9 7 9 8 12 16 15 20 13 8 12", w, " ")
+        if (fmt == "md") {
+            line = "|"; sep = "|"
+            for (h = 1; h <= nh; h++) { line = line " " hdr[h] " |"; sep = sep (h <= 2 ? "---|" : "---:|") }
+            print line; print sep
+        } else {
+            line = " "; for (h = 1; h <= nh; h++) line = line sprintf(" %" w[h] "s", hdr[h]); print line
+        }
+        for (i = 1; i <= ns; i++) {
+            s = sys[i]
+            if (!runs[s]) continue
+            c[1] = s; c[2] = (ok[s] + 0) "/" runs[s]
+            if (ok[s]) {
+                c[3] = num(s, "sf", "%.2f"); c[4] = num(s, "sp", "%.2f")
+                c[5] = (c[4] != "-" && med[s, "sf"] > 0) ? sprintf("%.3f", med[s, "sp"] / med[s, "sf"]) : "-"
+                c[6] = num(s, "mf", "%.2f"); c[7] = num(s, "mp", "%.2f")
+                c[8] = (c[7] != "-" && med[s, "mf"] > 0) ? sprintf("%.3f", med[s, "mp"] / med[s, "mf"]) : "-"
+                c[9] = num(s, "fin", "%.0f"); c[10] = sprintf("%.2f", med[s, "cpu"] / 1e6); c[11] = sprintf("%.1f", med[s, "rss"] / 1024)
+            } else {
+                for (h = 3; h <= nh; h++) c[h] = "-"
+                c[3] = "FAILED"
+            }
+            if (fails[s] != "") notes = notes sprintf("%s failed runs: %s (status: exit code, sig:N, timeout, nobenchline, nopoolline or wrongoutput)\n", s, fails[s])
+            if (fmt == "md") {
+                line = "|"; for (h = 1; h <= nh; h++) line = line " " c[h] " |"; print line
+            } else {
+                line = " "; for (h = 1; h <= nh; h++) line = line sprintf(" %" w[h] "s", c[h]); print line
+            }
+        }
+        if (notes != "") {
+            n = split(notes, nl, "\n")
+            if (fmt == "md") print ""
+            for (i = 1; i < n; i++) print (fmt == "md" ? "- " : "  note: ") nl[i]
+        }
+    }' "$RAW" "$POOL_TSV"
+}
+
 # After the pause benchmark: the plot (bench/pauses.svg) and the histograms
 # of every run (bench/out/pause_hist.tsv), by plot_pauses.py.
 PLOT_NOTE=
@@ -565,6 +652,8 @@ for b in $BENCHES; do
         plot_pauses
     elif [ "$b" = memlimit ]; then
         memlimit_table text
+    elif [ "$b" = pool ]; then
+        pool_table text
     else
         table "$b" text
     fi
@@ -640,6 +729,19 @@ pkgver() { dpkg-query -W -f='${Version}' "$1" 2>/dev/null || echo "not installed
             echo "   after the call, and its duration."
             echo
             memlimit_table md
+        elif [ "$b" = pool ]; then
+            set -- $(bench_args pool)
+            echo "Systems: $(bench_systems pool). Arguments: iterations, threads, finalizers. A 128-byte object"
+            echo "(scanned kind) is got, written (first and last word) and put back, against a fresh allocation"
+            echo "of the same size written the same way and dropped (malloc, mimalloc: freed): **ns per operation**"
+            echo "on one thread (${1:-?} operations) and on ${2:-?} threads at once (${1:-?}/${2:-?} each; wall time over one"
+            echo "thread's operations). tricolor's gc_pool and Go's sync.Pool; bdwgc, malloc and mimalloc have"
+            echo "no pool (-). Then **finalizers per second**: ${3:-?} objects of 32 bytes, each with a finalizer that"
+            echo "counts, dropped, and collections until all but 0.1% ran, from the first registration to the"
+            echo "last call (tricolor gc_set_finalizer, Go runtime.SetFinalizer, bdwgc GC_REGISTER_FINALIZER with"
+            echo "GC_invoke_finalizers after each collection). CPU s and peak RSS are the whole process's."
+            echo
+            pool_table md
         else
             table "$b" md
         fi

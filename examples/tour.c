@@ -2,7 +2,7 @@
  * tour.c - a guided tour of Go's memory management, in C, with tricolor.
  *
  * It follows the document tricolor was born from ("Memory Management": pointers, stack vs heap,
- * new, garbage collection, GOGC, leak prevention, buffer reuse, alignment) section by section,
+ * new, garbage collection, GOGC, leak prevention, sync.Pool, alignment) section by section,
  * under the same headings, and prints what the collector does with numbers from
  * gc_read_memstats (Go's runtime.ReadMemStats).
  *
@@ -18,6 +18,7 @@
  * keep objects alive) is checked, and the tour exits 1 if any of it fails.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <sched.h>
@@ -27,6 +28,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <tricolor.h>
 
@@ -456,12 +459,94 @@ static void *worker(void *arg)
     return NULL;
 }
 
+/* 1. Close resources.  A file wrapper closes its descriptor in file_close (defer f.Close());
+ * a finalizer is only the safety net for a wrapper dropped without it, as Go's os.File has one:
+ * file_close removes it. */
+struct file {
+    int fd;
+};
+
+static atomic_int closed_by_finalizer;
+
+static void file_finalize(void *obj, void *arg)
+{
+    struct file *f = obj;
+    (void)arg;
+    if (f->fd >= 0) {
+        close(f->fd);
+        f->fd = -1;
+        atomic_fetch_add(&closed_by_finalizer, 1);
+    }
+}
+
+static struct file *file_open(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return NULL;
+    struct file *f = gc_new(struct file);
+    f->fd = fd;
+    gc_set_finalizer(f, file_finalize, NULL);
+    return f;
+}
+
+static void file_close(struct file *f)
+{
+    close(f->fd);
+    f->fd = -1;
+    gc_set_finalizer(f, NULL, NULL); /* closed: no safety net needed */
+}
+
+#define NFILES 8
+static int leaked_fds[NFILES / 2];
+
+/* Opens NFILES files, closes half properly and forgets the other half. */
+static NOINLINE int open_and_forget(void)
+{
+    int n = 0;
+    for (int i = 0; i < NFILES; i++) {
+        struct file *f = file_open("/dev/null");
+        if (!f)
+            return -1;
+        if (i % 2 == 0)
+            file_close(f); /* defer f.Close() */
+        else
+            leaked_fds[n++] = f->fd; /* (the number only: the wrapper is dropped) */
+    }
+    return n;
+}
+
+static void tour_close_resources(void)
+{
+    printf("  1. Close resources: the collector frees memory, not files; close them yourself.\n"
+           "     A finalizer can be the safety net for a file wrapper dropped without closing.\n");
+    int leaked = open_and_forget();
+    if (leaked < 0) {
+        printf("     (cannot open /dev/null: skipped)\n\n");
+        return;
+    }
+    /* Finalizers run on their own thread, after the collection that finds the wrapper
+     * unreachable: collect, and give the thread a moment. */
+    for (int tries = 0; tries < 200 && atomic_load(&closed_by_finalizer) < leaked; tries++) {
+        collect();
+        struct timespec ts = {0, 5 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    int closed = 0;
+    for (int i = 0; i < leaked; i++)
+        closed += fcntl(leaked_fds[i], F_GETFD) == -1 && errno == EBADF;
+    printf("     opened %d, closed %d with file_close, dropped %d: the finalizer closed %d of those\n", NFILES,
+           NFILES - leaked, leaked, atomic_load(&closed_by_finalizer));
+    check(closed == leaked && atomic_load(&closed_by_finalizer) == leaked,
+          "each dropped wrapper's finalizer closed its descriptor, and only those");
+    printf("\n");
+}
+
 static void tour_leaks(void)
 {
     section("Memory Leaks Prevention");
 
-    printf("  1. Close resources: the collector frees memory, not files or sockets; close them\n"
-           "     yourself (finalizers and cleanups are on tricolor's road ahead).\n\n");
+    tour_close_resources();
 
     printf("  2. Stop goroutines (threads): a worker allocates until told to stop.\n");
     pthread_t th;
@@ -671,14 +756,110 @@ static void tour_best_practices(void)
 }
 
 /* ------------------------------------------------------------------------------------------ */
+/* ## sync.Pool for Reuse                                                                      */
+/* ------------------------------------------------------------------------------------------ */
+
+/* bytes.Buffer, in short: a growable byte array. */
+struct buffer {
+    char *data; /* gc_alloc_noscan: bytes only */
+    size_t len, cap;
+};
+
+static void *buffer_new(void) { return gc_new(struct buffer); } /* New: func() interface{} { return new(bytes.Buffer) } */
+
+static void buffer_write(struct buffer *b, const void *p, size_t n)
+{
+    if (b->len + n > b->cap) {
+        size_t cap = b->cap ? 2 * b->cap : 64;
+        while (cap < b->len + n)
+            cap *= 2;
+        char *d = gc_alloc_noscan(cap);
+        if (b->len)
+            memcpy(d, b->data, b->len);
+        b->data = d;
+        b->cap = cap;
+    }
+    memcpy(b->data + b->len, p, n);
+    b->len += n;
+}
+
+static void buffer_reset(struct buffer *b) { b->len = 0; } /* keeps the capacity for the next user */
+
+static gc_pool *buffer_pool; /* var bufferPool = sync.Pool{New: ...} */
+
+static size_t process(const char *data, size_t n)
+{
+    struct buffer *buf = gc_pool_get(buffer_pool);
+    buffer_write(buf, data, n); /* use buf... */
+    size_t used = buf->len;
+    buffer_reset(buf); /* the deferred Reset and Put */
+    gc_pool_put(buffer_pool, buf);
+    return used;
+}
+
+/* The same work with a fresh buffer each time. */
+static size_t process_fresh(const char *data, size_t n)
+{
+    struct buffer *buf = buffer_new();
+    buffer_write(buf, data, n);
+    return buf->len;
+}
+
+#define NPROCESS 100000
+
+static void tour_pool(void)
+{
+    section("sync.Pool for Reuse");
+    char a[32], b[32];
+    char msg[200];
+    memset(msg, 'x', sizeof msg);
+    buffer_pool = gc_pool_new(buffer_new);
+
+    gc_memstats f0 = stats();
+    size_t sum_fresh = 0;
+    for (int i = 0; i < NPROCESS; i++)
+        sum_fresh += process_fresh(msg, sizeof msg);
+    gc_memstats f1 = stats();
+    size_t sum_pool = 0;
+    for (int i = 0; i < NPROCESS; i++)
+        sum_pool += process(msg, sizeof msg);
+    gc_memstats f2 = stats();
+    printf("  process() %d times, writing %zu bytes into a buffer:\n", NPROCESS, sizeof msg);
+    printf("     a new buffer each time:  mallocs +%-7" PRIu64 " total_alloc +%s\n", f1.mallocs - f0.mallocs,
+           human(f1.total_alloc - f0.total_alloc, a));
+    printf("     bufferPool.Get / Put:    mallocs +%-7" PRIu64 " total_alloc +%s\n", f2.mallocs - f1.mallocs,
+           human(f2.total_alloc - f1.total_alloc, b));
+    check(sum_pool == sum_fresh && f2.mallocs - f1.mallocs < 100,
+          "the pool hands the same buffers back: a handful of allocations instead of 200,000");
+
+    /* The pool is a cache the collector may empty: what is put before one collection survives
+     * it in the victim cache; at the second, it is dropped. */
+    struct buffer *mine = gc_pool_get(buffer_pool);
+    gc_pool_put(buffer_pool, mine);
+    collect();
+    struct buffer *after_one = gc_pool_get(buffer_pool);
+    gc_pool_put(buffer_pool, after_one);
+    collect();
+    collect();
+    struct buffer *after_two = gc_pool_get(buffer_pool);
+    printf("\n  a buffer put back, then one collection: Get returns %s\n",
+           after_one == mine ? "the same buffer (from the victim cache)" : "another buffer");
+    printf("  put back again, then two collections:   Get returns %s\n",
+           after_two == mine ? "the same buffer" : "a new buffer from New (the old one was dropped)");
+    check(after_one == mine && after_two != mine,
+          "pooled objects survive one collection and are dropped at the second, as in Go");
+    printf("  Pools suit short-lived, same-shaped objects; anything may vanish from one at any time.\n");
+    mine = after_one = after_two = NULL;
+}
+
+/* ------------------------------------------------------------------------------------------ */
 /* Sections of the document that tricolor does not cover yet                                  */
 /* ------------------------------------------------------------------------------------------ */
 
 static void tour_road_ahead(void)
 {
-    section("sync.Pool for Reuse, Memory Profiling");
-    printf("  Pools (sync.Pool), finalizers, weak pointers and pprof heap profiles are on tricolor's\n"
-           "  road ahead; until then, reuse buffers by hand as above.\n");
+    section("Memory Profiling");
+    printf("  pprof heap profiles and a live debug endpoint are on tricolor's road ahead.\n");
 }
 
 int main(void)
@@ -692,6 +873,7 @@ int main(void)
     tour_make_new();
     tour_gc();
     tour_leaks();
+    tour_pool();
     tour_road_ahead();
     tour_unsafe();
     tour_alignment();
