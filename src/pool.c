@@ -77,8 +77,11 @@ static pthread_mutex_t slot_lock = PTHREAD_MUTEX_INITIALIZER;
 static uint64_t *slots_used; /* bitmap, grown by doubling (metadata) */
 static size_t slots_words;
 
+/* Inside an allocator section: persistent_alloc's lock must never be held
+ * by a stopped thread (see special_new). */
 static bool slot_assign(gc_thread_t *t)
 {
+    enter_alloc(t);
     pthread_mutex_lock(&slot_lock);
     size_t w = 0;
     while (w < slots_words && slots_used[w] == ~(uint64_t)0)
@@ -88,6 +91,7 @@ static bool slot_assign(gc_thread_t *t)
         uint64_t *n = persistent_alloc(nw * sizeof(uint64_t), SYS_OTHER);
         if (!n) {
             pthread_mutex_unlock(&slot_lock);
+            leave_alloc(t);
             return false;
         }
         if (slots_used)
@@ -99,6 +103,7 @@ static bool slot_assign(gc_thread_t *t)
     slots_used[w] |= (uint64_t)1 << b;
     t->pool_slot = (uint32_t)(w * 64 + b) + 1;
     pthread_mutex_unlock(&slot_lock);
+    leave_alloc(t);
     return true;
 }
 

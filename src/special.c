@@ -47,9 +47,29 @@ void special_init(void)
     fixalloc_init(&special_alloc, sizeof(special_t), SYS_OTHER);
 }
 
-special_t *special_new(void) { return fixalloc_alloc(&special_alloc); }
+/* The record allocator's lock (and the metadata allocator's under it) is
+ * one a thread inside an allocator section may wait for: it is only ever
+ * held inside one, so that no stopped thread holds it. */
+special_t *special_new(void)
+{
+    gc_thread_t *t = tls_thread;
+    if (t)
+        enter_alloc(t);
+    special_t *sp = fixalloc_alloc(&special_alloc);
+    if (t)
+        leave_alloc(t);
+    return sp;
+}
 
-void special_free(special_t *sp) { fixalloc_free(&special_alloc, sp); }
+void special_free(special_t *sp)
+{
+    gc_thread_t *t = tls_thread;
+    if (t)
+        enter_alloc(t);
+    fixalloc_free(&special_alloc, sp);
+    if (t)
+        leave_alloc(t);
+}
 
 static pthread_mutex_t *lock_of(uintptr_t base) { return &special_locks[(base >> PAGE_SHIFT) % SPECIAL_LOCKS]; }
 

@@ -37,6 +37,8 @@ suite=(
     "test_memstats exact by_size counters threads free_os"
     "test_threads concurrent churn"
     "test_badinput queries overflow"
+    "test_finalize once reachable referents resurrect replace einval cycles cleanup cleanup_stop fin_cleanup free weak weak_many keep_alive thread concurrent"
+    "test_pool basic victim steal many threads dropped"
     "test_writetrack none default mprotect mprotect_unprotect mprotect_race mprotect_fork mprotect_read mprotect_segv mprotect_chain mprotect_partial mprotect_maxmap"
 )
 fail=0 n=0
@@ -48,7 +50,7 @@ for entry in "${suite[@]}"; do
         -o "$work/$t"
     for sub in "$@"; do
         n=$((n + 1))
-        if (cd "$work" && TRICOLOR_THREADS_SECONDS=2 timeout 300 qemu-aarch64 "./$t" "$sub"); then :; else
+        if (cd "$work" && TRICOLOR_THREADS_SECONDS=2 TRICOLOR_FINALIZE_ROUNDS=20000 timeout 300 qemu-aarch64 "./$t" "$sub"); then :; else
             echo "FAIL aarch64 $t $sub"
             fail=$((fail + 1))
         fi

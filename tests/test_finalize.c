@@ -815,7 +815,8 @@ static void t_fork(void)
  */
 #define CC_WORKERS 3
 #define CC_WINDOW 512
-#define CC_ROUNDS 150000
+#define CC_ROUNDS 150000 /* TRICOLOR_FINALIZE_ROUNDS overrides */
+static long cc_rounds = CC_ROUNDS;
 
 struct cobj {
     uint64_t id, check;
@@ -851,7 +852,7 @@ static void *cc_worker(void *arg)
     struct cobj **win = gc_new_array(struct cobj *, CC_WINDOW);
     gc_weak **wk = gc_new_array(gc_weak *, CC_WINDOW);
     uint64_t next_id = (uint64_t)(uintptr_t)arg << 40;
-    for (long r = 0; r < CC_ROUNDS && !atomic_load(&cc_stop); r++) {
+    for (long r = 0; r < cc_rounds && !atomic_load(&cc_stop); r++) {
         unsigned i = (unsigned)(tc_rand(&seed) % CC_WINDOW);
         if (win[i]) {
             struct cobj *o = win[i];
@@ -900,6 +901,9 @@ static void *cc_collector(void *arg)
 
 static void t_concurrent(void)
 {
+    const char *e = getenv("TRICOLOR_FINALIZE_ROUNDS");
+    if (e && atol(e) > 0)
+        cc_rounds = atol(e);
     pthread_t w[CC_WORKERS], c = tc_thread(cc_collector, NULL);
     for (int i = 0; i < CC_WORKERS; i++)
         w[i] = tc_thread(cc_worker, (void *)(uintptr_t)(i + 1));
@@ -914,7 +918,7 @@ static void t_concurrent(void)
     TC_CHECK(atomic_load(&cc_bad_cleanup) == 0, "%d cleanups got a corrupt arg", atomic_load(&cc_bad_cleanup));
     TC_CHECK(atomic_load(&cc_bad_weak) == 0, "%d weak pointers to kept objects did not give them",
              atomic_load(&cc_bad_weak));
-    TC_CHECK(atomic_load(&cc_fins) > CC_WORKERS * CC_ROUNDS / 4, "too few finalizers ran: %ld",
+    TC_CHECK(atomic_load(&cc_fins) > CC_WORKERS * cc_rounds / 4, "too few finalizers ran: %ld",
              atomic_load(&cc_fins));
 }
 
