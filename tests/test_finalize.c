@@ -8,6 +8,8 @@
  *   referents    what a finalized object points to is intact when its finalizer runs
  *   resurrect    a finalizer that stores its object: the object lives, intact,
  *                the finalizer does not run again, and it dies when dropped again
+ *   order        chains of finalized objects: each finalizer runs after that of
+ *                the object pointing to it (Go's dependency order)
  *   replace      a second finalizer replaces the first; NULL removes it
  *   einval       interior, global, stack, freed, NULL pointers: EINVAL, nothing done
  *   cycles       a cycle through a finalized object is never collected (Go);
@@ -276,6 +278,52 @@ static void t_resurrect(void)
     TC_CHECK(collect_until(res_dead), "the resurrected object, dropped again, was never freed");
     settle(2);
     TC_CHECK(atomic_load(&res_runs) == 1, "the finalizer ran again (%d)", atomic_load(&res_runs));
+}
+
+/* ------------------------------------------------------------------------ */
+/* order                                                                     */
+/* ------------------------------------------------------------------------ */
+
+/* Go runs finalizers in dependency order: if A points to B and both have
+ * finalizers, A's runs first (B is kept for it) and B's at a later cycle. */
+#define ORD_CHAINS 50
+#define ORD_LEN 4
+static _Atomic int ord_next[ORD_CHAINS], ord_bad, ord_runs;
+
+static void ord_fin(void *obj, void *arg)
+{
+    struct fobj *o = obj;
+    int chain = (int)(o->id / ORD_LEN), pos = (int)(o->id % ORD_LEN);
+    (void)arg;
+    /* Position pos may run only after 0..pos-1 of its chain. */
+    if (atomic_fetch_add(&ord_next[chain], 1) != pos)
+        atomic_fetch_add(&ord_bad, 1);
+    atomic_fetch_add(&ord_runs, 1);
+}
+
+static TC_NOINLINE void ord_make(void)
+{
+    for (int c = 0; c < ORD_CHAINS; c++) {
+        struct fobj *next = NULL;
+        for (int pos = ORD_LEN - 1; pos >= 0; pos--) { /* built tail first: the head points down the chain */
+            struct fobj *o = gc_new(struct fobj);
+            o->id = (uint64_t)(c * ORD_LEN + pos);
+            o->child = next;
+            gc_set_finalizer(o, ord_fin, NULL);
+            next = o;
+        }
+    }
+}
+
+static bool ord_done(void) { return atomic_load(&ord_runs) >= ORD_CHAINS * ORD_LEN - 8; }
+
+static void t_order(void)
+{
+    ord_make();
+    TC_CHECK(collect_until(ord_done), "%d of %d finalizers in chains ran", atomic_load(&ord_runs),
+             ORD_CHAINS * ORD_LEN);
+    TC_CHECK(atomic_load(&ord_bad) == 0, "%d finalizers ran before the finalizer of an object pointing to theirs",
+             atomic_load(&ord_bad));
 }
 
 /* ------------------------------------------------------------------------ */
@@ -929,6 +977,7 @@ int main(int argc, char **argv)
         {"reachable", t_reachable},
         {"referents", t_referents},
         {"resurrect", t_resurrect},
+        {"order", t_order},
         {"replace", t_replace},
         {"einval", t_einval},
         {"cycles", t_cycles},
