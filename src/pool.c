@@ -8,8 +8,7 @@
  * thread's own chain; get takes the private slot, else pops its own chain's
  * newest, else steals the oldest from another thread's chain, else looks in
  * the victim cache, else calls new_fn.  The fast path takes no lock and no
- * atomic read-modify-write: it runs inside an allocator section, so no
- * collection starts in the middle, and only the owner touches a private slot.
+ * atomic read-modify-write: only the owner touches a private slot.
  *
  * A ring is single-producer, multi-consumer: the owner pushes and pops at
  * its head, others pop at its tail, all through one 64-bit word (head << 32 |
@@ -290,7 +289,7 @@ static NOINLINE void put_slow(gc_pool *p, void *x)
     }
 }
 
-/* Steal from the others, then the victim cache; in an allocator section. */
+/* Steal from the others, then the victim cache. */
 static NOINLINE void *get_slow(gc_pool *p, pool_locals_t *ls, unsigned i)
 {
     if (ls)
@@ -327,28 +326,31 @@ gc_pool *gc_pool_new(void *(*new_fn)(void))
     return p;
 }
 
+/*
+ * The fast paths run outside allocator sections: a collection may start in
+ * the middle of one.  That is harmless: the cleanup only moves the array to
+ * the victim slot, so an operation under way finishes on the victim array
+ * (an object put there survives one cycle less; one taken from it is the
+ * owner's as before), and the array lives while the thread's registers hold
+ * it, even past the cycle that drops it.
+ */
 void gc_pool_put(gc_pool *p, void *x)
 {
     if (!p || !x)
         return;
     gc_thread_t *t = tls_thread;
     if (likely(t && t->pool_slot)) {
-        enter_alloc(t);
         pool_locals_t *ls = atomic_load_explicit(&p->local, memory_order_acquire);
         unsigned i = t->pool_slot - 1;
         if (likely(ls && i < ls->n)) {
             pool_local_t *l = &ls->l[i];
             if (!l->private) {
                 l->private = x;
-                leave_alloc(t);
                 return;
             }
-            if (l->head && ring_push(l->head, x)) {
-                leave_alloc(t);
+            if (l->head && ring_push(l->head, x))
                 return;
-            }
         }
-        leave_alloc(t);
     }
     put_slow(p, x);
 }
@@ -363,7 +365,6 @@ void *gc_pool_get(gc_pool *p)
         if (!t || (!t->pool_slot && !slot_assign(t)))
             return p->new_fn ? p->new_fn() : NULL;
     }
-    enter_alloc(t);
     pool_locals_t *ls = atomic_load_explicit(&p->local, memory_order_acquire);
     unsigned i = t->pool_slot - 1;
     void *x = NULL;
@@ -372,14 +373,12 @@ void *gc_pool_get(gc_pool *p)
         x = l->private;
         if (x) {
             l->private = NULL;
-            leave_alloc(t);
             return x;
         }
         x = chain_pop_head(l);
     }
     if (!x)
         x = get_slow(p, ls, i);
-    leave_alloc(t);
     if (x)
         return x;
     return p->new_fn ? p->new_fn() : NULL;
