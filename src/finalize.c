@@ -338,9 +338,14 @@ void gc_set_finalizer(void *obj, void (*fn)(void *obj, void *arg), void *arg)
     }
     bool shade = fn && special_shade_now();
     special_lock_give(s->base, lt);
+    /* The root walk has passed: what the record keeps must be shaded here.
+     * The object itself is shaded (it is reachable: the caller holds it), so
+     * it and what it points to live through this cycle; the next cycle's
+     * walk keeps its referents as the finalizer needs.  An object allocated
+     * while marking runs is black already: then nothing is queued. */
     if (shade) {
-        uintptr_t q = span_noscan(s) ? 0 : (uintptr_t)obj;
-        mark_shade(t, (uintptr_t)&arg, (uintptr_t)(&arg + 1), q, q ? q + s->elemsize : 0);
+        void *keep[2] = {obj, arg};
+        mark_shade(t, (uintptr_t)keep, (uintptr_t)(keep + 2), 0, 0);
     }
     leave_alloc(t);
     if (fresh)
