@@ -296,7 +296,9 @@ GC_API void gc_unregister_thread(void);
  * them intact, and may make obj reachable again (resurrect it); the object is
  * freed at a later collection that finds it unreachable with no finalizer.
  * One per object: setting another replaces it; fn NULL removes it.  `arg`
- * is kept alive as long as the finalizer is set.
+ * is kept alive as long as the finalizer is set (so if arg reaches obj, obj
+ * is never collected).  Finalizers run in dependency order: if A points to
+ * B and both have one, A's runs first and B's at a later collection.
  *
  * As in Go, objects in a cycle that includes an object with a finalizer are
  * never collected (the finalizer keeps what its object points to, which keeps
