@@ -23,6 +23,9 @@
  *   weak         same object, same handle; get gives the object while it is
  *                reachable, NULL once collected; the handle outlives the object
  *   weak_many    thousands of weak pointers, half the objects kept
+ *   weak_marking objects reachable only by weak pointers, got while marking runs
+ *                beside the program: they live on, intact (skipped, 77, when
+ *                marking stops the world)
  *   keep_alive   an object whose only use is a later gc_keep_alive survives
  *                collections until then
  *   thread       finalizers may allocate, collect, and set finalizers
@@ -738,6 +741,86 @@ static void t_weak_many(void)
 }
 
 /* ------------------------------------------------------------------------ */
+/* weak_marking                                                              */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * gc_weak_get while marking runs beside the program: objects reachable only
+ * through weak pointers are got in the middle of the mark phase (the hidden
+ * gc_phase says when) and kept in a global; they must stay alive and intact
+ * through that cycle's sweep and the next cycles.
+ */
+extern _Atomic int gc_phase; /* the library's hidden internals (a static link resolves them) */
+
+#define WG_N 2000
+#define WG_LIVE 400000
+static gc_weak *wg_handles[WG_N];
+static struct fobj *wg_kept[WG_N];
+static struct fobj *wg_live; /* a long list: marking takes a while */
+static _Atomic int wg_collecting;
+
+static TC_NOINLINE void wg_make(uint64_t base)
+{
+    for (int i = 0; i < WG_N; i++) {
+        struct fobj *o = gc_new(struct fobj);
+        o->id = base + (uint64_t)i;
+        o->check = chk(o->id);
+        wg_handles[i] = gc_weak_make(o);
+    }
+}
+
+static void *wg_collector(void *arg)
+{
+    (void)arg;
+    gc_collect();
+    atomic_store(&wg_collecting, 0);
+    return NULL;
+}
+
+static void t_weak_marking(void)
+{
+    const char *dbg = getenv("GODEBUG");
+    if (dbg && strstr(dbg, "gcstoptheworld=1")) {
+        printf("     marking stops the world here: nothing runs beside it (skipped)\n");
+        exit(77);
+    }
+    for (int i = 0; i < WG_LIVE; i++) {
+        struct fobj *n = gc_new(struct fobj);
+        n->child = wg_live;
+        wg_live = n;
+    }
+    int during = 0;
+    for (int round = 0; round < 20 && during < 3 * WG_N; round++) {
+        wg_make((uint64_t)round << 20);
+        tc_clear_stack();
+        atomic_store(&wg_collecting, 1);
+        pthread_t c = tc_thread(wg_collector, NULL);
+        while (atomic_load(&wg_collecting) && atomic_load(&gc_phase) != 1)
+            ;
+        int got = 0;
+        for (int i = 0; i < WG_N; i++) {
+            wg_kept[i] = gc_weak_get(wg_handles[i]);
+            got += wg_kept[i] != NULL && atomic_load(&gc_phase) == 1;
+        }
+        tc_join(c);
+        during += got;
+        tc_collect_churn(sizeof(struct fobj), 20000, 2);
+        for (int i = 0; i < WG_N; i++) {
+            struct fobj *o = wg_kept[i];
+            if (!o)
+                continue;
+            TC_CHECK(o->check == chk(o->id) && o->id == ((uint64_t)round << 20) + (uint64_t)i,
+                     "round %d: object %d, got while marking ran, was freed and reused", round, i);
+            TC_CHECK(gc_weak_get(wg_handles[i]) == o, "round %d: the weak pointer to kept object %d cleared", round, i);
+        }
+        memset(wg_kept, 0, sizeof wg_kept);
+    }
+    printf("     %d objects got while marking ran\n", during);
+    TC_CHECK(during > 0, "no gc_weak_get ran while marking did");
+    wg_live = NULL;
+}
+
+/* ------------------------------------------------------------------------ */
 /* keep_alive                                                                */
 /* ------------------------------------------------------------------------ */
 
@@ -987,6 +1070,7 @@ int main(int argc, char **argv)
         {"free", t_free},
         {"weak", t_weak},
         {"weak_many", t_weak_many},
+        {"weak_marking", t_weak_marking},
         {"keep_alive", t_keep_alive},
         {"thread", t_thread},
         {"fork", t_fork},
