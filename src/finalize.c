@@ -345,7 +345,7 @@ void gc_set_finalizer(void *obj, void (*fn)(void *obj, void *arg), void *arg)
      * while marking runs is black already: then nothing is queued. */
     if (shade) {
         void *keep[2] = {obj, arg};
-        mark_shade(t, (uintptr_t)keep, (uintptr_t)(keep + 2), 0, 0);
+        mark_shade(t, (uintptr_t)keep, (uintptr_t)(keep + 2));
     }
     leave_alloc(t);
     if (fresh)
@@ -394,7 +394,7 @@ gc_cleanup *gc_add_cleanup(void *obj, void (*fn)(void *arg), void *arg)
     bool shade = special_shade_now();
     special_lock_give(s->base, lt);
     if (shade)
-        mark_shade(t, (uintptr_t)&arg, (uintptr_t)(&arg + 1), 0, 0);
+        mark_shade(t, (uintptr_t)&arg, (uintptr_t)(&arg + 1));
     leave_alloc(t);
     return c;
 }

@@ -417,10 +417,10 @@ INTERNAL struct gcwork *mark_new_gcwork(void);
 INTERNAL void mark_free_gcwork(struct gcwork *w); /* a thread exits: keep its buffer for another */
 INTERNAL uint64_t mark_assist(struct gcwork *w, uint64_t budget); /* scan up to budget bytes; returns scanned */
 INTERNAL void mark_push_range(uintptr_t lo, uintptr_t hi); /* the collector: queue [lo, hi) to scan (not marking it) */
-/* A program thread, while marking runs, inside an allocator section: scan
- * [lo, hi) now (a word on its stack, say) and queue the heap range
- * [qlo, qhi) for scanning; the work goes to the shared list. */
-INTERNAL void mark_shade(gc_thread_t *t, uintptr_t lo, uintptr_t hi, uintptr_t qlo, uintptr_t qhi);
+/* A program thread, while marking runs, inside an allocator section: shade
+ * what the words in [lo, hi) point to (words on its stack, say); the gray
+ * work goes to the shared list. */
+INTERNAL void mark_shade(gc_thread_t *t, uintptr_t lo, uintptr_t hi);
 
 /* ---- sweep.c ----------------------------------------------------------- */
 

@@ -690,7 +690,6 @@ void mark_push_range(uintptr_t lo, uintptr_t hi)
         push(&gcw, lo, hi);
 }
 
-
 void mark_want_work(bool want) { atomic_fetch_add(&assists_hungry, want ? 1 : -1); }
 
 bool mark_quiet(void) { return !atomic_load(&assists_in_flight) && !mark_has_work(); }
@@ -825,7 +824,7 @@ uint64_t mark_take_marked_bytes(uint64_t *black)
 /* (gcw names the collector's worker above; here, the thread's.) */
 #undef gcw
 
-void mark_shade(gc_thread_t *t, uintptr_t lo, uintptr_t hi, uintptr_t qlo, uintptr_t qhi)
+void mark_shade(gc_thread_t *t, uintptr_t lo, uintptr_t hi)
 {
     if (!t->gcw && !(t->gcw = mark_new_gcwork())) {
         atomic_store(&mark_overflowed, true); /* out of memory: see push_overflow */
@@ -837,11 +836,7 @@ void mark_shade(gc_thread_t *t, uintptr_t lo, uintptr_t hi, uintptr_t qlo, uintp
     hi &= ~(uintptr_t)(sizeof(uintptr_t) - 1);
     if (lo < hi)
         scan_block(w, lo, hi);
-    qlo = round_up(qlo, sizeof(uintptr_t));
-    qhi &= ~(uintptr_t)(sizeof(uintptr_t) - 1);
-    if (qlo < qhi)
-        push(w, qlo, qhi);
-    if (w->cur->n) {
+    if (w->cur->n) { /* gray objects: to the shared list, where the collector drains them */
         workbuf_t *nb = wb_get_empty();
         if (nb) {
             wb_put(&wb_full, w->cur);

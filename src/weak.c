@@ -61,7 +61,7 @@ gc_weak *gc_weak_make(void *obj)
         /* Made before the root walk passed and now held by the record: the
          * walk did not see it. */
         if (shade)
-            mark_shade(t, (uintptr_t)&fresh, (uintptr_t)(&fresh + 1), 0, 0);
+            mark_shade(t, (uintptr_t)&fresh, (uintptr_t)(&fresh + 1));
         leave_alloc(t);
         if (w) {
             if (sp)
@@ -96,7 +96,7 @@ void *gc_weak_get(const gc_weak *cw)
     else
         p = 0; /* no span: cleared and freed meanwhile */
     if (p && gc_marking())
-        mark_shade(t, (uintptr_t)&p, (uintptr_t)(&p + 1), 0, 0);
+        mark_shade(t, (uintptr_t)&p, (uintptr_t)(&p + 1));
     leave_alloc(t);
     return (void *)p;
 }
