@@ -64,21 +64,6 @@ static _Atomic uint64_t cleanup_ids;
 
 void finalize_init(void) { fixalloc_init(&finblock_alloc, sizeof(finblock_t), SYS_OTHER); }
 
-static inline gc_thread_t *fin_lock_take(void)
-{
-    gc_thread_t *t = tls_thread;
-    if (t)
-        enter_alloc(t);
-    pthread_mutex_lock(&fin_lock);
-    return t;
-}
-
-static inline void fin_lock_give(gc_thread_t *t)
-{
-    pthread_mutex_unlock(&fin_lock);
-    if (t)
-        leave_alloc(t);
-}
 
 /* (The sweeper pushes with a span's special lock held, so inside an
  * allocator section: the queue's lock is taken inside one too.) */
@@ -145,10 +130,10 @@ static bool finq_pop(finentry_t *out)
 
 void finq_mark(void)
 {
-    gc_thread_t *t = fin_lock_take();
+    gc_thread_t *t = section_lock(&fin_lock);
     for (finblock_t *b = fq_head; b; b = b->next)
         mark_range((uintptr_t)&b->e[b->head], (uintptr_t)&b->e[b->tail]);
-    fin_lock_give(t);
+    section_unlock(&fin_lock, t);
 }
 
 /* ---- the thread --------------------------------------------------------------- */
@@ -162,12 +147,10 @@ static NOINLINE bool run_batch(gc_thread_t *t)
 {
     finentry_t e[RUN_BATCH];
     int n = 0;
-    enter_alloc(t);
-    pthread_mutex_lock(&fin_lock);
+    section_lock(&fin_lock);
     while (n < RUN_BATCH && finq_pop(&e[n]))
         n++;
-    pthread_mutex_unlock(&fin_lock);
-    leave_alloc(t);
+    section_unlock(&fin_lock, t);
     for (int i = 0; i < n; i++) {
         if (e[i].kind == SPECIAL_FINALIZER)
             ((void (*)(void *, void *))e[i].fn)(e[i].obj, e[i].arg);

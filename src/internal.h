@@ -356,6 +356,29 @@ static inline void leave_alloc(gc_thread_t *t)
 }
 
 /*
+ * A lock that a thread inside an allocator section may wait for must never
+ * be held by a stopped thread, or a stop-the-world waits forever for the
+ * waiter to leave its section.  Such locks are taken inside a section,
+ * entered here for the calling thread if it is registered (the library's
+ * helpers, never stopped, are not).  Returns the thread to give back.
+ */
+static inline gc_thread_t *section_lock(pthread_mutex_t *m)
+{
+    gc_thread_t *t = tls_thread;
+    if (t)
+        enter_alloc(t);
+    pthread_mutex_lock(m);
+    return t;
+}
+
+static inline void section_unlock(pthread_mutex_t *m, gc_thread_t *t)
+{
+    pthread_mutex_unlock(m);
+    if (t)
+        leave_alloc(t);
+}
+
+/*
  * Slow allocator paths may leave a span in limbo for a while (popped from a
  * list, being swept, not yet placed).  fork() must not copy such a state into
  * a child where the thread that would finish it does not exist, so the fork

@@ -113,24 +113,10 @@ uint64_t mark_take_helper_cpu(void) { return atomic_exchange(&helper_cpu_ns, 0);
 /*
  * wb_lock is taken by the collector, helpers and assisting threads while the
  * program runs.  A registered thread must not be stopped holding it (mark
- * termination drains under it with the world stopped), so it is held inside
- * an allocator section, where stops are deferred.  Helpers are never stopped.
+ * termination drains under it with the world stopped): see section_lock.
  */
-static inline gc_thread_t *wb_lock_take(void)
-{
-    gc_thread_t *t = tls_thread;
-    if (t)
-        enter_alloc(t);
-    pthread_mutex_lock(&wb_lock);
-    return t;
-}
-
-static inline void wb_lock_give(gc_thread_t *t)
-{
-    pthread_mutex_unlock(&wb_lock);
-    if (t)
-        leave_alloc(t);
-}
+static inline gc_thread_t *wb_lock_take(void) { return section_lock(&wb_lock); }
+static inline void wb_lock_give(gc_thread_t *t) { section_unlock(&wb_lock, t); }
 
 /* Tests only (test_memlimit's mark_overflow): refuse a work buffer while
  * this many are out of the free list, as if the OS refused to map one;

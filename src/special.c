@@ -73,21 +73,9 @@ void special_free(special_t *sp)
 
 static pthread_mutex_t *lock_of(uintptr_t base) { return &special_locks[(base >> PAGE_SHIFT) % SPECIAL_LOCKS]; }
 
-gc_thread_t *special_lock_take(uintptr_t base)
-{
-    gc_thread_t *t = tls_thread;
-    if (t)
-        enter_alloc(t);
-    pthread_mutex_lock(lock_of(base));
-    return t;
-}
+gc_thread_t *special_lock_take(uintptr_t base) { return section_lock(lock_of(base)); }
 
-void special_lock_give(uintptr_t base, gc_thread_t *t)
-{
-    pthread_mutex_unlock(lock_of(base));
-    if (t)
-        leave_alloc(t);
-}
+void special_lock_give(uintptr_t base, gc_thread_t *t) { section_unlock(lock_of(base), t); }
 
 static inline bool before(const special_t *sp, unsigned idx, int kind)
 {
