@@ -322,16 +322,44 @@ verify_outputs() { # bench: mark runs whose output differs from the majority's
         { print }' "$RAW" "$RAW" >"$RAW.tmp" && mv "$RAW.tmp" "$RAW"
 }
 
+# Functions the table printers share (awk): the median of the values
+# gathered under a key (cnt[key], vals[key, 1..n]), and a table's header, rows
+# and notes, as text (columns of widths w[]) or Markdown (fmt == "md").
+AWK_LIB='
+function median(key,   n, i, j, t, a) {
+    n = cnt[key]
+    for (i = 1; i <= n; i++) a[i] = vals[key, i]
+    for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j+1] = a[j]; a[j+1] = t }
+    if (n == 0) return ""
+    return (n % 2) ? a[(n+1)/2] : (a[n/2] + a[n/2+1]) / 2
+}
+function print_header(nh, hdr, w, fmt,   h, line, sep) {
+    if (fmt == "md") {
+        line = "|"; sep = "|"
+        for (h = 1; h <= nh; h++) { line = line " " hdr[h] " |"; sep = sep (h <= 2 ? "---|" : "---:|") }
+        print line; print sep
+    } else {
+        line = " "; for (h = 1; h <= nh; h++) line = line sprintf(" %" w[h] "s", hdr[h]); print line
+    }
+}
+function print_row(nh, c, w, fmt,   h, line) {
+    if (fmt == "md") {
+        line = "|"; for (h = 1; h <= nh; h++) line = line " " c[h] " |"; print line
+    } else {
+        line = " "; for (h = 1; h <= nh; h++) line = line sprintf(" %" w[h] "s", c[h]); print line
+    }
+}
+function print_notes(notes, fmt,   n, i, nl) {
+    if (notes == "") return
+    n = split(notes, nl, "\n")
+    if (fmt == "md") print ""
+    for (i = 1; i < n; i++) print (fmt == "md" ? "- " : "  note: ") nl[i]
+}
+'
+
 # table bench format(text|md): medians over the successful rounds
 table() {
-    awk -F'\t' -v bench="$1" -v fmt="$2" -v order="$SYSTEMS" '
-    function median(key,   n, i, j, t, a) {
-        n = cnt[key]
-        for (i = 1; i <= n; i++) a[i] = vals[key, i]
-        for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j+1] = a[j]; a[j+1] = t }
-        if (n == 0) return ""
-        return (n % 2) ? a[(n+1)/2] : (a[n/2] + a[n/2+1]) / 2
-    }
+    awk -F'\t' -v bench="$1" -v fmt="$2" -v order="$SYSTEMS" "$AWK_LIB"'
     NR > 1 && $1 == bench {
         s = $2; runs[s]++
         if ($4 != "0") { fails[s] = fails[s] (fails[s] == "" ? "" : ",") $4; next }
@@ -386,14 +414,7 @@ table() {
 # successful rounds of the PAUSE line's numbers (measured phase) with CPU time
 # and peak RSS from raw.tsv.
 pause_table() {
-    awk -F'\t' -v fmt="$1" -v order="$(bench_systems pause)" '
-    function median(key,   n, i, j, t, a) {
-        n = cnt[key]
-        for (i = 1; i <= n; i++) a[i] = vals[key, i]
-        for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j+1] = a[j]; a[j+1] = t }
-        if (n == 0) return ""
-        return (n % 2) ? a[(n+1)/2] : (a[n/2] + a[n/2+1]) / 2
-    }
+    awk -F'\t' -v fmt="$1" -v order="$(bench_systems pause)" "$AWK_LIB"'
     function add(s, name, v,   k) { k = s SUBSEP name; cnt[k]++; vals[k, cnt[k]] = v }
     function ratio(a, b) { return (b > 0) ? sprintf("%.2f", a / b) : "-" }
     FNR == 1 { file++; if (file == 2) for (i = 1; i <= NF; i++) col[$i] = i; next }
@@ -416,13 +437,7 @@ pause_table() {
         for (i = 1; i <= ns; i++) { s = sys[i]; if (ok[s]) for (f in names) med[s, names[f]] = median(s SUBSEP names[f]) }
         nh = split("system|ok/runs|max gap ms|p99 gap ms|p99.9 gap ms|M repl/s|CPU s|peak RSS MiB|live MiB|GCs|max GC pause ms|max gap / bdwgc|repl/s / bdwgc|RSS / bdwgc", hdr, "|")
         split("-9 7 10 10 12 8 7 12 8 5 15 15 14 11", w, " ")
-        if (fmt == "md") {
-            line = "|"; sep = "|"
-            for (h = 1; h <= nh; h++) { line = line " " hdr[h] " |"; sep = sep (h <= 2 ? "---|" : "---:|") }
-            print line; print sep
-        } else {
-            line = " "; for (h = 1; h <= nh; h++) line = line sprintf(" %" w[h] "s", hdr[h]); print line
-        }
+        print_header(nh, hdr, w, fmt)
         for (i = 1; i <= ns; i++) {
             s = sys[i]
             if (!runs[s]) continue
@@ -442,11 +457,7 @@ pause_table() {
                 c[3] = "FAILED"
             }
             if (fails[s] != "") notes = notes sprintf("%s failed runs: %s\n", s, fails[s])
-            if (fmt == "md") {
-                line = "|"; for (h = 1; h <= nh; h++) line = line " " c[h] " |"; print line
-            } else {
-                line = " "; for (h = 1; h <= nh; h++) line = line sprintf(" %" w[h] "s", c[h]); print line
-            }
+            print_row(nh, c, w, fmt)
         }
         if (notes != "") {
             n = split(notes, nl, "\n")
@@ -463,14 +474,7 @@ pause_table() {
 # (status=ok; bdwgc's hard cap can make it stop with status=oom); "never"
 # (RSS did not fall below the threshold within the window) sorts above any time.
 memlimit_table() {
-    awk -F'\t' -v fmt="$1" -v order="$(bench_systems memlimit)" '
-    function median(key,   n, i, j, t, a) {
-        n = cnt[key]
-        for (i = 1; i <= n; i++) a[i] = vals[key, i]
-        for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j+1] = a[j]; a[j+1] = t }
-        if (n == 0) return ""
-        return (n % 2) ? a[(n+1)/2] : (a[n/2] + a[n/2+1]) / 2
-    }
+    awk -F'\t' -v fmt="$1" -v order="$(bench_systems memlimit)" "$AWK_LIB"'
     function add(s, name, v,   k) { k = s SUBSEP name; cnt[k]++; vals[k, cnt[k]] = v }
     function mib(v) { return (v == "") ? "-" : sprintf("%.1f", v / 1024) }
     FNR == 1 { file++; if (file == 2) for (i = 1; i <= NF; i++) col[$i] = i; next }
@@ -502,13 +506,7 @@ memlimit_table() {
         for (i = 1; i <= ns; i++) { s = sys[i]; if (ok[s]) for (f in names) med[s, names[f]] = median(s SUBSEP names[f]) }
         nh = split("system|ok/runs|limit s|limit CPU s|limit GCs|peak RSS MiB|RSS after GC MiB|< " threshold " MiB after s|RSS after window MiB|RSS before free MiB|RSS after free MiB|free call ms", hdr, "|")
         split("-9 7 8 11 9 12 16 17 20 19 18 12", w, " ")
-        if (fmt == "md") {
-            line = "|"; sep = "|"
-            for (h = 1; h <= nh; h++) { line = line " " hdr[h] " |"; sep = sep (h <= 2 ? "---|" : "---:|") }
-            print line; print sep
-        } else {
-            line = " "; for (h = 1; h <= nh; h++) line = line sprintf(" %" w[h] "s", hdr[h]); print line
-        }
+        print_header(nh, hdr, w, fmt)
         for (i = 1; i <= ns; i++) {
             s = sys[i]
             if (!runs[s]) continue
@@ -526,17 +524,9 @@ memlimit_table() {
             }
             if (oom[s]) notes = notes sprintf("%s: the limit phase ran out of memory in %d of %d rounds (after %s MiB of garbage); its limit s and CPU s are from the other rounds\n", s, oom[s], ok[s], oomat[s])
             if (fails[s] != "") notes = notes sprintf("%s failed runs: %s (status: exit code, sig:N, timeout, nobenchline, nomemlimitline or wrongoutput)\n", s, fails[s])
-            if (fmt == "md") {
-                line = "|"; for (h = 1; h <= nh; h++) line = line " " c[h] " |"; print line
-            } else {
-                line = " "; for (h = 1; h <= nh; h++) line = line sprintf(" %" w[h] "s", c[h]); print line
-            }
+            print_row(nh, c, w, fmt)
         }
-        if (notes != "") {
-            n = split(notes, nl, "\n")
-            if (fmt == "md") print ""
-            for (i = 1; i < n; i++) print (fmt == "md" ? "- " : "  note: ") nl[i]
-        }
+        print_notes(notes, fmt)
     }' "$RAW" "$MEMLIMIT_TSV"
 }
 
@@ -544,14 +534,7 @@ memlimit_table() {
 # successful rounds of its POOL lines (pool.tsv), with CPU time and peak RSS
 # from raw.tsv.  "-": the system has no pool, or no finalizers.
 pool_table() {
-    awk -F'\t' -v fmt="$1" -v order="$(bench_systems pool)" '
-    function median(key,   n, i, j, t, a) {
-        n = cnt[key]
-        for (i = 1; i <= n; i++) a[i] = vals[key, i]
-        for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j+1] = a[j]; a[j+1] = t }
-        if (n == 0) return ""
-        return (n % 2) ? a[(n+1)/2] : (a[n/2] + a[n/2+1]) / 2
-    }
+    awk -F'\t' -v fmt="$1" -v order="$(bench_systems pool)" "$AWK_LIB"'
     function add(s, name, v,   k) { if (v == "-" || v == "") return; k = s SUBSEP name; cnt[k]++; vals[k, cnt[k]] = v }
     function num(s, name, f) { return ((s SUBSEP name) in cnt) ? sprintf(f, med[s, name]) : "-" }
     FNR == 1 { file++; if (file == 2) for (i = 1; i <= NF; i++) col[$i] = i; next }
@@ -574,13 +557,7 @@ pool_table() {
         for (i = 1; i <= ns; i++) { s = sys[i]; if (ok[s]) for (f in names) if ((s SUBSEP names[f]) in cnt) med[s, names[f]] = median(s SUBSEP names[f]) }
         nh = split("system|ok/runs|fresh ns|pool ns|pool / fresh|fresh ns, " threads " thr|pool ns, " threads " thr|pool / fresh, " threads " thr|finalizers/s|CPU s|peak RSS MiB", hdr, "|")
         split("-9 7 9 8 12 16 15 20 13 8 12", w, " ")
-        if (fmt == "md") {
-            line = "|"; sep = "|"
-            for (h = 1; h <= nh; h++) { line = line " " hdr[h] " |"; sep = sep (h <= 2 ? "---|" : "---:|") }
-            print line; print sep
-        } else {
-            line = " "; for (h = 1; h <= nh; h++) line = line sprintf(" %" w[h] "s", hdr[h]); print line
-        }
+        print_header(nh, hdr, w, fmt)
         for (i = 1; i <= ns; i++) {
             s = sys[i]
             if (!runs[s]) continue
@@ -596,17 +573,9 @@ pool_table() {
                 c[3] = "FAILED"
             }
             if (fails[s] != "") notes = notes sprintf("%s failed runs: %s (status: exit code, sig:N, timeout, nobenchline, nopoolline or wrongoutput)\n", s, fails[s])
-            if (fmt == "md") {
-                line = "|"; for (h = 1; h <= nh; h++) line = line " " c[h] " |"; print line
-            } else {
-                line = " "; for (h = 1; h <= nh; h++) line = line sprintf(" %" w[h] "s", c[h]); print line
-            }
+            print_row(nh, c, w, fmt)
         }
-        if (notes != "") {
-            n = split(notes, nl, "\n")
-            if (fmt == "md") print ""
-            for (i = 1; i < n; i++) print (fmt == "md" ? "- " : "  note: ") nl[i]
-        }
+        print_notes(notes, fmt)
     }' "$RAW" "$POOL_TSV"
 }
 
