@@ -194,7 +194,7 @@ build_one() { # bench system
     bdwgc) $CC $CFLAGS -DSYS_BDWGC -o "$exe" "$BENCH_DIR/$b.c" -lgc -pthread ;;
     malloc) $CC $CFLAGS -DSYS_MALLOC -o "$exe" "$BENCH_DIR/$b.c" -pthread ;;
     mimalloc) $CC $CFLAGS -DSYS_MIMALLOC -o "$exe" "$BENCH_DIR/$b.c" -lmimalloc -pthread ;;
-    go) (cd "$BENCH_DIR/go" && go build -o "$exe" "$b.go") ;;
+    go) (cd "$BENCH_DIR/go" && go build -o "$exe" "$b.go" common.go) ;;
     esac >"$log" 2>&1
 }
 for b in $BENCHES; do

@@ -3,13 +3,12 @@
 // binary_trees.go - the Benchmarks Game's binary-trees, single-threaded: the
 // Go counterpart of ../binary_trees.c (same trees, same output).
 //
-//	go run binary_trees.go [max_depth]     (default 20)
+//	go run binary_trees.go common.go [max_depth]     (default 20)
 package main
 
 import (
 	"fmt"
 	"os"
-	"runtime"
 	"strconv"
 )
 
@@ -29,20 +28,6 @@ func (n *Node) itemCheck() int {
 		return 1
 	}
 	return 1 + n.left.itemCheck() + n.right.itemCheck()
-}
-
-// benchReport prints the machine-readable line shared with the C programs.
-// PauseNs is a ring of the last 256 pauses, so maxpause covers those only.
-func benchReport() {
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	var maxp uint64
-	for _, p := range ms.PauseNs {
-		if p > maxp {
-			maxp = p
-		}
-	}
-	fmt.Printf("BENCH collections=%d maxpause_ns=%d totalpause_ns=%d\n", ms.NumGC, maxp, ms.PauseTotalNs)
 }
 
 func main() {
@@ -71,5 +56,5 @@ func main() {
 	}
 
 	fmt.Printf("long lived tree of depth %d\t check: %d\n", maxDepth, longLived.itemCheck())
-	benchReport()
+	benchReport(os.Stdout)
 }

@@ -3,7 +3,7 @@
 // gcbench.go - the Go counterpart of ../gcbench.c: a GCBench-style program
 // (after the shape of Boehm's GCBench, written anew).
 //
-//	go run gcbench.go [rounds]     (default 10)
+//	go run gcbench.go common.go [rounds]     (default 10)
 package main
 
 import (
@@ -80,18 +80,6 @@ func timeConstruction(depth int) {
 		float64(t1.Sub(t0).Microseconds())/1e3, float64(t2.Sub(t1).Microseconds())/1e3)
 }
 
-func benchReport() {
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	var maxp uint64
-	for _, p := range ms.PauseNs {
-		if p > maxp {
-			maxp = p
-		}
-	}
-	fmt.Printf("BENCH collections=%d maxpause_ns=%d totalpause_ns=%d\n", ms.NumGC, maxp, ms.PauseTotalNs)
-}
-
 func main() {
 	rounds := 10
 	if len(os.Args) > 1 {
@@ -136,5 +124,5 @@ func main() {
 		os.Exit(1)
 	}
 	runtime.KeepAlive(array)
-	benchReport()
+	benchReport(os.Stdout)
 }

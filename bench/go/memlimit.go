@@ -5,7 +5,7 @@
 // arguments, records, random numbers, phases and output lines as the C
 // version (see memlimit.c).
 //
-//	go run memlimit.go [live_mib [garbage_mib [limit_mib [window_s [threshold_mib [replace_every]]]]]]
+//	go run memlimit.go common.go [live_mib [garbage_mib [limit_mib [window_s [threshold_mib [replace_every]]]]]]
 //	(defaults 200 4096 300 20 live_mib/2 16)
 //
 // Limit phase: debug.SetGCPercent(-1), debug.SetMemoryLimit(limit).  Release
@@ -40,7 +40,6 @@ const (
 	sampleMs  = 50
 	slotBytes = 184
 	rngSeed   = 0x2545F4914F6CDD1D
-	rngMul    = 0x2545F4914F6CDD1D
 	keyMul    = 0x9E3779B97F4A7C15
 )
 
@@ -84,15 +83,6 @@ var (
 	table []*recHdr
 	ring  [ringSize]unsafe.Pointer
 )
-
-func rngNext(s *uint64) uint64 {
-	x := *s
-	x ^= x >> 12
-	x ^= x << 25
-	x ^= x >> 27
-	*s = x
-	return x * rngMul
-}
 
 func recordWords(key uint64) int { return 5 + 8*int(key&3) }
 func keyHash(key uint64) uint64  { return key * keyMul }
@@ -298,18 +288,6 @@ func numGC() uint32 {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	return ms.NumGC
-}
-
-func benchReport(w *bufio.Writer) {
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	var maxp uint64
-	for _, p := range ms.PauseNs {
-		if p > maxp {
-			maxp = p
-		}
-	}
-	fmt.Fprintf(w, "BENCH collections=%d maxpause_ns=%d totalpause_ns=%d\n", ms.NumGC, maxp, ms.PauseTotalNs)
 }
 
 func argInt(i int, def int64) int64 {

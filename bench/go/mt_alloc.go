@@ -4,7 +4,7 @@
 // threads: each keeps a ring of live objects and replaces a random slot per
 // iteration (same random numbers, sizes and "live bytes" as the C version).
 //
-//	go run mt_alloc.go [threads [iterations [slots]]]     (defaults 4, 4000000, 20000)
+//	go run mt_alloc.go common.go [threads [iterations [slots]]]     (defaults 4, 4000000, 20000)
 //
 // Small objects (16..512 B) are []*byte, so the collector scans them as the C
 // collectors scan theirs; large ones (4..64 KiB) are []byte, pointer-free.
@@ -13,7 +13,6 @@ package main
 import (
 	"fmt"
 	"os"
-	"runtime"
 	"strconv"
 	"sync"
 	"unsafe"
@@ -31,15 +30,6 @@ var marker byte // what small objects point at
 
 type result struct {
 	allocs, bytes, live uint64
-}
-
-func rngNext(s *uint64) uint64 {
-	x := *s
-	x ^= x >> 12
-	x ^= x << 25
-	x ^= x >> 27
-	*s = x
-	return x * 0x2545F4914F6CDD1D
 }
 
 func worker(index int, iterations, slots int, out *result) {
@@ -74,18 +64,6 @@ func worker(index int, iterations, slots int, out *result) {
 		}
 	}
 	*out = result{uint64(iterations), bytes, live}
-}
-
-func benchReport() {
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	var maxp uint64
-	for _, p := range ms.PauseNs {
-		if p > maxp {
-			maxp = p
-		}
-	}
-	fmt.Printf("BENCH collections=%d maxpause_ns=%d totalpause_ns=%d\n", ms.NumGC, maxp, ms.PauseTotalNs)
 }
 
 func arg(i, def int) int {
@@ -125,5 +103,5 @@ func main() {
 	}
 	fmt.Printf("mt_alloc (go): %d threads x %d iterations, %d slots each\n", threads, iterations, slots)
 	fmt.Printf("allocated %d objects, %d MiB; live bytes at end %d\n", total.allocs, total.bytes>>20, total.live)
-	benchReport()
+	benchReport(os.Stdout)
 }

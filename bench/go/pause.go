@@ -5,7 +5,7 @@
 // gaps between its own clock readings.  Same arguments, random numbers,
 // histograms and output lines as the C version (see pause.c).
 //
-//	go run pause.go [records [seconds [replacements]]]     (defaults 3000000, 20, 0)
+//	go run pause.go common.go [records [seconds [replacements]]]     (defaults 3000000, 20, 0)
 //
 // The collector's own pauses come from runtime.MemStats (PauseNs: the
 // stop-the-world time of each collection, a ring of the last 256) and, for
@@ -27,16 +27,15 @@ import (
 )
 
 const (
-	checkEvery    = 64
-	subBits       = 4
-	sub           = 1 << subBits
-	fineBuckets   = 64 * sub
-	pauseMetric   = "/gc/pauses:seconds"
-	xorConstant   = 0x5555555555555555
-	defaultRecs   = 3000000
-	defaultSecs   = 20.0
-	rngSeed       = 0x2545F4914F6CDD1D
-	rngMultiplier = 0x2545F4914F6CDD1D
+	checkEvery  = 64
+	subBits     = 4
+	sub         = 1 << subBits
+	fineBuckets = 64 * sub
+	pauseMetric = "/gc/pauses:seconds"
+	xorConstant = 0x5555555555555555
+	defaultRecs = 3000000
+	defaultSecs = 20.0
+	rngSeed     = 0x2545F4914F6CDD1D
 )
 
 type record struct {
@@ -61,15 +60,6 @@ var coarseUs = []uint64{50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000
 
 var fine [fineBuckets]uint64
 var coarse [15]uint64
-
-func rngNext(s *uint64) uint64 {
-	x := *s
-	x ^= x >> 12
-	x ^= x << 25
-	x ^= x >> 27
-	*s = x
-	return x * rngMultiplier
-}
 
 func fineIndex(v uint64) int {
 	if v < sub {
@@ -157,18 +147,6 @@ func recordOK(r *record) bool {
 		}
 	}
 	return true
-}
-
-func benchReport(w *bufio.Writer) {
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	var maxp uint64
-	for _, p := range ms.PauseNs {
-		if p > maxp {
-			maxp = p
-		}
-	}
-	fmt.Fprintf(w, "BENCH collections=%d maxpause_ns=%d totalpause_ns=%d\n", ms.NumGC, maxp, ms.PauseTotalNs)
 }
 
 func readPauseHist() *metrics.Float64Histogram {

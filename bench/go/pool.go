@@ -5,7 +5,7 @@
 // programs' scanned objects may), on one goroutine and on several, and
 // runtime.SetFinalizer's throughput.
 //
-//	go run pool.go [iterations [threads [finalizers]]]   (defaults 20000000, CPUs, 1000000)
+//	go run pool.go common.go [iterations [threads [finalizers]]]   (defaults 20000000, CPUs, 1000000)
 package main
 
 import (
@@ -133,13 +133,5 @@ func main() {
 		"%.0f finalizers/s (%d of %d ran)\n", stFresh, stPool, mtFresh, mtPool, threads, rate, ran, nfin)
 	fmt.Printf("POOL st_fresh_ns=%.2f st_pool_ns=%.2f mt_fresh_ns=%.2f mt_pool_ns=%.2f threads=%d fin_per_s=%.0f "+
 		"fin_ran=%d fin_n=%d\n", stFresh, stPool, mtFresh, mtPool, threads, rate, ran, nfin)
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	var maxp uint64
-	for _, p := range ms.PauseNs {
-		if p > maxp {
-			maxp = p
-		}
-	}
-	fmt.Printf("BENCH collections=%d maxpause_ns=%d totalpause_ns=%d\n", ms.NumGC, maxp, ms.PauseTotalNs)
+	benchReport(os.Stdout)
 }
