@@ -10,6 +10,7 @@
  *                the finalizer does not run again, and it dies when dropped again
  *   order        chains of finalized objects: each finalizer runs after that of
  *                the object pointing to it (Go's dependency order)
+ *   large        objects past 32 KiB, scanned and noscan: finalized intact, then freed
  *   replace      a second finalizer replaces the first; NULL removes it
  *   einval       interior, global, stack, freed, NULL pointers: EINVAL, nothing done
  *   cycles       a cycle through a finalized object is never collected (Go);
@@ -327,6 +328,56 @@ static void t_order(void)
              ORD_CHAINS * ORD_LEN);
     TC_CHECK(atomic_load(&ord_bad) == 0, "%d finalizers ran before the finalizer of an object pointing to theirs",
              atomic_load(&ord_bad));
+}
+
+/* ------------------------------------------------------------------------ */
+/* large                                                                     */
+/* ------------------------------------------------------------------------ */
+
+/* Objects past 32 KiB (a span each): finalized with their contents intact,
+ * freed afterwards (cleanup), memory given back to the heap. */
+#define LG_N 24
+#define LG_SIZE (200 << 10)
+static _Atomic int lg_fins, lg_bad, lg_freed;
+
+static void lg_fin(void *obj, void *arg)
+{
+    uint32_t i = (uint32_t)(uintptr_t)arg;
+    if (tc_pattern_diff(obj, LG_SIZE, i) >= 0)
+        atomic_fetch_add(&lg_bad, 1);
+    atomic_fetch_add(&lg_fins, 1);
+}
+
+static void lg_cleanup(void *arg)
+{
+    (void)arg;
+    atomic_fetch_add(&lg_freed, 1);
+}
+
+static TC_NOINLINE void lg_make(void)
+{
+    for (uint32_t i = 0; i < LG_N; i++) {
+        void *o = i % 2 ? gc_alloc(LG_SIZE) : gc_alloc_noscan(LG_SIZE);
+        tc_fill(o, LG_SIZE, i);
+        gc_set_finalizer(o, lg_fin, (void *)(uintptr_t)i);
+        gc_add_cleanup(o, lg_cleanup, NULL);
+    }
+}
+
+static bool lg_done(void) { return atomic_load(&lg_freed) >= LG_N - 2; }
+
+static void t_large(void)
+{
+    gc_memstats m0, m1;
+    lg_make();
+    gc_read_memstats(&m0);
+    TC_CHECK(collect_until(lg_done), "%d of %d large objects finalized, %d freed", atomic_load(&lg_fins), LG_N,
+             atomic_load(&lg_freed));
+    gc_read_memstats(&m1);
+    TC_CHECK(atomic_load(&lg_bad) == 0, "%d finalizers found their large object overwritten", atomic_load(&lg_bad));
+    TC_CHECK(m1.heap_alloc + (uint64_t)(LG_N - 2) * LG_SIZE / 2 <= m0.heap_alloc + (uint64_t)LG_SIZE,
+             "heap_alloc %llu -> %llu: the large objects' memory did not come back",
+             (unsigned long long)m0.heap_alloc, (unsigned long long)m1.heap_alloc);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1061,6 +1112,7 @@ int main(int argc, char **argv)
         {"referents", t_referents},
         {"resurrect", t_resurrect},
         {"order", t_order},
+        {"large", t_large},
         {"replace", t_replace},
         {"einval", t_einval},
         {"cycles", t_cycles},

@@ -9,6 +9,8 @@
  *             first rings, with no collection between: every one comes back, none twice
  *   threads   8 threads get and put shared objects while collections run: no
  *             object is handed to two threads at once, none is corrupted
+ *   many_threads  96 threads at once, twice over (slots reused): no object handed
+ *             to two threads
  *   dropped   a pool nothing refers to is collected, with what it held
  *   fork      a child process uses a pool made by its parent
  */
@@ -262,6 +264,49 @@ static void t_threads(void)
 
 /* ------------------------------------------------------------------------ */
 
+/* More threads than the pool's first arrays hold, coming and going: each
+ * keeps what it gets to itself, and every object comes back whole. */
+#define MT_THREADS 96
+#define MT_OPS 20000
+static gc_pool *mtpool;
+static _Atomic long mt_double;
+static pthread_barrier_t mt_start;
+
+static void *mt_worker(void *arg)
+{
+    int me = (int)(uintptr_t)arg;
+    pthread_barrier_wait(&mt_start); /* all at once */
+    for (int k = 0; k < MT_OPS; k++) {
+        struct item *it = gc_pool_get(mtpool);
+        int zero = 0;
+        if (!atomic_compare_exchange_strong(&it->owner, &zero, me))
+            atomic_fetch_add(&mt_double, 1);
+        item_check(it);
+        atomic_store(&it->owner, 0);
+        gc_pool_put(mtpool, it);
+    }
+    return NULL;
+}
+
+static void t_many_threads(void)
+{
+    mtpool = gc_pool_new(tnew);
+    pthread_t w[MT_THREADS];
+    for (int round = 0; round < 2; round++) { /* the second round's threads reuse the first's slots */
+        pthread_barrier_init(&mt_start, NULL, MT_THREADS);
+        for (int i = 0; i < MT_THREADS; i++)
+            w[i] = tc_thread(mt_worker, (void *)(uintptr_t)(i + 1));
+        for (int i = 0; i < MT_THREADS; i++)
+            tc_join(w[i]);
+        pthread_barrier_destroy(&mt_start);
+        gc_collect();
+    }
+    TC_CHECK(atomic_load(&mt_double) == 0, "%ld objects were handed to two of %d threads at once",
+             atomic_load(&mt_double), MT_THREADS);
+}
+
+/* ------------------------------------------------------------------------ */
+
 static gc_weak *dweak_pool, *dweak_item;
 
 static TC_NOINLINE void dropped_make(void)
@@ -320,7 +365,7 @@ int main(int argc, char **argv)
 {
     static const tc_subtest tests[] = {
         {"basic", t_basic}, {"victim", t_victim},   {"steal", t_steal}, {"many", t_many},
-        {"threads", t_threads}, {"dropped", t_dropped}, {"fork", t_fork},
+        {"threads", t_threads}, {"many_threads", t_many_threads}, {"dropped", t_dropped}, {"fork", t_fork},
     };
     return tc_main(argc, argv, tests, TC_NTESTS(tests));
 }
