@@ -7,8 +7,9 @@
  * an array indexed by them.  put fills the private slot, else pushes on the
  * thread's own chain; get takes the private slot, else pops its own chain's
  * newest, else steals the oldest from another thread's chain, else looks in
- * the victim cache, else calls new_fn.  The fast path takes no lock and no
- * atomic read-modify-write: only the owner touches a private slot.
+ * the victim cache, else calls new_fn.  No path takes a lock but the first
+ * put after a collection; the private slot's takes no atomic read-modify-
+ * write either: only the owner touches it.
  *
  * A ring is single-producer, multi-consumer: the owner pushes and pops at
  * its head, others pop at its tail, all through one 64-bit word (head << 32 |
@@ -26,13 +27,11 @@
  * each pool active since the last cycle has its array moved to its victim
  * and the old victim dropped; its array starts empty.  An object put before
  * a collection thus survives it in the victim cache and is dropped at the
- * next, as in Go 1.13+.  A pool is active from its first put or get after
- * a cleanup until the next; the active pools are listed from a global here
+ * next, as in Go 1.13+.  A pool is active from its first put after a
+ * cleanup until the next; the active pools are listed from a global here
  * (a root), and the previous cycle's too, to drop their victims.
  */
 #include "internal.h"
-
-#include <errno.h>
 
 #define RING_FIRST 8
 #define RING_MAX (1u << 20)
