@@ -8,7 +8,9 @@ package main
 import (
 	"fmt"
 	"io"
+	"os"
 	"runtime"
+	"strconv"
 )
 
 // rngNext is xorshift64*, the sequence of the C programs' rng_next (shim.h),
@@ -34,4 +36,24 @@ func benchReport(w io.Writer) {
 		}
 	}
 	fmt.Fprintf(w, "BENCH collections=%d maxpause_ns=%d totalpause_ns=%d\n", ms.NumGC, maxp, ms.PauseTotalNs)
+}
+
+// argInt and argFloat: command-line argument i, or def when it is absent or
+// not a number.
+func argInt(i int, def int64) int64 {
+	if len(os.Args) > i {
+		if v, err := strconv.ParseInt(os.Args[i], 10, 64); err == nil {
+			return v
+		}
+	}
+	return def
+}
+
+func argFloat(i int, def float64) float64 {
+	if len(os.Args) > i {
+		if v, err := strconv.ParseFloat(os.Args[i], 64); err == nil {
+			return v
+		}
+	}
+	return def
 }

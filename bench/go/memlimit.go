@@ -290,24 +290,6 @@ func numGC() uint32 {
 	return ms.NumGC
 }
 
-func argInt(i int, def int64) int64 {
-	if len(os.Args) > i {
-		if v, err := strconv.ParseInt(os.Args[i], 10, 64); err == nil {
-			return v
-		}
-	}
-	return def
-}
-
-func argFloat(i int, def float64) float64 {
-	if len(os.Args) > i {
-		if v, err := strconv.ParseFloat(os.Args[i], 64); err == nil {
-			return v
-		}
-	}
-	return def
-}
-
 func ms(d time.Duration) float64 { return float64(d) / 1e6 }
 
 func main() {

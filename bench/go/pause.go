@@ -21,7 +21,6 @@ import (
 	"os"
 	"runtime"
 	"runtime/metrics"
-	"strconv"
 	"time"
 	"unsafe"
 )
@@ -156,24 +155,6 @@ func readPauseHist() *metrics.Float64Histogram {
 		return nil
 	}
 	return s[0].Value.Float64Histogram()
-}
-
-func argInt(i int, def int64) int64 {
-	if len(os.Args) > i {
-		if v, err := strconv.ParseInt(os.Args[i], 10, 64); err == nil {
-			return v
-		}
-	}
-	return def
-}
-
-func argFloat(i int, def float64) float64 {
-	if len(os.Args) > i {
-		if v, err := strconv.ParseFloat(os.Args[i], 64); err == nil {
-			return v
-		}
-	}
-	return def
 }
 
 func main() {
