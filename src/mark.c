@@ -181,7 +181,9 @@ void mark_init(void)
 static pthread_mutex_t gcwork_lock = PTHREAD_MUTEX_INITIALIZER;
 static gcwork_t *gcwork_free; /* linked through marked_bytes' slot: see below */
 
-gcwork_t *mark_new_gcwork(void)
+/* (Inside an allocator section: gcwork_lock and the metadata allocator's
+ * lock are ones a thread inside a section may wait for: see section_lock.) */
+static gcwork_t *new_gcwork(void)
 {
     pthread_mutex_lock(&gcwork_lock);
     gcwork_t *w = gcwork_free;
@@ -200,6 +202,18 @@ gcwork_t *mark_new_gcwork(void)
     return w->cur ? w : NULL; /* (the block is lost: the OS is out of memory anyway) */
 }
 
+gcwork_t *mark_new_gcwork(void)
+{
+    gc_thread_t *t = tls_thread;
+    if (t)
+        enter_alloc(t);
+    gcwork_t *w = new_gcwork();
+    if (t)
+        leave_alloc(t);
+    return w;
+}
+
+/* (From a thread that is unregistered already: it is never stopped.) */
 void mark_free_gcwork(gcwork_t *w)
 {
     if (!w)
