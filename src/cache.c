@@ -284,6 +284,30 @@ void cache_flush(cache_t *c)
     }
 }
 
+/*
+ * In a fork child, the cache of a thread that did not come along.  That
+ * thread may have been inside span_take when the parent forked - fork waits
+ * for slow paths, not for the fast path - between moving freeindex and
+ * counting the allocation, so alloc_count is recomputed from what the bits
+ * say is allocated (every slot below freeindex, and those above with their
+ * alloc bit set) before the span goes back to central.
+ */
+void cache_flush_forked(cache_t *c)
+{
+    for (int i = 0; i < NUM_SPAN_CLASSES; i++) {
+        span_t *s = c->alloc[i];
+        if (s == &empty_span)
+            continue;
+        unsigned fi = s->freeindex, n = fi;
+        for (unsigned idx = fi; idx < s->nelems; idx++)
+            n += (unsigned)(s->alloc_bits[idx / 64] >> (idx % 64) & 1);
+        s->alloc_count = (uint16_t)n;
+        if (s->cache_count > n)
+            s->cache_count = (uint16_t)n;
+    }
+    cache_flush(c);
+}
+
 /* Allocations in cached spans that the global counters don't have yet. */
 void cache_add_unflushed_stats(cache_t *c, uint64_t *nmalloc)
 {

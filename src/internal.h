@@ -263,6 +263,7 @@ typedef struct cache {
 INTERNAL extern span_t empty_span; /* the placeholder every cache slot starts with */
 INTERNAL void cache_init_empty(cache_t *c);
 INTERNAL void cache_flush(cache_t *c); /* return every span to central */
+INTERNAL void cache_flush_forked(cache_t *c); /* the same for a thread a fork child lost */
 INTERNAL void cache_add_unflushed_stats(cache_t *c, uint64_t *nmalloc);
 
 /* ---- threads.c --------------------------------------------------------- */

@@ -385,7 +385,7 @@ static void fork_child(void)
         next = t->next;
         if (t == self)
             continue;
-        cache_flush(&t->cache);
+        cache_flush_forked(&t->cache);
         unlink_thread(t);
         mark_free_gcwork(t->gcw);
         pool_thread_exit(t);
