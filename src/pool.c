@@ -37,7 +37,7 @@
 #define RING_MAX (1u << 20)
 
 typedef struct pool_ring {
-    _Atomic uint64_t head_tail;     /* head << 32 | tail; [tail, head) hold objects */
+    _Atomic uint64_t head_tail;     /* HT_TAG | head << 32 | tail (ht_pack); [tail, head) hold objects */
     struct pool_ring *_Atomic next; /* newer: toward the owner's end */
     struct pool_ring *_Atomic prev; /* older */
     uint32_t size;                  /* a power of two */
@@ -118,20 +118,39 @@ void pool_thread_exit(gc_thread_t *t)
 
 /* ---- rings -------------------------------------------------------------------- */
 
-static inline uint64_t ht_pack(uint32_t head, uint32_t tail) { return (uint64_t)head << 32 | tail; }
+/*
+ * The ring is a collected object, scanned for pointers like any other, so
+ * its counters must never look like one: head << 32 | tail would be an
+ * address in the heap whenever head equals the heap's base >> 32 (192, at
+ * 0xc000000000), and keep whatever object lies there alive - a tree, say.
+ * So the counters are 31 bits each, counted modulo 2^31, and the word's top
+ * bit is set: no user-space address has it.
+ */
+#define HT_TAG ((uint64_t)1 << 63)
+#define HT_MASK 0x7fffffffu
+
+static inline uint64_t ht_pack(uint32_t head, uint32_t tail)
+{
+    return HT_TAG | (uint64_t)(head & HT_MASK) << 32 | (tail & HT_MASK);
+}
+static inline uint32_t ht_head(uint64_t ht) { return (uint32_t)(ht >> 32) & HT_MASK; }
+static inline uint32_t ht_tail(uint64_t ht) { return (uint32_t)ht & HT_MASK; }
 
 /* Owner only. */
 static inline bool ring_push(pool_ring_t *r, void *x)
 {
     uint64_t ht = atomic_load_explicit(&r->head_tail, memory_order_relaxed);
-    uint32_t head = (uint32_t)(ht >> 32), tail = (uint32_t)ht;
-    if (head - tail == r->size)
+    uint32_t head = ht_head(ht);
+    if (((head - ht_tail(ht)) & HT_MASK) == r->size)
         return false;
     void *_Atomic *slot = &r->vals[head & (r->size - 1)];
     if (atomic_load_explicit(slot, memory_order_acquire))
         return false; /* a thief has not cleared it yet: full for now */
     atomic_store_explicit(slot, x, memory_order_relaxed);
-    atomic_fetch_add_explicit(&r->head_tail, (uint64_t)1 << 32, memory_order_release);
+    /* head + 1, the tail as thieves leave it: the release publishes the slot */
+    while (!atomic_compare_exchange_weak_explicit(&r->head_tail, &ht, ht_pack(head + 1, ht_tail(ht)),
+                                                  memory_order_release, memory_order_relaxed))
+        ;
     return true;
 }
 
@@ -140,7 +159,7 @@ static void *ring_pop_head(pool_ring_t *r)
 {
     uint64_t ht = atomic_load_explicit(&r->head_tail, memory_order_acquire);
     for (;;) {
-        uint32_t head = (uint32_t)(ht >> 32), tail = (uint32_t)ht;
+        uint32_t head = ht_head(ht), tail = ht_tail(ht);
         if (head == tail)
             return NULL;
         head--;
@@ -159,7 +178,7 @@ static void *ring_pop_tail(pool_ring_t *r)
 {
     uint64_t ht = atomic_load_explicit(&r->head_tail, memory_order_acquire);
     for (;;) {
-        uint32_t head = (uint32_t)(ht >> 32), tail = (uint32_t)ht;
+        uint32_t head = ht_head(ht), tail = ht_tail(ht);
         if (head == tail)
             return NULL;
         if (atomic_compare_exchange_weak_explicit(&r->head_tail, &ht, ht_pack(head, tail + 1), memory_order_acq_rel,
@@ -271,6 +290,7 @@ static NOINLINE void put_slow(gc_pool *p, void *x)
         if (!r)
             return;
         r->size = size;
+        atomic_store_explicit(&r->head_tail, ht_pack(0, 0), memory_order_relaxed);
         enter_alloc(t);
         if (atomic_load_explicit(&p->local, memory_order_relaxed) == ls) {
             pool_local_t *l = &ls->l[i];

@@ -38,7 +38,7 @@ suite=(
     "test_threads concurrent churn"
     "test_badinput queries overflow"
     "test_finalize once reachable referents resurrect order large replace einval cycles cleanup cleanup_stop fin_cleanup free weak weak_many keep_alive thread concurrent"
-    "test_pool basic victim steal many threads many_threads dropped"
+    "test_pool basic victim steal many threads many_threads counters dropped"
     "test_writetrack none default mprotect mprotect_unprotect mprotect_race mprotect_fork mprotect_read mprotect_segv mprotect_chain mprotect_partial mprotect_maxmap"
 )
 fail=0 n=0

@@ -11,6 +11,8 @@
  *             object is handed to two threads at once, none is corrupted
  *   many_threads  96 threads at once, twice over (slots reused): no object handed
  *             to two threads
+ *   counters  a ring's counters never read as an address: pushes and thefts
+ *             aimed at a dropped object's address keep nothing alive
  *   dropped   a pool nothing refers to is collected, with what it held
  *   fork      a child process uses a pool made by its parent
  */
@@ -307,6 +309,86 @@ static void t_many_threads(void)
 
 /* ------------------------------------------------------------------------ */
 
+/*
+ * A pool's rings are collected objects, scanned for pointers like any: their
+ * counters must never read as an address.  Here one ring's pushes and
+ * thefts are counted so that a plain head << 32 | tail word would equal the
+ * address of an object the program dropped: it must be freed all the same.
+ */
+static gc_pool *cpool;
+static _Atomic int csteal; /* 1: the thief should take one; 0: taken */
+static _Atomic int cstop;
+
+static void *c_thief(void *arg)
+{
+    (void)arg;
+    while (!atomic_load(&cstop)) {
+        if (atomic_load(&csteal)) {
+            void *x = gc_pool_get(cpool);
+            tc_sink = x;
+            atomic_store(&csteal, 0);
+        }
+    }
+    tc_sink = NULL;
+    return NULL;
+}
+
+/* An object at an address hi << 32 | lo with hi - 8 <= lo <= hi: a ring's
+ * tail never passes its head, and the first ring holds 8 (so the thefts
+ * keep one ring in use).  One of the heap's first objects, then.  Only its
+ * hidden form is kept: the plain address, anywhere, would keep it alive
+ * itself. */
+static TC_NOINLINE uintptr_t c_victim(gc_weak **w)
+{
+    for (int i = 0; i < 64; i++) {
+        void *x = gc_alloc(64);
+        uintptr_t h = tc_hide(x);
+        uint32_t hi = (uint32_t)((h >> 32) ^ (TC_KEY >> 32)), lo = (uint32_t)h ^ (uint32_t)TC_KEY;
+        if (lo <= hi && lo + 8 >= hi && hi < 100000) {
+            *w = gc_weak_make(x);
+            return h;
+        }
+    }
+    return 0;
+}
+
+static TC_NOINLINE void c_cycle(uint32_t pushes, uint32_t thefts)
+{
+    gc_pool_put(cpool, item_new(0)); /* the private slot: the rest goes to the ring */
+    pthread_t t = tc_thread(c_thief, NULL);
+    for (uint32_t k = 0; k < pushes; k++) {
+        gc_pool_put(cpool, item_new(k + 1));
+        if (k < thefts) {
+            atomic_store(&csteal, 1);
+            while (atomic_load(&csteal))
+                ;
+        }
+    }
+    atomic_store(&cstop, 1);
+    tc_join(t);
+}
+
+static void t_counters(void)
+{
+    gc_set_percent(-1); /* the pool must keep its ring until the end */
+    gc_weak *w = NULL;
+    uintptr_t h = c_victim(&w); /* first: the heap's first objects */
+    if (!h) {
+        printf("     no object at an address this test can aim at (skipped)\n");
+        exit(77);
+    }
+    uint32_t hi = (uint32_t)((h >> 32) ^ (TC_KEY >> 32)), lo = (uint32_t)h ^ (uint32_t)TC_KEY;
+    cpool = gc_pool_new(NULL);
+    printf("     aiming at 0x%x%08x: %u pushes, %u thefts\n", hi, lo, hi, lo);
+    c_cycle(hi, lo);
+    tc_collect_clean();
+    TC_CHECK(gc_weak_get(w) == NULL, "the object at 0x%x%08x, dropped, is kept: a ring's counters read as its address",
+             hi, lo);
+    gc_set_percent(100);
+}
+
+/* ------------------------------------------------------------------------ */
+
 static gc_weak *dweak_pool, *dweak_item;
 
 static TC_NOINLINE void dropped_make(void)
@@ -365,7 +447,8 @@ int main(int argc, char **argv)
 {
     static const tc_subtest tests[] = {
         {"basic", t_basic}, {"victim", t_victim},   {"steal", t_steal}, {"many", t_many},
-        {"threads", t_threads}, {"many_threads", t_many_threads}, {"dropped", t_dropped}, {"fork", t_fork},
+        {"threads", t_threads}, {"many_threads", t_many_threads}, {"counters", t_counters},
+        {"dropped", t_dropped},  {"fork", t_fork},
     };
     return tc_main(argc, argv, tests, TC_NTESTS(tests));
 }
