@@ -349,6 +349,22 @@ function print_row(nh, c, w, fmt,   h, line) {
         line = " "; for (h = 1; h <= nh; h++) line = line sprintf(" %" w[h] "s", c[h]); print line
     }
 }
+# For tables that join raw.tsv (file 1) with the TSV of one benchmark (file 2,
+# whose header names the columns: col[]): true when the line is taken here
+# (a header, or raw.tsv: the status, CPU and peak RSS of each run by system and round).
+function joined_line(bench,   i) {
+    if (FNR == 1) {
+        file++
+        if (file == 2) for (i = 1; i <= NF; i++) col[$i] = i
+        return 1
+    }
+    if (file != 1) return 0
+    if ($1 == bench) {
+        runs[$2]++; st[$2, $3] = $4; cpu[$2, $3] = $6; rss[$2, $3] = $7
+        if ($4 != "0") fails[$2] = fails[$2] (fails[$2] == "" ? "" : ",") $4
+    }
+    return 1
+}
 function print_notes(notes, fmt,   n, i, nl) {
     if (notes == "") return
     n = split(notes, nl, "\n")
@@ -417,12 +433,7 @@ pause_table() {
     awk -F'\t' -v fmt="$1" -v order="$(bench_systems pause)" "$AWK_LIB"'
     function add(s, name, v,   k) { k = s SUBSEP name; cnt[k]++; vals[k, cnt[k]] = v }
     function ratio(a, b) { return (b > 0) ? sprintf("%.2f", a / b) : "-" }
-    FNR == 1 { file++; if (file == 2) for (i = 1; i <= NF; i++) col[$i] = i; next }
-    file == 1 && $1 == "pause" {
-        runs[$2]++; st[$2, $3] = $4; cpu[$2, $3] = $6; rss[$2, $3] = $7
-        if ($4 != "0") fails[$2] = fails[$2] (fails[$2] == "" ? "" : ",") $4
-        next
-    }
+    joined_line("pause") { next }
     file == 2 {
         s = $1; r = $2
         if (st[s, r] != "0") next
@@ -477,12 +488,7 @@ memlimit_table() {
     awk -F'\t' -v fmt="$1" -v order="$(bench_systems memlimit)" "$AWK_LIB"'
     function add(s, name, v,   k) { k = s SUBSEP name; cnt[k]++; vals[k, cnt[k]] = v }
     function mib(v) { return (v == "") ? "-" : sprintf("%.1f", v / 1024) }
-    FNR == 1 { file++; if (file == 2) for (i = 1; i <= NF; i++) col[$i] = i; next }
-    file == 1 && $1 == "memlimit" {
-        runs[$2]++; st[$2, $3] = $4
-        if ($4 != "0") fails[$2] = fails[$2] (fails[$2] == "" ? "" : ",") $4
-        next
-    }
+    joined_line("memlimit") { next }
     file == 2 {
         s = $1; r = $2
         if (st[s, r] != "0") next
@@ -537,12 +543,7 @@ pool_table() {
     awk -F'\t' -v fmt="$1" -v order="$(bench_systems pool)" "$AWK_LIB"'
     function add(s, name, v,   k) { if (v == "-" || v == "") return; k = s SUBSEP name; cnt[k]++; vals[k, cnt[k]] = v }
     function num(s, name, f) { return ((s SUBSEP name) in cnt) ? sprintf(f, med[s, name]) : "-" }
-    FNR == 1 { file++; if (file == 2) for (i = 1; i <= NF; i++) col[$i] = i; next }
-    file == 1 && $1 == "pool" {
-        runs[$2]++; st[$2, $3] = $4; cpu[$2, $3] = $6; rss[$2, $3] = $7
-        if ($4 != "0") fails[$2] = fails[$2] (fails[$2] == "" ? "" : ",") $4
-        next
-    }
+    joined_line("pool") { next }
     file == 2 {
         s = $1; r = $2
         if (st[s, r] != "0") next
