@@ -55,6 +55,13 @@
  *   GODEBUG=gcthp=1|0         ask for transparent huge pages on the heap
  *                             (MADV_HUGEPAGE), or refuse them (MADV_NOHUGEPAGE);
  *                             default: the system's setting
+ *   GODEBUG=memprofilerate=N  the heap profile's sampling rate at start-up
+ *                             (gc_set_profile_rate; 0 off, 1 every allocation)
+ *   GODEBUG=memprofileseed=N  the profile sampler's random seed: the same
+ *                             samples on every run of a deterministic program
+ *   TRICOLOR_HEAPPROFILE=path write a heap profile to path when the program exits
+ *                             (gperftools' HEAPPROFILE); "%p" in path becomes the
+ *                             process id, so forked children write their own
  *
  * Memory goes back to the OS in the background (the scavenger, about 1% of a
  * CPU): free heap pages beyond 110% of the heap goal, or beyond 95% of the
@@ -219,6 +226,7 @@ typedef struct gc_memstats {
     uint64_t mcache_inuse;   /* bytes of thread caches in use */
     uint64_t mcache_sys;     /* bytes obtained for thread caches */
     uint64_t gc_sys;         /* bytes of collector metadata (mark bits, arena maps, work buffers) */
+    uint64_t buck_hash_sys;  /* bytes of heap profiling buckets and their hash table */
     uint64_t other_sys;      /* bytes of other runtime memory */
 
     /* Collector. */
@@ -333,6 +341,64 @@ GC_API gc_weak *gc_weak_make(void *obj);
  * pointer returned is a strong one: obj lives while the program holds it.
  * w NULL gives NULL. */
 GC_API void *gc_weak_get(const gc_weak *w);
+
+/* ------------------------------------------------------------------------ */
+/* Heap profiles (runtime/pprof)                                             */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Go's heap profiler: "who allocated the memory that is in use?"  A sample of
+ * allocations records its call stack; per stack (and object size) the profile
+ * counts objects and bytes allocated and, of those, still in use.  Read it
+ * with Go's tools:
+ *
+ *     int fd = open("heap.pb.gz", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+ *     gc_collect();                    // in-use figures are as of the last collection
+ *     gc_write_heap_profile(fd);
+ *     $ go tool pprof -top ./program heap.pb.gz
+ *
+ * Sampling, as Go's: sample points are a Poisson process over the bytes each
+ * thread allocates, one per `rate` bytes on average, so an object of s bytes
+ * is sampled with probability 1 - e^(-s/rate); the profile scales each count
+ * by the inverse, so that its totals estimate the true ones (at rate 1 they are
+ * exact).  Sizes are the objects' usable sizes (gc_size: the size class), as
+ * Go counts them.  An object's death counts when a collection finds it
+ * unreachable; gc_free, and gc_realloc when it moves an object, count as
+ * frees.  Stacks are walked with the unwind tables (no frame pointers needed),
+ * up to 64 frames, and begin at the function that called the allocation
+ * (gc_alloc and the library's own frames are left out).
+ *
+ * As in Go, the figures are as of the last completed collection: allocations
+ * since it are not counted yet, and nothing it found unreachable is shown in
+ * use.  (Before any collection, a profile shows every allocation so far.)
+ */
+
+/* runtime.MemProfileRate: sample one allocation per `bytes` bytes on average;
+ * 1 samples every allocation, 0 turns sampling off.  Default 512 KiB (or
+ * GODEBUG=memprofilerate).  Takes effect at once in every thread.  Negative
+ * only asks.  Returns the previous rate. */
+GC_API int64_t gc_set_profile_rate(int64_t bytes);
+
+/* pprof.WriteHeapProfile: the heap profile, in pprof's protobuf format
+ * (profile.proto), gzipped, to fd.  Sample types alloc_objects/count,
+ * alloc_space/bytes, inuse_objects/count, inuse_space/bytes (the default
+ * view); period space/bytes, the rate.  Mappings name every loaded object with
+ * its build ID; locations carry addresses and the functions the process's
+ * symbol tables name, so the profile reads without the binaries, and pprof
+ * adds file:line from a binary's debug info when it finds one.  Returns 0, or
+ * -1 with errno (EBADF, ENOMEM, or what write(2) said). */
+GC_API int gc_write_heap_profile(int fd);
+
+/* pprof.Lookup(name).WriteTo(fd, debug): name "heap" (the default view
+ * inuse_space) or "allocs" (the same data, viewed as alloc_space), as
+ * net/http/pprof serves them.  debug 0: gzipped protobuf, as
+ * gc_write_heap_profile; debug >= 1: Go's legacy text form
+ * (/debug/pprof/heap?debug=1): "heap profile: N: B [N: B] @ heap/2*rate",
+ * one record per stack with sampled (unscaled) counts, biggest in use first,
+ * each followed by its frames, then "# runtime.MemStats", then the process's
+ * memory map after "MAPPED_LIBRARIES:" (as gperftools writes it), so that
+ * pprof reads the text form too.  -1 with errno EINVAL for another name. */
+GC_API int gc_write_profile(const char *name, int fd, int debug);
 
 /* ------------------------------------------------------------------------ */
 /* Pools (sync.Pool)                                                         */

@@ -46,6 +46,12 @@ void *sys_map(size_t bytes, enum sys_kind kind)
     return p;
 }
 
+void sys_unmap(void *p, size_t bytes, enum sys_kind kind)
+{
+    munmap(p, bytes);
+    atomic_fetch_sub(&sys_bytes[kind], bytes);
+}
+
 /* Persistent bump allocation, in 256 KiB chunks, one chunk per kind so that
  * statistics stay per kind. */
 static pthread_mutex_t persistent_lock = PTHREAD_MUTEX_INITIALIZER;

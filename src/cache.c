@@ -164,10 +164,12 @@ static NOINLINE void *alloc_large(gc_thread_t *t, size_t size, int noscan)
     return p;
 }
 
-static NOINLINE void after_alloc_slow(gc_thread_t *t)
+static NOINLINE void after_alloc_slow(gc_thread_t *t, void *p, uintptr_t ra)
 {
     int want = t->gc_wanted;
     t->gc_wanted = 0;
+    if (want & GC_WANT_PROFILE)
+        profile_alloc(t, p, ra);
     if (want & GC_WANT_SCAVENGE)
         scavenge_pay(t);
     if (want & GC_WANT_ASSIST)
@@ -178,27 +180,38 @@ static NOINLINE void after_alloc_slow(gc_thread_t *t)
 
 static NOINLINE void *alloc_failed(size_t size, int noscan);
 
-static inline void *alloc(size_t size, int noscan)
+/* ra: the return address of the public entry the program called (the heap
+ * profile's stacks start there). */
+static inline void *alloc(size_t size, int noscan, uintptr_t ra)
 {
     gc_thread_t *t = tls_thread;
     if (unlikely(!t) && !(t = thread_register_self(false)))
         return alloc_failed(size, noscan); /* no memory for the thread's record */
     void *p;
+    size_t n; /* the object's size, which the profile's sampling counts */
     enter_alloc(t);
     if (likely(size <= MAX_SMALL_SIZE)) {
-        span_t *s = t->cache.alloc[span_class_of(size_to_class(size), noscan)];
-        if (likely(s->alloc_cache))
+        unsigned cls = size_to_class(size);
+        span_t *s = t->cache.alloc[span_class_of(cls, noscan)];
+        if (likely(s->alloc_cache)) {
             p = span_take(s);
-        else
-            p = alloc_small_slow(t, span_class_of(size_to_class(size), noscan));
+            n = s->elemsize;
+        } else {
+            p = alloc_small_slow(t, span_class_of(cls, noscan));
+            n = class_size[cls];
+        }
     } else if (size <= MAX_ALLOC_SIZE) {
         p = alloc_large(t, size, noscan);
+        n = round_up(size, PAGE_SIZE);
     } else {
         p = NULL;
+        n = 0;
     }
+    if (unlikely((t->sample_left -= (int64_t)n) <= 0))
+        t->gc_wanted |= GC_WANT_PROFILE;
     leave_alloc(t);
     if (unlikely(t->gc_wanted))
-        after_alloc_slow(t);
+        after_alloc_slow(t, p, ra);
     if (unlikely(!p))
         return alloc_failed(size, noscan);
     return p;
@@ -248,9 +261,13 @@ static NOINLINE void *alloc_failed(size_t size, int noscan)
     return NULL;
 }
 
-void *gc_alloc(size_t size) { return alloc(size, 0); }
+#define CALLER ((uintptr_t)__builtin_return_address(0))
 
-void *gc_alloc_noscan(size_t size) { return alloc(size, 1); }
+void *gc_alloc(size_t size) { return alloc(size, 0, CALLER); }
+
+void *gc_alloc_noscan(size_t size) { return alloc(size, 1, CALLER); }
+
+void *alloc_from(size_t size, int noscan, uintptr_t ra) { return alloc(size, noscan, ra); }
 
 void *gc_calloc(size_t n, size_t size)
 {
@@ -259,13 +276,13 @@ void *gc_calloc(size_t n, size_t size)
         errno = ENOMEM;
         return NULL;
     }
-    return alloc(total, 0);
+    return alloc(total, 0, CALLER);
 }
 
 char *gc_strdup(const char *s)
 {
     size_t n = strlen(s) + 1;
-    char *p = alloc(n, 1);
+    char *p = alloc(n, 1, CALLER);
     if (p)
         memcpy(p, s, n);
     return p;

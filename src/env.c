@@ -12,7 +12,12 @@
  *                 scavtrace=1        a line per collection on memory returned to the OS
  *                 madvdontneed=0     return memory with MADV_FREE (default 1: MADV_DONTNEED)
  *                 gcthp=1|0          MADV_HUGEPAGE or MADV_NOHUGEPAGE on heap arenas
+ *                 memprofilerate=N   runtime.MemProfileRate at start-up (0 off, 1 every object)
+ *                 memprofileseed=N   the heap profiler's random seed (tests: the same samples
+ *                                    every run); 0 or unset: from the clock
  *               Unknown keys are ignored, as Go does.
+ *   TRICOLOR_HEAPPROFILE  a path: a heap profile is written there at exit (pprof.c);
+ *               "%p" in it becomes the process id
  *
  * Runs before anything else is initialised: no allocation, no locks.
  */
@@ -20,7 +25,8 @@
 
 #include <stdlib.h>
 
-struct gc_env env = {.gctrace = 0, .gogc = 100, .memlimit = INT64_MAX, .madvdontneed = 1, .gcthp = -1};
+struct gc_env env = {.gctrace = 0, .gogc = 100, .memlimit = INT64_MAX, .madvdontneed = 1, .gcthp = -1,
+                     .memprofilerate = -1};
 
 static bool parse_int(const char *s, int64_t *out)
 {
@@ -85,6 +91,8 @@ void env_parse(void)
             tc_fatal("malformed GOMEMLIMIT: %s", s);
         env.memlimit = v;
     }
+    s = getenv("TRICOLOR_HEAPPROFILE");
+    env.heapprofile = s && *s ? s : NULL;
     s = getenv("GODEBUG");
     while (s && *s) {
         const char *end = strchr(s, ',');
@@ -110,6 +118,10 @@ void env_parse(void)
                     env.madvdontneed = v != 0;
                 else if (strcmp(key, "gcthp") == 0 && parse_int(val, &v))
                     env.gcthp = v != 0;
+                else if (strcmp(key, "memprofilerate") == 0 && parse_int(val, &v) && v >= 0)
+                    env.memprofilerate = v;
+                else if (strcmp(key, "memprofileseed") == 0 && parse_int(val, &v))
+                    env.memprofileseed = (uint64_t)v;
                 else if (strcmp(key, "gcwritetrack") == 0 && vn < sizeof wt) {
                     memcpy(wt, val, vn + 1);
                     env.gcwritetrack = wt;

@@ -193,8 +193,9 @@ void gc_free(void *p)
 
 void *gc_realloc(void *p, size_t size)
 {
+    uintptr_t ra = (uintptr_t)__builtin_return_address(0);
     if (!p)
-        return gc_alloc(size);
+        return alloc_from(size, 0, ra);
     if (size == 0) {
         free_object(p, "gc_realloc");
         return NULL;
@@ -214,7 +215,7 @@ void *gc_realloc(void *p, size_t size)
     leave_alloc(t);
     if (fits)
         return p;
-    void *n = noscan ? gc_alloc_noscan(size) : gc_alloc(size);
+    void *n = alloc_from(size, noscan, ra);
     if (!n)
         return NULL;
     memcpy(n, p, old < size ? old : size);

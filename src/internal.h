@@ -25,6 +25,9 @@
  *   finalize.c     gc_set_finalizer, cleanups, the queue and its thread
  *   weak.c         weak handles (gc_weak_make, gc_weak_get)
  *   pool.c         sync.Pool: per-thread slots, victim caches
+ *   profile.c      heap profiling: sampling, buckets by call stack, cycles
+ *   symtab.c       the process's loaded objects: mappings, build IDs, symbols
+ *   pprof.c        writing profiles: pprof protobuf (gzipped), legacy text
  *
  * Nothing here is visible outside the library: the build uses
  * -fvisibility=hidden and only tricolor.h's functions are exported.
@@ -195,9 +198,10 @@ INTERNAL size_t arena_take_pages(uintptr_t base, size_t npages); /* returns how 
 INTERNAL bool arena_page_released(uintptr_t p);
 
 /* Metadata memory: never freed to the OS, never scanned. */
-enum sys_kind { SYS_HEAP, SYS_GC, SYS_SPAN, SYS_CACHE, SYS_OTHER, SYS_NKINDS };
+enum sys_kind { SYS_HEAP, SYS_GC, SYS_SPAN, SYS_CACHE, SYS_OTHER, SYS_PROF, SYS_NKINDS };
 INTERNAL extern _Atomic uint64_t sys_bytes[SYS_NKINDS];
 INTERNAL void *sys_map(size_t bytes, enum sys_kind kind); /* zeroed pages or NULL */
+INTERNAL void sys_unmap(void *p, size_t bytes, enum sys_kind kind);
 INTERNAL void *persistent_alloc(size_t bytes, enum sys_kind kind); /* zeroed, 16-aligned */
 INTERNAL uint64_t sys_total(void);    /* bytes mapped, all kinds (MemStats.Sys) */
 INTERNAL uint64_t sys_retained(void); /* sys_total less released heap pages: what the memory limit bounds */
@@ -265,6 +269,9 @@ INTERNAL void cache_init_empty(cache_t *c);
 INTERNAL void cache_flush(cache_t *c); /* return every span to central */
 INTERNAL void cache_flush_forked(cache_t *c); /* the same for a thread a fork child lost */
 INTERNAL void cache_add_unflushed_stats(cache_t *c, uint64_t *nmalloc);
+/* gc_alloc (noscan: gc_alloc_noscan) for a public entry whose caller's
+ * return address is ra: the heap profile's stacks begin there. */
+INTERNAL void *alloc_from(size_t size, int noscan, uintptr_t ra);
 
 /* ---- threads.c --------------------------------------------------------- */
 
@@ -290,6 +297,9 @@ typedef struct gc_thread {
     struct gcwork *gcw;           /* the thread's mark work buffer for assists, made on first use */
     struct gc_thread *pending_next; /* on pending_list while registering (threads.c) */
     uint32_t pool_slot;           /* 1 + the thread's index in pools' per-thread arrays; 0: none yet */
+    int64_t sample_left;          /* bytes to allocate before the next profile sample (profile.c);
+                                     written inside allocator sections only */
+    uint64_t prof_rng;            /* the thread's random state for sampling gaps */
     uintptr_t regs[64];           /* registers saved when stopped */
     cache_t cache;
 } gc_thread_t;
@@ -297,6 +307,7 @@ typedef struct gc_thread {
 #define GC_WANT_CYCLE 1  /* the pacer asks for a collection */
 #define GC_WANT_ASSIST 2 /* allocated while marking: assist */
 #define GC_WANT_SCAVENGE 4 /* the heap grew past the memory limit: release scav_need bytes */
+#define GC_WANT_PROFILE 8  /* the allocation is a profile sample: record its stack */
 
 #define GC_STOP_SIGNAL SIGPWR
 
@@ -564,6 +575,9 @@ struct gc_env {
     int scavtrace;            /* GODEBUG=scavtrace=1 */
     int madvdontneed;         /* 1 (default): MADV_DONTNEED; 0: MADV_FREE */
     int gcthp;                /* -1 (default): the system's; 1: MADV_HUGEPAGE; 0: MADV_NOHUGEPAGE */
+    int64_t memprofilerate;   /* GODEBUG=memprofilerate=N; -1: not set (512 KiB) */
+    uint64_t memprofileseed;  /* GODEBUG=memprofileseed=N: sampling's random seed; 0: from the clock */
+    const char *heapprofile;  /* TRICOLOR_HEAPPROFILE: the profile written at exit, or NULL */
     int gogc; /* -1 = off */
     int64_t memlimit;
 };
@@ -598,7 +612,7 @@ INTERNAL long writetrack_scan(uintptr_t base, size_t len, void (*fn)(uintptr_t s
 
 /* Kinds, in the order an object's records are kept: a finalizer first, so
  * the sweeper knows at once whether a dead object is revived. */
-enum special_kind { SPECIAL_FINALIZER = 1, SPECIAL_CLEANUP = 2, SPECIAL_WEAK = 3 };
+enum special_kind { SPECIAL_FINALIZER = 1, SPECIAL_CLEANUP = 2, SPECIAL_WEAK = 3, SPECIAL_PROFILE = 4 };
 
 /* A record hanging from an object (Go's mspan.specials): the span keeps a
  * list, sorted by slot then kind, under the span's special lock. */
@@ -609,7 +623,10 @@ typedef struct special {
     uint64_t id;    /* a cleanup's id (gc_cleanup_stop names it) */
     void (*fn)(void); /* finalizer: void (*)(void *obj, void *arg); cleanup: void (*)(void *arg) */
     void *arg;      /* a root: what it points to lives as long as the record */
-    void *handle;   /* weak: the gc_weak cell, a collected object the record keeps */
+    union {
+        void *handle;          /* weak: the gc_weak cell, a collected object the record keeps */
+        struct bucket *bucket; /* profile: the sample's bucket (metadata, not scanned) */
+    };
 } special_t;
 
 INTERNAL void special_init(void);
@@ -656,6 +673,94 @@ INTERNAL void pool_cleanup(void);  /* first pause, world stopped: primaries beco
 INTERNAL void pool_thread_exit(gc_thread_t *t);
 INTERNAL void pool_lock_all(void);
 INTERNAL void pool_unlock_all(void);
+
+/* ---- profile.c ---------------------------------------------------------- */
+
+#define PROF_MAX_STACK 64 /* frames kept per sample */
+
+/* A call stack and object size that allocated sampled objects (Go's bucket),
+ * with its counts: future[] per heap profile cycle, active as published. */
+typedef struct prof_counts {
+    _Atomic uint64_t allocs, frees, alloc_bytes, free_bytes;
+} prof_counts_t;
+
+typedef struct bucket {
+    struct bucket *hnext;          /* hash chain, under the bucket lock */
+    struct bucket *_Atomic allnext; /* every bucket, newest first: read without a lock */
+    uint64_t hash;
+    size_t size;                   /* the objects' size (their size class's) */
+    uint32_t nstk;
+    prof_counts_t future[3];
+    struct {
+        uint64_t allocs, frees, alloc_bytes, free_bytes;
+    } active; /* under the active lock */
+    uintptr_t stk[];               /* return addresses, innermost first */
+} bucket_t;
+
+/* One bucket's published counts, copied out for a writer. */
+typedef struct prof_record {
+    const bucket_t *b;
+    uint64_t allocs, frees, alloc_bytes, free_bytes;
+} prof_record_t;
+
+INTERNAL extern _Atomic int64_t profile_rate;
+INTERNAL void profile_init(void);
+INTERNAL void profile_thread_init(gc_thread_t *t);  /* registering, threads_lock held */
+INTERNAL void profile_alloc(gc_thread_t *t, void *p, uintptr_t ra); /* a sampled allocation; outside sections */
+INTERNAL void profile_free(bucket_t *b, size_t size, bool swept);  /* inside a section */
+INTERNAL void profile_next_cycle(void); /* mark termination, world stopped */
+INTERNAL void profile_flush(void);      /* after mark termination, world running */
+/* The published counts of every bucket that allocated: as of the last
+ * collection (all: every event so far, for the exit profile).  malloc'd;
+ * NULL with *n 0 when empty or out of memory (errno). */
+INTERNAL prof_record_t *profile_records(size_t *n, bool all);
+INTERNAL uint64_t profile_sys_bytes(void);
+INTERNAL void profile_lock_all(void);
+INTERNAL void profile_unlock_all(void);
+INTERNAL void profile_fork_child(void);
+
+/* ---- symtab.c ------------------------------------------------------------ */
+
+typedef struct sym {
+    uintptr_t addr, size; /* file addresses */
+    const char *name;
+    unsigned rank;        /* among aliases at one address, the lowest names it */
+} sym_t;
+
+typedef struct objseg {
+    uintptr_t start, limit, offset; /* an executable segment, as the kernel maps it */
+} objseg_t;
+
+/* A loaded object: the program, a shared library, the vDSO. */
+typedef struct objfile {
+    char *path;         /* the file ("[vdso]" for the vDSO) */
+    uintptr_t bias;     /* run-time address = bias + file address */
+    char build_id[130]; /* hex, "" if none */
+    objseg_t *segs;
+    unsigned nsegs;
+    bool loaded;        /* symbols read (or tried) */
+    sym_t *syms;
+    size_t nsyms;
+    void *maps[2];      /* the files the names point into */
+    size_t maplens[2];
+    char **owned;       /* names without their symbol version (malloc'd) */
+    size_t nowned;
+} objfile_t;
+
+typedef struct symtab {
+    objfile_t *objs; /* the program first */
+    size_t nobjs;
+} symtab_t;
+
+INTERNAL symtab_t *symtab_load(void); /* the objects loaded now; NULL (ENOMEM) */
+INTERNAL void symtab_free(symtab_t *st);
+INTERNAL objfile_t *symtab_object(symtab_t *st, uintptr_t pc, unsigned *seg); /* holding pc, or NULL */
+/* The function holding pc (a call's address), its start in *start; NULL if none. */
+INTERNAL const char *symtab_name(symtab_t *st, objfile_t *o, uintptr_t pc, uintptr_t *start);
+
+/* ---- pprof.c --------------------------------------------------------------- */
+
+INTERNAL void pprof_init(void); /* TRICOLOR_HEAPPROFILE: the profile at exit */
 
 /* ---- errors ------------------------------------------------------------ */
 

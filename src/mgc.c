@@ -118,8 +118,10 @@ static void init(void)
     scavenge_init();
     pacer_init();
     pacer_set_concurrent(concurrent);
+    profile_init();
     threads_init();
     roots_init();
+    pprof_init();
 }
 
 void gc_init_once(void) { pthread_once(&init_once, init); }
@@ -452,6 +454,7 @@ static void finish_mark(struct cycle *c)
 {
     uint64_t black;
     special_mark_done();
+    profile_next_cycle();
     c->marked = mark_take_marked_bytes(&black);
     atomic_store(&spans_unswept, (int64_t)atomic_load(&nspans_inuse));
     atomic_fetch_add(&heap_sweepgen, 2);
@@ -696,6 +699,7 @@ NOINLINE void gc_run(bool forced)
     c.limited = limiter_take_cycle_flag();
     record_cycle(&c, cpu);
     scavenge_trace(false);
+    profile_flush();
     pthread_mutex_unlock(&gc_lock);
     sweep_start_background();
     scavenge_wake();

@@ -3,7 +3,7 @@
  *
  * Go's mspan.specials.  A finalizer, a cleanup or a weak handle is a record
  * on the list of the object's span, sorted by slot, then kind (a finalizer
- * first).  Profile samples (the profiling issue) will hang here too.  Records
+ * first), and a heap profile sample's record last.  Records
  * come from a fixalloc (metadata, never scanned), so there is no limit to how
  * many there are.  Each heap arena keeps a bitmap of the first pages of its
  * spans that have records, so the collector finds them without walking the
@@ -30,7 +30,10 @@
  *     it), its finalizer queued and its weak handles cleared; its cleanups
  *     wait for its real death.  A dead object without one has its cleanups
  *     queued and its weak handles cleared.  Records go with what they did.
- *   - gc_free drops an object's records unrun (special_drop).
+ *   - a profile record goes when its object dies (not when it is revived):
+ *     the sweeper reports the death to profile.c.
+ *   - gc_free drops an object's records unrun (special_drop); a profile
+ *     record reports an explicit free.
  */
 #include "internal.h"
 
@@ -176,6 +179,8 @@ static void mark_span_specials(span_t *s)
         case SPECIAL_WEAK:
             mark_range((uintptr_t)&sp->handle, (uintptr_t)(&sp->handle + 1));
             break;
+        case SPECIAL_PROFILE: /* keeps nothing alive */
+            break;
         }
     }
 }
@@ -259,6 +264,11 @@ void special_sweep(span_t *s)
                 if (drop)
                     weak_clear(sp);
                 break;
+            case SPECIAL_PROFILE: /* last: whether the object lives on is known */
+                drop = !revive;
+                if (drop)
+                    profile_free(sp->bucket, s->elemsize, true);
+                break;
             }
             if (drop) {
                 unlink_after(s, prev, sp);
@@ -290,6 +300,8 @@ void special_drop(span_t *s, unsigned idx)
         special_t *next = sp->next;
         if (sp->kind == SPECIAL_WEAK)
             weak_clear(sp);
+        else if (sp->kind == SPECIAL_PROFILE)
+            profile_free(sp->bucket, s->elemsize, false);
         unlink_after(s, prev, sp);
         special_free(sp);
         sp = next;

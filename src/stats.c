@@ -145,6 +145,7 @@ void gc_read_memstats(gc_memstats *out)
     out->mcache_inuse = nthreads * sizeof(gc_thread_t);
     out->gc_sys = atomic_load(&sys_bytes[SYS_GC]);
     out->other_sys = atomic_load(&sys_bytes[SYS_OTHER]);
+    out->buck_hash_sys = atomic_load(&sys_bytes[SYS_PROF]);
 
     uint64_t goal = atomic_load(&heap_goal);
     out->next_gc = goal;

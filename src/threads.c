@@ -261,6 +261,7 @@ NOINLINE gc_thread_t *thread_register_self(bool internal)
             break;
         }
     pthread_mutex_unlock(&pending_lock);
+    profile_thread_init(t); /* under threads_lock: gc_set_profile_rate resets the listed */
     t->next = thread_list;
     if (thread_list)
         thread_list->prev = t;
@@ -341,6 +342,7 @@ void slow_wait_fork(void)
 static void fork_prepare(void)
 {
     pthread_mutex_lock(&gc_lock);
+    profile_lock_all();
     atomic_store(&fork_barrier, 1);
     while (atomic_load(&slow_active) > 0)
         sched_yield();
@@ -367,6 +369,7 @@ static void fork_parent(void)
     roots_unlock();
     pthread_mutex_unlock(&threads_lock);
     atomic_store(&fork_barrier, 0);
+    profile_unlock_all();
     pthread_mutex_unlock(&gc_lock);
 }
 
@@ -377,6 +380,7 @@ static void fork_child(void)
     mark_fork_child();
     finalize_fork_child();
     gc_fork_child();
+    profile_fork_child();
     /* Only the forking thread exists now: forget the others, keeping what
      * their caches allocated. */
     gc_thread_t *self = tls_thread;
