@@ -39,6 +39,8 @@ tools:
 	  echo "ctest not found: sudo apt-get install cmake" >&2; exit 1; }
 	@command -v $(firstword $(CC)) >/dev/null 2>&1 || { \
 	  echo "C compiler '$(firstword $(CC))' not found: sudo apt-get install build-essential" >&2; exit 1; }
+	@echo '#include <zlib.h>' | $(CC) -E -x c - >/dev/null 2>&1 || { \
+	  echo "zlib.h not found (heap profiles are gzipped): sudo apt-get install zlib1g-dev" >&2; exit 1; }
 	@v=$$($(CMAKE) --version | sed -n '1s/[^0-9]*\([0-9][0-9]*\)\.\([0-9][0-9]*\).*/\1 \2/p'); \
 	 set -- $$v; if [ "$${1:-0}" -lt 3 ] || { [ "$${1:-0}" -eq 3 ] && [ "$${2:-0}" -lt 25 ]; }; then \
 	  echo "cmake $$1.$$2 is too old: tricolor needs cmake 3.25 or newer (Debian 12: sudo apt-get install cmake)" >&2; exit 1; fi

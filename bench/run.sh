@@ -9,18 +9,20 @@
 # Environment:
 #   BENCH_REPS=n        rounds (default 3; 1 with BENCH_QUICK=1)
 #   BENCH_QUICK=1       small sizes, 1 round
-#   BENCH_ONLY=name     one benchmark: binary_trees, gcbench, mt_alloc, pause, memlimit or pool
+#   BENCH_ONLY=name     one benchmark: binary_trees, gcbench, mt_alloc, pause, memlimit, pool or profile
 #                       (a space-separated list works too)
 #   BENCH_SYSTEMS=list  systems to run, in this order (default
-#                       "tricolor tricolor-stw bdwgc malloc mimalloc go"); absent ones are
-#                       skipped.  tricolor-stw is tricolor run with GODEBUG=gcstoptheworld=1
-#                       (marking with the world stopped), for the concurrent collector's cost
+#                       "tricolor tricolor-stw tricolor-noprof bdwgc malloc mimalloc go"); absent
+#                       ones are skipped.  tricolor-stw is tricolor run with GODEBUG=gcstoptheworld=1
+#                       (marking with the world stopped), for the concurrent collector's cost;
+#                       tricolor-noprof with GODEBUG=memprofilerate=0 (no heap profile sampling),
+#                       for the profiler's cost (binary_trees only)
 #   BENCH_TIMEOUT=s     kill a run after s seconds (default 600)
 #   BENCH_INSTALL=1     apt-get install -y libgc-dev libmimalloc-dev golang-go first
 #   BENCH_BT_DEPTH, BENCH_GCB_ROUNDS, BENCH_MT_ARGS ("threads iterations slots"),
 #   BENCH_PAUSE_ARGS ("records seconds [replacements]"),
 #   BENCH_MEMLIMIT_ARGS ("live_mib garbage_mib limit_mib window_s [threshold_mib [replace_every]]"),
-#   BENCH_POOL_ARGS ("iterations threads finalizers")
+#   BENCH_POOL_ARGS ("iterations threads finalizers"), BENCH_PROFILE_ARGS ("sites_log2 writes")
 #                       override the sizes
 #   BENCH_TRICOLOR_LIB  the tricolor library to link (default build/libtricolor.a, or .so),
 #   BENCH_TRICOLOR_INCLUDE  and the directory of its tricolor.h (default include/)
@@ -31,7 +33,8 @@
 # run's stdout, stderr and measurement); for the pause benchmark also
 # bench/out/pause.tsv, bench/out/pause_hist.tsv and the plot bench/pauses.svg
 # (drawn by bench/plot_pauses.py when python3 is present); for the memlimit
-# benchmark bench/out/memlimit.tsv; for the pool benchmark bench/out/pool.tsv.  GOGC/GOMEMLIMIT/GODEBUG in the
+# benchmark bench/out/memlimit.tsv; for the pool benchmark bench/out/pool.tsv; for the profile
+# benchmark bench/out/profile.tsv.  GOGC/GOMEMLIMIT/GODEBUG in the
 # environment reach tricolor and Go alike and are recorded in results.md.
 
 set -u
@@ -48,9 +51,9 @@ QUICK=${BENCH_QUICK:-0}
 [ "$QUICK" = 0 ] && QUICK=
 if [ -n "$QUICK" ]; then REPS=${BENCH_REPS:-1}; else REPS=${BENCH_REPS:-3}; fi
 TIMEOUT=${BENCH_TIMEOUT:-600}
-ALL_BENCHES="binary_trees gcbench mt_alloc pause memlimit pool"
+ALL_BENCHES="binary_trees gcbench mt_alloc pause memlimit pool profile"
 BENCHES=${BENCH_ONLY:-$ALL_BENCHES}
-ALL_SYSTEMS="tricolor tricolor-stw bdwgc malloc mimalloc go"
+ALL_SYSTEMS="tricolor tricolor-stw tricolor-noprof bdwgc malloc mimalloc go"
 WANT_SYSTEMS=${BENCH_SYSTEMS:-$ALL_SYSTEMS}
 
 if [ -n "$QUICK" ]; then
@@ -60,6 +63,7 @@ if [ -n "$QUICK" ]; then
     PAUSE_ARGS=${BENCH_PAUSE_ARGS:-"500000 3"}
     MEMLIMIT_ARGS=${BENCH_MEMLIMIT_ARGS:-"50 512 80 5"}
     POOL_ARGS=${BENCH_POOL_ARGS:-"2000000 $(nproc) 100000"}
+    PROFILE_ARGS=${BENCH_PROFILE_ARGS:-"12 5"}
 else
     BT_DEPTH=${BENCH_BT_DEPTH:-20}
     GCB_ROUNDS=${BENCH_GCB_ROUNDS:-10}
@@ -67,6 +71,7 @@ else
     PAUSE_ARGS=${BENCH_PAUSE_ARGS:-"3000000 20"}
     MEMLIMIT_ARGS=${BENCH_MEMLIMIT_ARGS:-"200 4096 300 20"}
     POOL_ARGS=${BENCH_POOL_ARGS:-"20000000 $(nproc) 1000000"}
+    PROFILE_ARGS=${BENCH_PROFILE_ARGS:-"14 11"}
 fi
 
 bench_args() {
@@ -77,17 +82,23 @@ bench_args() {
     pause) echo "$PAUSE_ARGS" ;;
     memlimit) echo "$MEMLIMIT_ARGS" ;;
     pool) echo "$POOL_ARGS" ;;
+    profile) echo "$PROFILE_ARGS" ;;
     esac
 }
 
 # The systems a benchmark runs on, in $SYSTEMS' order.  pause is about
 # collector pauses: the collectors, and malloc as the no-collector baseline.
 # memlimit is about a collector's memory limit and giving memory back:
-# tricolor, bdwgc and Go only.
+# tricolor, bdwgc and Go only.  tricolor-noprof (the profiler's cost) runs
+# binary_trees only; profile (the profiler itself) is tricolor's and Go's.
 bench_systems() {
     local s list=
     for s in $SYSTEMS; do
         case $1:$s in
+        binary_trees:tricolor-noprof) list="$list $s" ;;
+        *:tricolor-noprof) ;;
+        profile:tricolor | profile:go) list="$list $s" ;;
+        profile:*) ;;
         pause:mimalloc) ;;
         memlimit:tricolor | memlimit:bdwgc | memlimit:go) list="$list $s" ;;
         memlimit:*) ;;
@@ -159,7 +170,7 @@ SKIPPED=
 skip() { SKIPPED="$SKIPPED$1: $2"$'\n'; msg "-- skipping $1: $2"; }
 for s in $WANT_SYSTEMS; do
     case $s in
-    tricolor|tricolor-stw)
+    tricolor|tricolor-stw|tricolor-noprof)
         if [ -n "${BENCH_TRICOLOR_LIB:-}" ] && [ -z "$TRICOLOR_LIB" ]; then skip tricolor "no $BENCH_TRICOLOR_LIB (BENCH_TRICOLOR_LIB)"
         elif [ -z "$TRICOLOR_LIB" ]; then skip tricolor "no build/libtricolor.a (build the library first: make, or cmake -S . -B build && cmake --build build)"
         elif [ ! -f "$TRICOLOR_INCLUDE/tricolor.h" ]; then skip tricolor "no $TRICOLOR_INCLUDE/tricolor.h"
@@ -187,9 +198,11 @@ BUILT=
 build_one() { # bench system
     local b=$1 s=$2 exe=$BIN/$1_$2 log=$OUT/build_$1_$2.log
     case $s in
-    tricolor|tricolor-stw)
+    tricolor|tricolor-stw|tricolor-noprof)
         local extra=
-        case $TRICOLOR_LIB in *.so) extra="-Wl,-rpath,$(dirname "$TRICOLOR_LIB")" ;; esac
+        case $TRICOLOR_LIB in *.so) extra="-Wl,-rpath,$(dirname "$TRICOLOR_LIB")" ;; *) extra="-lz" ;; esac
+        # The profile benchmark compares stack walks, libunwind's among them where it is installed.
+        [ "$b" = profile ] && have_header libunwind.h && extra="$extra -DHAVE_LIBUNWIND -lunwind"
         $CC $CFLAGS -DSYS_TRICOLOR -I"$TRICOLOR_INCLUDE" -o "$exe" "$BENCH_DIR/$b.c" "$TRICOLOR_LIB" $extra -pthread -ldl -lm ;;
     bdwgc) $CC $CFLAGS -DSYS_BDWGC -o "$exe" "$BENCH_DIR/$b.c" -lgc -pthread ;;
     malloc) $CC $CFLAGS -DSYS_MALLOC -o "$exe" "$BENCH_DIR/$b.c" -pthread ;;
@@ -231,6 +244,13 @@ printf 'system\tround\t%s\n' "$(echo $MEMLIMIT_FIELDS | tr ' :' '\t_')" >"$MEMLI
 POOL_TSV=$OUT/pool.tsv
 POOL_FIELDS="st_fresh_ns st_pool_ns mt_fresh_ns mt_pool_ns threads fin_per_s fin_ran fin_n"
 printf 'system\tround\t%s\n' "$(echo $POOL_FIELDS | tr ' ' '\t')" >"$POOL_TSV"
+# The profile benchmark's PROFILE line, one line per run.
+PROFILE_TSV=$OUT/profile.tsv
+PROFILE_FIELDS="sample_ns write_ns write_min_ns sites bytes text_ns text_bytes
+    walk_fp_fp_8_ns walk_fp_fp_32_ns frames_fp_fp_32 frames_fp_nofp_32
+    walk_backtrace_fp_8_ns walk_backtrace_fp_32_ns walk_backtrace_nofp_32_ns frames_backtrace_fp_32 frames_backtrace_nofp_32
+    walk_libunwind_fp_8_ns walk_libunwind_fp_32_ns walk_libunwind_nofp_32_ns frames_libunwind_fp_32 frames_libunwind_nofp_32"
+printf 'system\tround\t%s\n' "$(echo $PROFILE_FIELDS | tr ' ' '\t')" >"$PROFILE_TSV"
 
 # Output lines that must be identical for every system (times and names removed):
 # their md5 goes into raw.tsv's check column, and after a benchmark's rounds
@@ -238,7 +258,8 @@ printf 'system\tround\t%s\n' "$(echo $POOL_FIELDS | tr ' ' '\t')" >"$POOL_TSV"
 # "wrongoutput" (a collector that freed a live object, say).
 check_text() {
     grep -v -e '^BENCH ' -e '^depth ' -e '^GCBench ' -e '^mt_alloc (' -e '^pause (' -e '^PAUSE' \
-        -e '^memlimit (' -e '^MEMLIMIT' -e '^pool (' -e '^POOL' "$1" | md5sum | cut -d' ' -f1
+        -e '^memlimit (' -e '^MEMLIMIT' -e '^pool (' -e '^POOL' -e '^walk ' -e '^64-byte allocation' \
+        -e '^profile of ' -e '^PROFILE' "$1" | md5sum | cut -d' ' -f1
 }
 
 field() { # key file: value of key=value in the first line carrying it
@@ -254,6 +275,7 @@ run_one() { # bench system round
     local exe=$BIN/${b}_$s
     local godebug=${GODEBUG-}
     [ "$s" = tricolor-stw ] && godebug=${godebug:+$godebug,}gcstoptheworld=1
+    [ "$s" = tricolor-noprof ] && godebug=${godebug:+$godebug,}memprofilerate=0
     GODEBUG=$godebug "$BIN/measure" -o "$base.m" -t "$TIMEOUT" -- "$exe" $(bench_args "$b") >"$base.out" 2>"$base.err"
     local st wall user sys rss coll maxp totp
     st=$(field status "$base.m"); wall=$(field wall_ns "$base.m")
@@ -264,6 +286,7 @@ run_one() { # bench system round
     if [ "$b" = pause ] && [ "$st" = 0 ] && ! grep -q '^PAUSE ' "$base.out"; then st=nopauseline; fi
     if [ "$b" = memlimit ] && [ "$st" = 0 ] && [ "$(grep -c '^MEMLIMIT phase=' "$base.out")" != 3 ]; then st=nomemlimitline; fi
     if [ "$b" = pool ] && [ "$st" = 0 ] && ! grep -q '^POOL ' "$base.out"; then st=nopoolline; fi
+    if [ "$b" = profile ] && [ "$st" = 0 ] && ! grep -q '^PROFILE ' "$base.out"; then st=noprofileline; fi
     local sum=-
     [ "$st" = 0 ] && sum=$(check_text "$base.out")
     printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$b" "$s" "$r" "$st" "${wall:-0}" \
@@ -284,6 +307,11 @@ run_one() { # bench system round
         for k in $POOL_FIELDS; do row="$row\t$(field "$k" "$base.out")"; done
         printf '%b\n' "$row" >>"$POOL_TSV"
     fi
+    if [ "$b" = profile ]; then
+        local k row="$s\t$r"
+        for k in $PROFILE_FIELDS; do row="$row\t$(field "$k" "$base.out")"; done
+        printf '%b\n' "$row" >>"$PROFILE_TSV"
+    fi
     if [ "$st" = 0 ]; then
         awk -v b="$b" -v s="$s" -v r="$r" -v w="$wall" -v c="$(( user + sys ))" -v m="$rss" -v n="$coll" -v p="$maxp" \
             'BEGIN { printf "   %-13s round %d %-9s wall %7.2f s  cpu %7.2f s  rss %7.1f MiB  gc %5d  maxpause %8.3f ms\n", b, r, s, w/1e9, c/1e6, m/1024, n, p/1e6 }' >&2
@@ -294,6 +322,9 @@ run_one() { # bench system round
         fi
         if [ "$b" = pool ]; then
             sed -n 's/^pool ([^)]*): /   '"$(printf '%32s' '')"' /p' "$base.out" >&2
+        fi
+        if [ "$b" = profile ]; then
+            sed -n 's/^\(profile of \|64-byte\)/   '"$(printf '%32s' '')"' \1/p' "$base.out" >&2
         fi
         if [ "$b" = memlimit ]; then
             awk -v st="$(mlfield limit status "$base.out")" -v t="$(mlfield limit seconds "$base.out")" \
@@ -365,6 +396,15 @@ function joined_line(bench,   i) {
     }
     return 1
 }
+# A system with no successful round: its row says FAILED.
+function failed_cells(nh, c,   h) {
+    for (h = 3; h <= nh; h++) c[h] = "-"
+    c[3] = "FAILED"
+}
+# The note on the failed runs of a system, with what their status can be.
+function fail_note(s, statuses) {
+    return (fails[s] == "") ? "" : sprintf("%s failed runs: %s (status: exit code, sig:N, timeout, nobenchline, %s or wrongoutput)\n", s, fails[s], statuses)
+}
 function print_notes(notes, fmt,   n, i, nl) {
     if (notes == "") return
     n = split(notes, nl, "\n")
@@ -393,7 +433,7 @@ table() {
             for (h = 1; h <= nh; h++) { line = line " " hdr[h] " |"; sep = sep (h <= 2 ? "---|" : "---:|") }
             print line; print sep
         } else {
-            printf "  %-9s %7s %8s %8s %12s %6s %12s %14s %12s %11s\n", hdr[1], hdr[2], hdr[3], hdr[4], hdr[5], hdr[6], hdr[7], hdr[8], hdr[9], hdr[10]
+            printf "  %-15s %7s %8s %8s %12s %6s %12s %14s %12s %11s\n", hdr[1], hdr[2], hdr[3], hdr[4], hdr[5], hdr[6], hdr[7], hdr[8], hdr[9], hdr[10]
         }
         for (i = 1; i <= ns; i++) {
             s = sys[i]
@@ -414,7 +454,7 @@ table() {
             if (fmt == "md") {
                 line = "|"; for (h = 1; h <= nh; h++) line = line " " c[h] " |"; print line
             } else {
-                printf "  %-9s %7s %8s %8s %12s %6s %12s %14s %12s %11s\n", c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8], c[9], c[10]
+                printf "  %-15s %7s %8s %8s %12s %6s %12s %14s %12s %11s\n", c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8], c[9], c[10]
             }
         }
         if (notes != "") {
@@ -569,15 +609,71 @@ pool_table() {
                 c[6] = num(s, "mf", "%.2f"); c[7] = num(s, "mp", "%.2f")
                 c[8] = (c[7] != "-" && med[s, "mf"] > 0) ? sprintf("%.3f", med[s, "mp"] / med[s, "mf"]) : "-"
                 c[9] = num(s, "fin", "%.0f"); c[10] = sprintf("%.2f", med[s, "cpu"] / 1e6); c[11] = sprintf("%.1f", med[s, "rss"] / 1024)
-            } else {
-                for (h = 3; h <= nh; h++) c[h] = "-"
-                c[3] = "FAILED"
-            }
-            if (fails[s] != "") notes = notes sprintf("%s failed runs: %s (status: exit code, sig:N, timeout, nobenchline, nopoolline or wrongoutput)\n", s, fails[s])
+            } else failed_cells(nh, c)
+            notes = notes fail_note(s, "nopoolline")
             print_row(nh, c, w, fmt)
         }
         print_notes(notes, fmt)
     }' "$RAW" "$POOL_TSV"
+}
+
+# profile_table format(text|md): the profile benchmark's table, medians over
+# the successful rounds of its PROFILE lines (profile.tsv): a sample's cost,
+# the write of a profile of `sites` sites, and (tricolor) the stack walks.
+profile_table() {
+    awk -F'\t' -v fmt="$1" -v order="$(bench_systems profile)" "$AWK_LIB"'
+    function add(s, name, v,   k) { if (v == "") return; k = s SUBSEP name; cnt[k]++; vals[k, cnt[k]] = v }
+    function num(s, name, f, d) { return ((s SUBSEP name) in cnt) ? sprintf(f, med[s, name] / d) : "-" }
+    joined_line("profile") { next }
+    file == 2 {
+        s = $1; r = $2
+        if (st[s, r] != "0") next
+        ok[s]++
+        for (name in col) if (col[name] > 2) add(s, name, $col[name])
+        sites = $col["sites"]
+    }
+    END {
+        ns = split(order, sys, " ")
+        for (i = 1; i <= ns; i++) { s = sys[i]; if (ok[s]) for (k in cnt) { split(k, kk, SUBSEP); if (kk[1] == s) med[k] = median(k) } }
+        nh = split("system|ok/runs|sample ns|write ms, " sites " sites|fastest ms|gzipped KiB|text ms|text MiB|backtrace ns, 8 / 32 frames|fp ns, 8 / 32|libunwind ns, 8 / 32|frames found, 32 deep: backtrace / fp / libunwind (no frame pointers)", hdr, "|")
+        split("-9 7 9 22 10 11 8 8 27 13 19 60", w, " ")
+        print_header(nh, hdr, w, fmt)
+        for (i = 1; i <= ns; i++) {
+            s = sys[i]
+            if (!runs[s]) continue
+            c[1] = s; c[2] = (ok[s] + 0) "/" runs[s]
+            if (ok[s]) {
+                c[3] = num(s, "sample_ns", "%.0f", 1); c[4] = num(s, "write_ns", "%.2f", 1e6); c[5] = num(s, "write_min_ns", "%.2f", 1e6)
+                c[6] = num(s, "bytes", "%.1f", 1024); c[7] = num(s, "text_ns", "%.1f", 1e6); c[8] = num(s, "text_bytes", "%.1f", 1048576)
+                c[9] = ((s SUBSEP "walk_backtrace_fp_8_ns") in cnt) ? num(s, "walk_backtrace_fp_8_ns", "%.0f", 1) " / " num(s, "walk_backtrace_fp_32_ns", "%.0f", 1) : "-"
+                c[10] = ((s SUBSEP "walk_fp_fp_8_ns") in cnt) ? num(s, "walk_fp_fp_8_ns", "%.0f", 1) " / " num(s, "walk_fp_fp_32_ns", "%.0f", 1) : "-"
+                c[11] = ((s SUBSEP "walk_libunwind_fp_8_ns") in cnt) ? num(s, "walk_libunwind_fp_8_ns", "%.0f", 1) " / " num(s, "walk_libunwind_fp_32_ns", "%.0f", 1) : "-"
+                c[12] = ((s SUBSEP "frames_backtrace_fp_32") in cnt) ? num(s, "frames_backtrace_fp_32", "%d", 1) " (" num(s, "frames_backtrace_nofp_32", "%d", 1) ") / " \
+                        num(s, "frames_fp_fp_32", "%d", 1) " (" num(s, "frames_fp_nofp_32", "%d", 1) ") / " \
+                        num(s, "frames_libunwind_fp_32", "%d", 1) " (" num(s, "frames_libunwind_nofp_32", "%d", 1) ")" : "-"
+            } else failed_cells(nh, c)
+            notes = notes fail_note(s, "noprofileline")
+            print_row(nh, c, w, fmt)
+        }
+        print_notes(notes, fmt)
+    }' "$RAW" "$PROFILE_TSV"
+}
+
+# The profiler's cost on binary_trees: tricolor (the default rate) against
+# tricolor-noprof (rate 0), medians of the same run's rounds.
+profiling_cost() {
+    awk -F'\t' "$AWK_LIB"'
+    NR > 1 && $1 == "binary_trees" && $4 == "0" && ($2 == "tricolor" || $2 == "tricolor-noprof") {
+        k = $2 SUBSEP "w"; cnt[k]++; vals[k, cnt[k]] = $5
+        k = $2 SUBSEP "c"; cnt[k]++; vals[k, cnt[k]] = $6
+    }
+    END {
+        if (!cnt["tricolor" SUBSEP "w"] || !cnt["tricolor-noprof" SUBSEP "w"]) exit
+        w1 = median("tricolor" SUBSEP "w"); w0 = median("tricolor-noprof" SUBSEP "w")
+        c1 = median("tricolor" SUBSEP "c"); c0 = median("tricolor-noprof" SUBSEP "c")
+        printf "heap profiling at the default rate (512 KiB) against rate 0: wall %.2f s / %.2f s (%+.1f%%), CPU %.2f s / %.2f s (%+.1f%%)\n",
+            w1 / 1e9, w0 / 1e9, (w1 / w0 - 1) * 100, c1 / 1e6, c0 / 1e6, (c1 / c0 - 1) * 100
+    }' "$RAW"
 }
 
 # After the pause benchmark: the plot (bench/pauses.svg) and the histograms
@@ -624,8 +720,11 @@ for b in $BENCHES; do
         memlimit_table text
     elif [ "$b" = pool ]; then
         pool_table text
+    elif [ "$b" = profile ]; then
+        profile_table text
     else
         table "$b" text
+        [ "$b" = binary_trees ] && profiling_cost | sed 's/^/  /'
     fi
 done
 ELAPSED=$(( $(date +%s) - START ))
@@ -712,8 +811,21 @@ pkgver() { dpkg-query -W -f='${Version}' "$1" 2>/dev/null || echo "not installed
             echo "GC_invoke_finalizers after each collection). CPU s and peak RSS are the whole process's."
             echo
             pool_table md
+        elif [ "$b" = profile ]; then
+            set -- $(bench_args profile)
+            echo "Systems: $(bench_systems profile). Arguments: sites_log2, writes. **sample ns**: what a sampled"
+            echo "64-byte allocation 8 frames down costs over an unsampled one (every allocation sampled, rate 1,"
+            echo "against rate 0). **write**: a heap profile of 2^${1:-?} sampled sites (distinct call stacks, one"
+            echo "object each) written ${2:-?} times to /dev/null (tricolor gc_write_heap_profile, Go"
+            echo "pprof.WriteHeapProfile): the median and the fastest, its gzipped size, and the legacy text"
+            echo "form (debug=1) once. tricolor only: a stack walk from 8 and 32 frames down, by frame pointers,"
+            echo "glibc's backtrace (what tricolor uses) and libunwind's unw_backtrace; and the frames each"
+            echo "found from 32 deep, through functions with frame pointers and (in brackets) without."
+            echo
+            profile_table md
         else
             table "$b" md
+            [ "$b" = binary_trees ] && { c=$(profiling_cost); [ -n "$c" ] && { echo; echo "- $c"; }; }
         fi
     done
 } >"$OUT/results.md"

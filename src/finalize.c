@@ -205,7 +205,9 @@ __asm__(".text\n"
         "mov x26, xzr\n"
         "mov x27, xzr\n"
         "mov x28, xzr\n"
-        "mov x29, xzr\n"
+        /* Not x29: it is start_thread's frame pointer (a stack address),
+         * and the unwind tables find start_thread's frame by it (a heap
+         * profile sample walks through it). */
         "b fin_thread_main\n"
 #else
 #error "tricolor: fin_thread_entry needs this architecture's callee-saved registers"
