@@ -180,9 +180,11 @@ static NOINLINE void after_alloc_slow(gc_thread_t *t, void *p, uintptr_t ra)
 
 static NOINLINE void *alloc_failed(size_t size, int noscan);
 
-/* ra: the return address of the public entry the program called (the heap
- * profile's stacks start there). */
-static inline void *alloc(size_t size, int noscan, uintptr_t ra)
+/* Inlined into each public entry, so that noscan is a constant there and the
+ * return address of the entry the program called (where the heap profile's
+ * stacks start) is read only when a sample needs it; ra, when not 0, stands
+ * for it (an entry that allocates on its caller's behalf: gc_realloc). */
+static inline __attribute__((always_inline)) void *alloc(size_t size, int noscan, uintptr_t ra)
 {
     gc_thread_t *t = tls_thread;
     if (unlikely(!t) && !(t = thread_register_self(false)))
@@ -211,7 +213,7 @@ static inline void *alloc(size_t size, int noscan, uintptr_t ra)
         t->gc_wanted |= GC_WANT_PROFILE;
     leave_alloc(t);
     if (unlikely(t->gc_wanted))
-        after_alloc_slow(t, p, ra);
+        after_alloc_slow(t, p, ra ? ra : (uintptr_t)__builtin_return_address(0));
     if (unlikely(!p))
         return alloc_failed(size, noscan);
     return p;
@@ -261,13 +263,11 @@ static NOINLINE void *alloc_failed(size_t size, int noscan)
     return NULL;
 }
 
-#define CALLER ((uintptr_t)__builtin_return_address(0))
+void *gc_alloc(size_t size) { return alloc(size, 0, 0); }
 
-void *gc_alloc(size_t size) { return alloc(size, 0, CALLER); }
+void *gc_alloc_noscan(size_t size) { return alloc(size, 1, 0); }
 
-void *gc_alloc_noscan(size_t size) { return alloc(size, 1, CALLER); }
-
-void *alloc_from(size_t size, int noscan, uintptr_t ra) { return alloc(size, noscan, ra); }
+void *alloc_from(size_t size, int noscan, uintptr_t ra) { return noscan ? alloc(size, 1, ra) : alloc(size, 0, ra); }
 
 void *gc_calloc(size_t n, size_t size)
 {
@@ -276,13 +276,13 @@ void *gc_calloc(size_t n, size_t size)
         errno = ENOMEM;
         return NULL;
     }
-    return alloc(total, 0, CALLER);
+    return alloc(total, 0, 0);
 }
 
 char *gc_strdup(const char *s)
 {
     size_t n = strlen(s) + 1;
-    char *p = alloc(n, 1, CALLER);
+    char *p = alloc(n, 1, 0);
     if (p)
         memcpy(p, s, n);
     return p;
