@@ -30,7 +30,9 @@
  * Meanwhile a spawner thread starts and joins short-lived threads continuously
  * (joinable and detached; some only gc_register_thread), and the main thread
  * forks every 2 s: the child checks a structure built at start, allocates,
- * collects, checks, and must exit 0.
+ * collects, writes a heap profile, checks, and must exit 0.  The heap profile
+ * samples one allocation per 16 KiB, and the main thread writes a profile
+ * every second (gzipped protobuf, then the text form, in turns) beside it all.
  *
  * Any corruption fails at once with a message; at the end a summary is printed,
  * statistics are checked exact, and everything dropped must be reclaimed.
@@ -916,6 +918,10 @@ static void child(void)
         g[0] = 1;
     }
     gc_collect();
+    int null = open("/dev/null", O_WRONLY);
+    if (gc_write_heap_profile(null) != 0)
+        TC_FAIL("fork child: gc_write_heap_profile: %s", strerror(errno));
+    close(null);
     list_verify(head, 50000, sum, "fork child", "its own list");
     tree_verify(g_static, g_static_n, g_static_sum, "fork child", "the static tree after collections");
     gc_read_memstats(&ms);
@@ -938,6 +944,29 @@ static void do_fork(void)
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
         TC_FAIL("a forked child %s", tc_status_str(status));
     atomic_fetch_add(&c_forks, 1);
+}
+
+/* A heap profile written beside the workers: it must succeed and be gzip
+ * (or the legacy text form, every other time). */
+static long c_profiles;
+
+static void write_profile(void)
+{
+    char path[] = "/tmp/tricolor-stress-profile.XXXXXX";
+    int fd = mkstemp(path);
+    if (fd < 0)
+        TC_FAIL("mkstemp: %s", strerror(errno));
+    unlink(path);
+    bool text = c_profiles % 2;
+    if ((text ? gc_write_profile("heap", fd, 1) : gc_write_heap_profile(fd)) != 0)
+        TC_FAIL("writing a heap profile: %s", strerror(errno));
+    unsigned char head[16] = {0};
+    if (pread(fd, head, sizeof head, 0) != (ssize_t)sizeof head)
+        TC_FAIL("the heap profile is shorter than 16 bytes");
+    if (text ? memcmp(head, "heap profile: ", 14) != 0 : head[0] != 0x1f || head[1] != 0x8b)
+        TC_FAIL("the heap profile starts with %02x %02x", head[0], head[1]);
+    close(fd);
+    c_profiles++;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -968,6 +997,7 @@ static void test_stress(void)
     printf("     stress: %d workers + spawner for %.0f s on %ld CPUs\n", g_nworkers, g_seconds,
            sysconf(_SC_NPROCESSORS_ONLN));
 
+    gc_set_profile_rate(16 << 10);
     build_static();
     g_pool = gc_pool_new(pitem_new);
     gc_read_memstats(&ms);
@@ -978,7 +1008,7 @@ static void test_stress(void)
         w[i] = tc_thread(worker, (void *)(intptr_t)i);
     sp = tc_thread(spawner, NULL);
 
-    double t0 = tc_now(), next_fork = t0 + 2, next_report = t0 + 10;
+    double t0 = tc_now(), next_fork = t0 + 2, next_report = t0 + 10, next_profile = t0 + 1;
     uint64_t peak_heap = 0;
     while (tc_now() - t0 < g_seconds) {
         tc_sleep_ms(100);
@@ -986,6 +1016,10 @@ static void test_stress(void)
         if (now >= next_fork) {
             do_fork();
             next_fork = now + 2;
+        }
+        if (now >= next_profile) {
+            write_profile();
+            next_profile = now + 1;
         }
         if (now >= next_report) {
             gc_read_memstats(&ms);
@@ -1011,8 +1045,9 @@ static void test_stress(void)
            elapsed, g_nworkers, (long)c_passes, (long)c_ops, (long)c_worker_gcs, (long)c_pipe, (long)c_realloc,
            (long)c_copies, (long)c_msgs, (long)c_short, (long)c_forks, ms.num_gc - gc0,
            ms.num_forced_gc - forced0, peak_heap / 1048576.0, ms.pause_total_ns / 1e6);
-    printf("     %ld finalizers and %ld cleanups ran, %ld pool gets\n", (long)c_finalized, (long)c_cleanups,
-           (long)c_pool_gets);
+    printf("     %ld finalizers and %ld cleanups ran, %ld pool gets, %ld heap profiles written\n", (long)c_finalized,
+           (long)c_cleanups, (long)c_pool_gets, c_profiles);
+    TC_CHECK(g_seconds < 4 || c_profiles >= 2, "only %ld heap profiles were written", c_profiles);
     TC_CHECK(g_seconds < 4 || c_finalized > 0, "no finalizer ran");
     TC_CHECK(g_seconds < 4 || c_cleanups > 0, "no cleanup ran");
     TC_CHECK(ms.mallocs - ms.frees == ms.heap_objects, "after the run: mallocs %llu - frees %llu != heap_objects %llu",
