@@ -226,7 +226,6 @@ typedef struct gc_memstats {
     uint64_t mcache_inuse;   /* bytes of thread caches in use */
     uint64_t mcache_sys;     /* bytes obtained for thread caches */
     uint64_t gc_sys;         /* bytes of collector metadata (mark bits, arena maps, work buffers) */
-    uint64_t buck_hash_sys;  /* bytes of heap profiling buckets and their hash table */
     uint64_t other_sys;      /* bytes of other runtime memory */
 
     /* Collector. */
@@ -253,6 +252,9 @@ typedef struct gc_memstats {
         uint64_t mallocs;
         uint64_t frees;
     } by_size[GC_NUM_SIZE_CLASSES];
+
+    /* Added in 0.1 after by_size, so that the fields before keep their offsets. */
+    uint64_t buck_hash_sys;  /* bytes of heap profile buckets and their hash table (Go's BuckHashSys) */
 } gc_memstats;
 
 /* runtime.ReadMemStats: a consistent snapshot.  It briefly stops the world. */
@@ -375,7 +377,8 @@ GC_API void *gc_weak_get(const gc_weak *w);
 
 /* runtime.MemProfileRate: sample one allocation per `bytes` bytes on average;
  * 1 samples every allocation, 0 turns sampling off.  Default 512 KiB (or
- * GODEBUG=memprofilerate).  Takes effect at once in every thread.  Negative
+ * GODEBUG=memprofilerate).  Takes effect at once in every thread (a sample
+ * being taken at that moment is still recorded).  Negative
  * only asks.  Returns the previous rate. */
 GC_API int64_t gc_set_profile_rate(int64_t bytes);
 

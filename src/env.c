@@ -91,7 +91,7 @@ void env_parse(void)
             tc_fatal("malformed GOMEMLIMIT: %s", s);
         env.memlimit = v;
     }
-    s = getenv("TRICOLOR_HEAPPROFILE");
+    s = secure_getenv("TRICOLOR_HEAPPROFILE"); /* a path to write: not for set-user-ID programs */
     env.heapprofile = s && *s ? s : NULL;
     s = getenv("GODEBUG");
     while (s && *s) {

@@ -178,7 +178,10 @@ static NOINLINE void scrub_stack(void)
  * start_thread then saves them at the top of the new stack, where they would
  * keep that object alive for good.  So the entry zeroes them before the
  * thread's code runs, and the thread's stack is scanned only below that code's
- * first frame.
+ * first frame.  The frame pointer is zeroed only if it does not point just
+ * above the stack pointer: when it does, it is start_thread's own frame (a
+ * glibc built with frame pointers), which the unwind tables find by it (a heap
+ * profile sample's walk goes through it); otherwise it is the creator's value.
  */
 INTERNAL void *fin_thread_main(void *arg);
 __asm__(".text\n"
@@ -188,7 +191,12 @@ __asm__(".text\n"
 #if defined(__x86_64__)
         "endbr64\n"
         "xor %ebx, %ebx\n"
+        "mov %rbp, %rax\n"
+        "sub %rsp, %rax\n"
+        "cmp $0x100000, %rax\n" /* 0 <= rbp - rsp < 1 MiB: a frame of this stack */
+        "jb 1f\n"
         "xor %ebp, %ebp\n"
+        "1:\n"
         "xor %r12d, %r12d\n"
         "xor %r13d, %r13d\n"
         "xor %r14d, %r14d\n"
@@ -205,9 +213,13 @@ __asm__(".text\n"
         "mov x26, xzr\n"
         "mov x27, xzr\n"
         "mov x28, xzr\n"
-        /* Not x29: it is start_thread's frame pointer (a stack address),
-         * and the unwind tables find start_thread's frame by it (a heap
-         * profile sample walks through it). */
+        "mov x10, sp\n"
+        "sub x9, x29, x10\n"
+        "mov x11, #0x100000\n"
+        "cmp x9, x11\n" /* 0 <= x29 - sp < 1 MiB: a frame of this stack */
+        "b.lo 1f\n"
+        "mov x29, xzr\n"
+        "1:\n"
         "b fin_thread_main\n"
 #else
 #error "tricolor: fin_thread_entry needs this architecture's callee-saved registers"

@@ -710,10 +710,10 @@ INTERNAL void profile_alloc(gc_thread_t *t, void *p, uintptr_t ra); /* a sampled
 INTERNAL void profile_free(bucket_t *b, size_t size, bool swept);  /* inside a section */
 INTERNAL void profile_next_cycle(void); /* mark termination, world stopped */
 INTERNAL void profile_flush(void);      /* after mark termination, world running */
-/* The published counts of every bucket that allocated: as of the last
- * collection (all: every event so far, for the exit profile).  malloc'd;
- * NULL with *n 0 when empty or out of memory (errno). */
-INTERNAL prof_record_t *profile_records(size_t *n, bool all);
+/* The published counts of every bucket that allocated, in *out (malloc'd;
+ * NULL when none): as of the last collection, or (all) every event so far,
+ * for the exit profile.  False, errno ENOMEM, when out of memory. */
+INTERNAL bool profile_records(prof_record_t **out, size_t *n, bool all);
 INTERNAL uint64_t profile_sys_bytes(void);
 INTERNAL void profile_lock_all(void);
 INTERNAL void profile_unlock_all(void);

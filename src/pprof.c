@@ -224,6 +224,15 @@ static size_t addrmap_slot(addrmap_t *m, uintptr_t pc)
 
 /* ---- the profile ------------------------------------------------------------------ */
 
+/* A record's in-use figures.  A flush of the cycle that still receives
+ * events (the exit profile's, or Go's "no collection yet" view) may see a
+ * bucket's frees before its allocations: never below zero. */
+static uint64_t inuse_objects(const prof_record_t *r) { return r->allocs > r->frees ? r->allocs - r->frees : 0; }
+static uint64_t inuse_bytes(const prof_record_t *r)
+{
+    return r->alloc_bytes > r->free_bytes ? r->alloc_bytes - r->free_bytes : 0;
+}
+
 /* Go's scaleHeapSample: a bucket's sampled counts, as estimates of all. */
 static void scale(uint64_t count, uint64_t bytes, int64_t rate, uint64_t *c, uint64_t *b)
 {
@@ -237,9 +246,10 @@ static void scale(uint64_t count, uint64_t bytes, int64_t rate, uint64_t *c, uin
         return;
     }
     double avg = (double)bytes / (double)count;
-    double s = 1 / (1 - exp(-avg / (double)rate));
-    *c = (uint64_t)((double)count * s);
-    *b = (uint64_t)((double)bytes * s);
+    double q = -expm1(-avg / (double)rate); /* 1 - e^(-avg/rate), exact for tiny ratios */
+    double c1 = (double)count / q, b1 = (double)bytes / q;
+    *c = c1 < 0x1p63 ? (uint64_t)c1 : (uint64_t)INT64_MAX;
+    *b = b1 < 0x1p63 ? (uint64_t)b1 : (uint64_t)INT64_MAX;
 }
 
 typedef struct writer {
@@ -314,10 +324,9 @@ static bool encode(writer_t *w, const char *default_type, buf_t *out)
             }
             ids[k] = locs.ids[j];
         }
-        uint64_t v[4], inuse = r->allocs > r->frees ? r->allocs - r->frees : 0;
-        uint64_t inuse_bytes = r->alloc_bytes > r->free_bytes ? r->alloc_bytes - r->free_bytes : 0;
+        uint64_t v[4];
         scale(r->allocs, r->alloc_bytes, w->rate, &v[0], &v[1]);
-        scale(inuse, inuse_bytes, w->rate, &v[2], &v[3]);
+        scale(inuse_objects(r), inuse_bytes(r), w->rate, &v[2], &v[3]);
         pb_packed(&msg, SAMPLE_LOCATION_ID, ids, b->nstk, &pk);
         pb_packed(&msg, SAMPLE_VALUE, v, 4, &pk);
         if (r->allocs) {
@@ -453,16 +462,23 @@ static int write_gzip(int fd, const uint8_t *data, size_t len)
 #else
 /* Built without zlib (the aarch64 cross build): gzip's format with stored,
  * uncompressed blocks, which every gzip reader takes. */
+static uint32_t crc_table[256];
+static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
+
+static void crc_init(void)
+{
+    for (uint32_t i = 0; i < 256; i++) {
+        uint32_t c = i;
+        for (int k = 0; k < 8; k++)
+            c = c & 1 ? 0xedb88320u ^ (c >> 1) : c >> 1;
+        crc_table[i] = c;
+    }
+}
+
 static uint32_t crc32_update(uint32_t crc, const uint8_t *p, size_t n)
 {
-    static uint32_t table[256];
-    if (!table[1])
-        for (uint32_t i = 0; i < 256; i++) {
-            uint32_t c = i;
-            for (int k = 0; k < 8; k++)
-                c = c & 1 ? 0xedb88320u ^ (c >> 1) : c >> 1;
-            table[i] = c;
-        }
+    pthread_once(&crc_once, crc_init);
+    const uint32_t *table = crc_table;
     crc = ~crc;
     while (n--)
         crc = table[(crc ^ *p++) & 0xff] ^ (crc >> 8);
@@ -493,8 +509,7 @@ static int write_gzip(int fd, const uint8_t *data, size_t len)
 
 static int by_inuse_bytes(const void *a, const void *b)
 {
-    const prof_record_t *x = a, *y = b;
-    uint64_t ix = x->alloc_bytes - x->free_bytes, iy = y->alloc_bytes - y->free_bytes;
+    uint64_t ix = inuse_bytes(a), iy = inuse_bytes(b);
     return ix > iy ? -1 : ix < iy;
 }
 
@@ -521,8 +536,8 @@ static int write_text(writer_t *w, int fd)
     qsort(w->recs, w->nrecs, sizeof *w->recs, by_inuse_bytes);
     uint64_t t[4] = {0};
     for (size_t i = 0; i < w->nrecs; i++) {
-        t[0] += w->recs[i].allocs - w->recs[i].frees;
-        t[1] += w->recs[i].alloc_bytes - w->recs[i].free_bytes;
+        t[0] += inuse_objects(&w->recs[i]);
+        t[1] += inuse_bytes(&w->recs[i]);
         t[2] += w->recs[i].allocs;
         t[3] += w->recs[i].alloc_bytes;
     }
@@ -530,8 +545,8 @@ static int write_text(writer_t *w, int fd)
             (unsigned long long)t[1], (unsigned long long)t[2], (unsigned long long)t[3], (long long)(2 * w->rate));
     for (size_t i = 0; i < w->nrecs; i++) {
         const prof_record_t *r = &w->recs[i];
-        fprintf(f, "%llu: %llu [%llu: %llu] @", (unsigned long long)(r->allocs - r->frees),
-                (unsigned long long)(r->alloc_bytes - r->free_bytes), (unsigned long long)r->allocs,
+        fprintf(f, "%llu: %llu [%llu: %llu] @", (unsigned long long)inuse_objects(r),
+                (unsigned long long)inuse_bytes(r), (unsigned long long)r->allocs,
                 (unsigned long long)r->alloc_bytes);
         for (unsigned k = 0; k < r->b->nstk; k++)
             fprintf(f, " %#lx", (unsigned long)r->b->stk[k]);
@@ -607,8 +622,7 @@ static int write_profile(const char *default_type, int fd, int debug, bool all)
     if (fcntl(fd, F_GETFL) < 0)
         return -1; /* EBADF, before any work */
     writer_t w = {.rate = atomic_load(&profile_rate)};
-    w.recs = profile_records(&w.nrecs, all);
-    if (!w.recs && w.nrecs)
+    if (!profile_records(&w.recs, &w.nrecs, all))
         return -1;
     w.st = symtab_load();
     int rc = -1;
@@ -706,7 +720,7 @@ void pprof_init(void)
  * the variable is looked at when the library is loaded. */
 __attribute__((constructor)) static void pprof_at_load(void)
 {
-    const char *s = getenv("TRICOLOR_HEAPPROFILE");
+    const char *s = secure_getenv("TRICOLOR_HEAPPROFILE"); /* (not for set-user-ID programs) */
     if (s && *s)
         pthread_once(&exit_once, register_exit);
 }

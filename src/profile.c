@@ -104,6 +104,10 @@ void profile_init(void)
     if (env.memprofilerate >= 0)
         atomic_store(&profile_rate, env.memprofilerate);
     prof_seed = env.memprofileseed ? env.memprofileseed : nanotime() ^ (uint64_t)walltime();
+    /* glibc's first backtrace loads libgcc_s (dlopen, malloc): here, at
+     * start-up, rather than in whichever thread samples first. */
+    void *pc[2];
+    backtrace(pc, 2);
 }
 
 void profile_thread_init(gc_thread_t *t)
@@ -258,8 +262,10 @@ NOINLINE void profile_alloc(gc_thread_t *t, void *p, uintptr_t ra)
         sp->kind = SPECIAL_PROFILE;
         sp->bucket = b;
         special_insert(s, sp);
-        special_lock_give(s->base, lt);
+        /* Counted under the lock: fork takes it, so a child never has the
+         * record without the count. */
         count(&b->future[(atomic_load(&prof_cycle) + 2) % 3], size, true);
+        special_lock_give(s->base, lt);
         sp = NULL;
     }
     leave_alloc(t);
@@ -273,7 +279,14 @@ void profile_free(bucket_t *b, size_t size, bool swept)
     count(&b->future[(atomic_load(&prof_cycle) + (swept ? 1 : 2)) % 3], size, false);
 }
 
-void profile_next_cycle(void) { atomic_fetch_add(&prof_cycle, 1); }
+/* The cycle count wraps at a multiple of 3, so that the three indices keep
+ * their order (the world is stopped: one writer). */
+#define CYCLE_WRAP (3u << 30)
+
+void profile_next_cycle(void)
+{
+    atomic_store(&prof_cycle, (atomic_load(&prof_cycle) + 1) % CYCLE_WRAP);
+}
 
 /* Add cycle index i's counts into the published ones.  active_lock held. */
 static void flush_index(unsigned i)
@@ -297,26 +310,25 @@ void profile_flush(void)
     pthread_mutex_unlock(&active_lock);
 }
 
-prof_record_t *profile_records(size_t *np, bool all)
+bool profile_records(prof_record_t **out, size_t *np, bool all)
 {
+    *out = NULL;
     *np = 0;
     gc_init_once();
-    if (!all) {
-        /* No cycle may start meanwhile, and the last one's sweep must be
-         * over: then everything it found is counted. */
-        pthread_mutex_lock(&gc_lock);
+    /* No cycle may start meanwhile, and the last one's sweep must be over:
+     * then everything it found is counted.  (At exit a collection may hold
+     * gc_lock for good: then without.) */
+    bool locked = all ? pthread_mutex_trylock(&gc_lock) == 0 : pthread_mutex_lock(&gc_lock) == 0;
+    if (locked)
         sweep_finish();
-    }
     pthread_mutex_lock(&active_lock);
     uint32_t cycle = atomic_load(&prof_cycle);
     flush_index(cycle % 3);
-    if (all) {
-        flush_index((cycle + 1) % 3);
+    flush_index((cycle + 1) % 3);
+    if (all)
         flush_index((cycle + 2) % 3);
-    } else {
-        flush_index((cycle + 1) % 3);
+    if (locked)
         pthread_mutex_unlock(&gc_lock);
-    }
     size_t n = 0;
     bool published = false;
     for (bucket_t *b = atomic_load(&all_buckets); b; b = atomic_load_explicit(&b->allnext, memory_order_relaxed)) {
@@ -335,10 +347,13 @@ prof_record_t *profile_records(size_t *np, bool all)
             r[k++] = (prof_record_t){b, b->active.allocs, b->active.frees, b->active.alloc_bytes, b->active.free_bytes};
         }
     pthread_mutex_unlock(&active_lock);
-    if (n && !r)
+    if (n && !r) {
         errno = ENOMEM;
+        return false;
+    }
+    *out = r;
     *np = k;
-    return r;
+    return true;
 }
 
 uint64_t profile_sys_bytes(void) { return atomic_load(&sys_bytes[SYS_PROF]); }

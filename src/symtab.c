@@ -41,28 +41,36 @@ struct load {
     bool oom;
 };
 
+/* The GNU build ID among the notes in [p, end), as hex into out (n bytes);
+ * false if none. */
+static bool notes_build_id(const uint8_t *p, const uint8_t *end, char *out, size_t n)
+{
+    while (p + sizeof(ElfW(Nhdr)) <= end) {
+        ElfW(Nhdr) nh;
+        memcpy(&nh, p, sizeof nh);
+        const uint8_t *name = p + sizeof nh;
+        const uint8_t *desc = name + round_up(nh.n_namesz, 4);
+        const uint8_t *next = desc + round_up(nh.n_descsz, 4);
+        if (next > end || next < p)
+            return false;
+        if (nh.n_type == NT_GNU_BUILD_ID && nh.n_namesz == 4 && memcmp(name, "GNU", 4) == 0 &&
+            nh.n_descsz * 2 < n) {
+            for (unsigned k = 0; k < nh.n_descsz; k++)
+                snprintf(out + 2 * k, 3, "%02x", desc[k]);
+            return true;
+        }
+        p = next;
+    }
+    return false;
+}
+
 static void build_id_of(objfile_t *o, const struct dl_phdr_info *info)
 {
     for (int i = 0; i < info->dlpi_phnum; i++) {
         const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-        if (ph->p_type != PT_NOTE)
-            continue;
-        const uint8_t *p = (const uint8_t *)(info->dlpi_addr + ph->p_vaddr), *end = p + ph->p_memsz;
-        while (p + sizeof(ElfW(Nhdr)) <= end) {
-            const ElfW(Nhdr) *nh = (const ElfW(Nhdr) *)p;
-            const uint8_t *name = p + sizeof *nh;
-            const uint8_t *desc = name + round_up(nh->n_namesz, 4);
-            const uint8_t *next = desc + round_up(nh->n_descsz, 4);
-            if (next > end || next < p)
-                break;
-            if (nh->n_type == NT_GNU_BUILD_ID && nh->n_namesz == 4 && memcmp(name, "GNU", 4) == 0 &&
-                nh->n_descsz * 2 < sizeof o->build_id) {
-                for (unsigned k = 0; k < nh->n_descsz; k++)
-                    snprintf(o->build_id + 2 * k, 3, "%02x", desc[k]);
-                return;
-            }
-            p = next;
-        }
+        const uint8_t *p = (const uint8_t *)(info->dlpi_addr + ph->p_vaddr);
+        if (ph->p_type == PT_NOTE && notes_build_id(p, p + ph->p_memsz, o->build_id, sizeof o->build_id))
+            return;
     }
 }
 
@@ -265,7 +273,7 @@ static bool read_syms(objfile_t *o, const uint8_t *base, size_t len, unsigned wa
 /* Map a whole file read-only into slot k of o; NULL if it cannot be read. */
 static const uint8_t *map_file(objfile_t *o, int k, const char *path)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK); /* (a FIFO in its place does not block) */
     if (fd < 0)
         return NULL;
     struct stat sb;
@@ -280,6 +288,29 @@ static const uint8_t *map_file(objfile_t *o, int k, const char *path)
     return m;
 }
 
+/* Whether the ELF image [base, base + len) has the build ID of o (or o has
+ * none): a file replaced since it was loaded (an upgrade) must not name it. */
+static bool same_build(const objfile_t *o, const uint8_t *base, size_t len)
+{
+    if (!o->build_id[0])
+        return true;
+    if (len < sizeof(ElfW(Ehdr)) || memcmp(base, ELFMAG, SELFMAG) != 0 || base[EI_CLASS] != ELFCLASS64)
+        return false;
+    ElfW(Ehdr) eh;
+    memcpy(&eh, base, sizeof eh);
+    if (eh.e_shentsize != sizeof(ElfW(Shdr)) || eh.e_shoff > len || (len - eh.e_shoff) / sizeof(ElfW(Shdr)) < eh.e_shnum)
+        return false;
+    for (unsigned i = 0; i < eh.e_shnum; i++) {
+        ElfW(Shdr) sh;
+        memcpy(&sh, base + eh.e_shoff + i * sizeof sh, sizeof sh);
+        char id[sizeof o->build_id];
+        if (sh.sh_type == SHT_NOTE && sh.sh_offset <= len && len - sh.sh_offset >= sh.sh_size &&
+            notes_build_id(base + sh.sh_offset, base + sh.sh_offset + sh.sh_size, id, sizeof id))
+            return strcmp(id, o->build_id) == 0;
+    }
+    return false;
+}
+
 static void load_syms(objfile_t *o)
 {
     o->loaded = true;
@@ -288,6 +319,8 @@ static void load_syms(objfile_t *o)
     const uint8_t *f = map_file(o, 0, o->path);
     if (!f)
         return;
+    if (!same_build(o, f, o->maplens[0]))
+        return; /* dladdr answers */
     if (!read_syms(o, f, o->maplens[0], SHT_SYMTAB)) {
         /* Stripped: the debug file its build ID names, if installed. */
         bool found = false;
@@ -295,7 +328,7 @@ static void load_syms(objfile_t *o)
             char dbg[320];
             snprintf(dbg, sizeof dbg, "/usr/lib/debug/.build-id/%.2s/%s.debug", o->build_id, o->build_id + 2);
             const uint8_t *d = map_file(o, 1, dbg);
-            found = d && read_syms(o, d, o->maplens[1], SHT_SYMTAB);
+            found = d && same_build(o, d, o->maplens[1]) && read_syms(o, d, o->maplens[1], SHT_SYMTAB);
         }
         if (!found)
             read_syms(o, f, o->maplens[0], SHT_DYNSYM);
@@ -327,10 +360,18 @@ const char *symtab_name(symtab_t *st, objfile_t *o, uintptr_t pc, uintptr_t *sta
             return s->name;
         }
     }
+    /* A copy: a dlclose before the profile is written would unmap the name. */
     Dl_info di;
-    if (dladdr((void *)pc, &di) && di.dli_sname && di.dli_saddr) {
-        *start = (uintptr_t)di.dli_saddr;
-        return di.dli_sname;
+    if (dladdr((void *)pc, &di) && di.dli_sname && di.dli_saddr && o) {
+        char **owned = realloc(o->owned, (o->nowned + 1) * sizeof *owned);
+        char *name = owned ? strdup(di.dli_sname) : NULL;
+        if (owned)
+            o->owned = owned;
+        if (name) {
+            o->owned[o->nowned++] = name;
+            *start = (uintptr_t)di.dli_saddr;
+            return name;
+        }
     }
     return NULL;
 }
