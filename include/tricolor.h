@@ -363,10 +363,13 @@ GC_API void *gc_weak_get(const gc_weak *w);
  * thread allocates, one per `rate` bytes on average, so an object of s bytes
  * is sampled with probability 1 - e^(-s/rate); the profile scales each count
  * by the inverse, so that its totals estimate the true ones (at rate 1 they are
- * exact).  Sizes are the objects' usable sizes (gc_size: the size class), as
- * Go counts them.  An object's death counts when a collection finds it
- * unreachable; gc_free, and gc_realloc when it moves an object, count as
- * frees.  Stacks are walked with the unwind tables (no frame pointers needed),
+ * exact).  The standard error of a site's estimate is sqrt((1 - p) / (N p))
+ * for N objects each sampled with probability p, about one over the square
+ * root of its samples: for B bytes of small objects, sqrt(rate / B), 9% for
+ * 64 MiB at the default rate.  Sizes are the objects' usable sizes (gc_size:
+ * the size class), as Go counts them.  An object's death counts when a
+ * collection finds it unreachable; gc_free, and gc_realloc when it moves an
+ * object, count as frees.  Stacks are walked with the unwind tables (no frame pointers needed),
  * up to 64 frames, and begin at the function that called the allocation
  * (gc_alloc and the library's own frames are left out).
  *
