@@ -382,7 +382,11 @@ GC_API void *gc_weak_get(const gc_weak *w);
  * 1 samples every allocation, 0 turns sampling off.  Default 512 KiB (or
  * GODEBUG=memprofilerate).  Takes effect at once in every thread (a sample
  * being taken at that moment is still recorded).  Negative
- * only asks.  Returns the previous rate. */
+ * only asks.  Returns the previous rate.
+ *
+ * As Go advises, set it once, as early as possible: a profile scales all its
+ * samples by the rate in force when it is written, so samples taken at
+ * another rate are estimated wrongly (at rate 0 they are written unscaled). */
 GC_API int64_t gc_set_profile_rate(int64_t bytes);
 
 /* pprof.WriteHeapProfile: the heap profile, in pprof's protobuf format

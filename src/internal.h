@@ -705,7 +705,7 @@ typedef struct prof_record {
 
 INTERNAL extern _Atomic int64_t profile_rate;
 INTERNAL void profile_init(void);
-INTERNAL void profile_thread_init(gc_thread_t *t);  /* registering, threads_lock held */
+INTERNAL void profile_thread_init(gc_thread_t *t, bool library); /* registering, threads_lock held */
 INTERNAL void profile_alloc(gc_thread_t *t, void *p, uintptr_t ra); /* a sampled allocation; outside sections */
 INTERNAL void profile_free(bucket_t *b, size_t size, bool swept);  /* inside a section */
 INTERNAL void profile_next_cycle(void); /* mark termination, world stopped */
@@ -754,6 +754,8 @@ typedef struct symtab {
 
 INTERNAL symtab_t *symtab_load(void); /* the objects loaded now; NULL (ENOMEM) */
 INTERNAL void symtab_free(symtab_t *st);
+INTERNAL void symtab_lock(void); /* fork: no dl_iterate_phdr of ours runs */
+INTERNAL void symtab_unlock(void);
 INTERNAL objfile_t *symtab_object(symtab_t *st, uintptr_t pc, unsigned *seg); /* holding pc, or NULL */
 /* The function holding pc (a call's address), its start in *start; NULL if none. */
 INTERNAL const char *symtab_name(symtab_t *st, objfile_t *o, uintptr_t pc, uintptr_t *start);

@@ -619,8 +619,13 @@ static int write_text(writer_t *w, int fd)
 
 static int write_profile(const char *default_type, int fd, int debug, bool all)
 {
-    if (fcntl(fd, F_GETFL) < 0)
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0)
         return -1; /* EBADF, before any work */
+    if ((fl & O_ACCMODE) == O_RDONLY) {
+        errno = EBADF; /* as write(2) would say (fdopen says EINVAL) */
+        return -1;
+    }
     writer_t w = {.rate = atomic_load(&profile_rate)};
     if (!profile_records(&w.recs, &w.nrecs, all))
         return -1;

@@ -69,7 +69,11 @@ static bucket_t **buckhash; /* heads, under bucket_lock */
 static size_t buckhash_size, nbuckets;
 static bucket_t *_Atomic all_buckets;
 static uint64_t prof_seed;
-static _Atomic uint64_t seed_counter;
+/* Threads are seeded in the order they register, the library's own apart
+ * from the program's: the collector's threads start when it first needs
+ * them, racing with the program's, and must not shift the program's seeds
+ * (GODEBUG=memprofileseed promises the same samples every run). */
+static _Atomic uint64_t seed_counter[2]; /* [0] the program's threads, [1] the library's */
 
 /* ---- sampling ---------------------------------------------------------------- */
 
@@ -93,9 +97,10 @@ static int64_t next_gap(gc_thread_t *t, int64_t rate)
     return gap < 0x1p62 ? (int64_t)gap : NEVER;
 }
 
-static void seed_thread(gc_thread_t *t)
+static void seed_thread(gc_thread_t *t, bool library)
 {
-    uint64_t s = prof_seed + atomic_fetch_add(&seed_counter, 1) * 0x632be59bd9b4e019ull;
+    uint64_t n = atomic_fetch_add(&seed_counter[library], 1);
+    uint64_t s = prof_seed + n * 0x632be59bd9b4e019ull + (library ? 0x8f1bbcdcca62c1d6ull : 0);
     t->prof_rng = splitmix(&s);
 }
 
@@ -110,9 +115,9 @@ void profile_init(void)
     backtrace(pc, 2);
 }
 
-void profile_thread_init(gc_thread_t *t)
+void profile_thread_init(gc_thread_t *t, bool library)
 {
-    seed_thread(t);
+    seed_thread(t, library);
     t->sample_left = next_gap(t, atomic_load(&profile_rate));
 }
 
@@ -364,10 +369,12 @@ void profile_lock_all(void)
 {
     pthread_mutex_lock(&active_lock);
     pthread_mutex_lock(&bucket_lock);
+    symtab_lock();
 }
 
 void profile_unlock_all(void)
 {
+    symtab_unlock();
     pthread_mutex_unlock(&bucket_lock);
     pthread_mutex_unlock(&active_lock);
 }

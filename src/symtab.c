@@ -18,6 +18,11 @@
  *
  * Runs outside allocator sections, with malloc: a writer is an ordinary
  * caller.  Nothing here is shared between threads: each writer loads its own.
+ * One lock, load_lock, is held around dl_iterate_phdr and taken by fork's
+ * prepare handler (profile_lock_all): glibc does not reset the loader's
+ * lock for dl_iterate_phdr in a fork child, so a fork while a writer was in
+ * there left the child to hang at its first collection's walk of the
+ * loaded objects.
  */
 #include "internal.h"
 
@@ -135,6 +140,12 @@ static int load_one(struct dl_phdr_info *info, size_t size, void *arg)
     return 0;
 }
 
+static pthread_mutex_t load_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void symtab_lock(void) { pthread_mutex_lock(&load_lock); }
+
+void symtab_unlock(void) { pthread_mutex_unlock(&load_lock); }
+
 symtab_t *symtab_load(void)
 {
     symtab_t *st = calloc(1, sizeof *st);
@@ -144,7 +155,9 @@ symtab_t *symtab_load(void)
     }
     long page = sysconf(_SC_PAGESIZE);
     struct load l = {.st = st, .vdso = getauxval(AT_SYSINFO_EHDR), .page = page > 0 ? (uintptr_t)page : 4096};
+    pthread_mutex_lock(&load_lock);
     dl_iterate_phdr(load_one, &l);
+    pthread_mutex_unlock(&load_lock);
     if (l.oom) {
         symtab_free(st);
         errno = ENOMEM;

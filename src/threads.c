@@ -261,7 +261,9 @@ NOINLINE gc_thread_t *thread_register_self(bool internal)
             break;
         }
     pthread_mutex_unlock(&pending_lock);
-    profile_thread_init(t); /* under threads_lock: gc_set_profile_rate resets the listed */
+    /* Under threads_lock: gc_set_profile_rate resets the listed.  The
+     * finalizer thread (registered below a bound) is the library's too. */
+    profile_thread_init(t, internal || register_stack_hi != 0);
     t->next = thread_list;
     if (thread_list)
         thread_list->prev = t;

@@ -14,10 +14,14 @@
  *                object is counted at realloc's caller
  *   sampling     the default rate, the fixed seed: estimates within 4 sigma of the
  *                truth, sigma = sqrt((1 - p) / (N p)) relative, p = 1 - e^(-size/rate)
+ *   seed         GODEBUG=memprofileseed: the same samples in every run, whether the
+ *                collector's threads started first or not
  *   threads      threads that come and go allocate beside collections (marking
  *                beside them): every count exact
  *   fork         a child's profile has its parent's figures and its own; the
  *                parent's has none of the child's
+ *   fork_writers children forked while two threads write profiles collect and
+ *                write their own (none hangs on a lock a writer held)
  *   text         the legacy text form (debug=1), and the "allocs" view
  *   exit         TRICOLOR_HEAPPROFILE=dir/heap.%p.pb.gz: a profile per process at
  *                exit, forked children included, counting allocations after the
@@ -543,6 +547,51 @@ static void t_sampling(void)
     pp_free(&p);
 }
 
+/* ---- seed ------------------------------------------------------------------------------------- */
+
+/* GODEBUG=memprofileseed: the same program takes the same samples every
+ * run, whether or not the collector's own threads started before its
+ * allocations did (they registered first, and took the program's seed). */
+static void child_seed(const char *mode, const char *name)
+{
+    if (strcmp(mode, "threads-first") == 0) {
+        gc_set_percent(200);
+        gc_collect();
+        tc_sleep_ms(50);
+    }
+    for (int i = 0; i < 5000; i++)
+        keep[i] = site_noscan();
+    gc_collect();
+    pp_profile p;
+    load(&p, name);
+    site_counts c = counts_of(&p, "site_noscan");
+    printf("%lld %lld %zu\n", (long long)c.alloc_objects, (long long)c.alloc_space, p.nsamples);
+    pp_free(&p);
+    rm_tmpdir();
+    exit(0);
+}
+
+static void t_seed(void)
+{
+    char first[64] = "";
+    for (int run = 0; run < 4; run++) {
+        tc_child c;
+        const char *args[] = {"child-seed", run % 2 ? "threads-first" : "at-once", "seed.pb.gz", NULL};
+        const char *env[] = {"GODEBUG=memprofileseed=77", NULL};
+        tc_run_self(&c, args, env, 60);
+        TC_CHECK(WIFEXITED(c.status) && WEXITSTATUS(c.status) == 0, "child %s: %s, err %s", args[1],
+                 tc_status_str(c.status), c.err);
+        c.out[strcspn(c.out, "\n")] = 0;
+        printf("     %s: %s\n", args[1], c.out);
+        if (run == 0)
+            snprintf(first, sizeof first, "%s", c.out);
+        else
+            TC_CHECK(strcmp(first, c.out) == 0, "with the same seed, run %d (%s) sampled \"%.40s\", run 0 \"%.40s\"",
+                     run, args[1], c.out, first);
+        tc_child_free(&c);
+    }
+}
+
 /* ---- threads -------------------------------------------------------------------------------- */
 
 #define LANES 4
@@ -646,6 +695,64 @@ static void t_fork(void)
     expect_site(&p, "site_parent", 600, 600, 208);
     expect_site(&p, "site_child", 0, 0, 208);
     pp_free(&p);
+    memset(keep, 0, sizeof keep);
+}
+
+/* ---- fork_writers ---------------------------------------------------------------------------- */
+
+/* Forks while other threads write profiles: a writer inside dl_iterate_phdr
+ * at the fork left the loader's lock taken in the child (glibc does not
+ * reset that one), and the child hung at its first collection.  Each child
+ * allocates, collects and writes a profile under an alarm. */
+#define FW_FORKS 200
+static _Atomic int fw_stop;
+static _Atomic long fw_writes;
+
+static void *fw_writer(void *arg)
+{
+    int fd = open("/dev/null", O_WRONLY);
+    TC_CHECK(fd >= 0, "/dev/null: %s", strerror(errno));
+    for (long i = 0; !atomic_load(&fw_stop); i++) {
+        int rc = (i + (long)(intptr_t)arg) % 2 ? gc_write_heap_profile(fd) : gc_write_profile("heap", fd, 1);
+        TC_CHECK(rc == 0, "writing a profile beside forks: %s", strerror(errno));
+        atomic_fetch_add(&fw_writes, 1);
+    }
+    close(fd);
+    return NULL;
+}
+
+static void t_fork_writers(void)
+{
+    gc_set_profile_rate(4096);
+    for (int i = 0; i < 500; i++)
+        keep[i] = site_parent();
+    pthread_t w[2];
+    for (int i = 0; i < 2; i++)
+        TC_CHECK(pthread_create(&w[i], NULL, fw_writer, (void *)(intptr_t)i) == 0, "pthread_create");
+    int hung = 0, failed = 0;
+    for (int k = 0; k < FW_FORKS; k++) {
+        pid_t pid = fork();
+        TC_CHECK(pid >= 0, "fork: %s", strerror(errno));
+        if (pid == 0) {
+            alarm(10);
+            for (int i = 0; i < 300; i++)
+                keep[1000 + i] = site_child();
+            gc_collect();
+            int fd = open("/dev/null", O_WRONLY);
+            _exit(fd >= 0 && gc_write_heap_profile(fd) == 0 ? 0 : 3);
+        }
+        int st = tc_wait(pid);
+        if (WIFSIGNALED(st) && WTERMSIG(st) == SIGALRM)
+            hung++;
+        else if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+            failed++;
+    }
+    atomic_store(&fw_stop, 1);
+    for (int i = 0; i < 2; i++)
+        pthread_join(w[i], NULL);
+    printf("     %d forks beside %ld profile writes\n", FW_FORKS, atomic_load(&fw_writes));
+    TC_CHECK(hung == 0 && failed == 0, "of %d children forked while profiles were written, %d hung (killed by "
+             "alarm after 10 s) and %d failed", FW_FORKS, hung, failed);
     memset(keep, 0, sizeof keep);
 }
 
@@ -933,6 +1040,8 @@ static void t_badfd(void)
     int ro = open("/dev/null", O_RDONLY);
     errno = 0;
     TC_CHECK(gc_write_heap_profile(ro) == -1 && errno == EBADF, "a read-only fd: errno %d", errno);
+    errno = 0;
+    TC_CHECK(gc_write_profile("heap", ro, 1) == -1 && errno == EBADF, "a read-only fd, text: errno %d", errno);
     close(ro);
     errno = 0;
     TC_CHECK(gc_write_heap_profile(ro) == -1 && errno == EBADF, "a closed fd: errno %d", errno);
@@ -1327,6 +1436,8 @@ int main(int argc, char **argv)
         child_rate();
     if (argc == 2 && strcmp(argv[1], "child-exit") == 0)
         child_exit();
+    if (argc == 4 && strcmp(argv[1], "child-seed") == 0)
+        child_seed(argv[2], argv[3]);
     /* The same samples every run: the backend's GODEBUG, and the seed. */
     if (!getenv("TRICOLOR_TEST_CHILD")) {
         const char *b = getenv("TRICOLOR_TEST_GODEBUG");
@@ -1338,7 +1449,9 @@ int main(int argc, char **argv)
         {"before_gc", t_before_gc},   {"rate", t_rate},
         {"exact", t_exact},           {"as_of_gc", t_as_of_gc},
         {"free", t_free},             {"sampling", t_sampling},
+        {"seed", t_seed},
         {"threads", t_threads},       {"fork", t_fork},
+        {"fork_writers", t_fork_writers},
         {"text", t_text},             {"exit", t_exit},
         {"mappings", t_mappings},     {"nofp", t_nofp},
         {"badfd", t_badfd},           {"many_sites", t_many_sites},
