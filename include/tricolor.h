@@ -7,6 +7,26 @@
  * pointers conservatively in thread stacks, registers, __thread variables, the
  * data and bss of every loaded object, and registered root regions.
  *
+ * Conservative means that a word that looks like a pointer keeps its object,
+ * whether the program still means it or not.  Where such words come from, and
+ * what tricolor does about them:
+ *   - Dead stack below a returned call (a deep recursion's frames).  A thread
+ *     that collects (gc_collect, or an allocation that runs the collection)
+ *     zeroes the dead stack its collector frames will use before they are
+ *     scanned, as bdwgc's GC_clear_stack does, so a structure dropped after a
+ *     deep call chain is reclaimed by the next gc_collect().
+ *   - Slots of the program's own live frames that the compiler left
+ *     unwritten (alignment padding, a variable not yet assigned) keep what a
+ *     dead frame left there; so does x86-64's red zone, the 128 bytes below a
+ *     stopped thread's stack pointer, which a leaf function may be using and
+ *     is scanned.  Such a word keeps its object until the thread's frames
+ *     overwrite it.
+ *   - Registers the program holds, callee-saved ones included: they are the
+ *     program's, and always roots.
+ *   - Integers and other data that happen to look like heap addresses.  Use
+ *     gc_alloc_noscan for memory that holds no pointers.
+ * None of these can free a live object; they can only keep a dead one.
+ *
  * Marking runs beside the program, as Go's does, with no write barrier to
  * call: the kernel reports which pages the program wrote while marking ran,
  * and the collector rescans them.  The program stops twice per collection,

@@ -671,7 +671,20 @@ static void record_cycle(struct cycle *c, uint64_t cpu)
                  (unsigned long long)c->throttle_us);
 }
 
+static NOINLINE void run(bool forced);
+
+/* A collection in the calling thread.  That thread's stack is scanned from
+ * inside run()'s frame (mark_self), so a slot of that frame that run() has
+ * not written yet would be read with whatever a dead frame of the program
+ * left there (a deep recursion's pointer, say: it kept a whole dropped tree
+ * alive).  Wipe the dead stack that run()'s frame will occupy first. */
 NOINLINE void gc_run(bool forced)
+{
+    stack_wipe();
+    run(forced);
+}
+
+static NOINLINE void run(bool forced)
 {
     __builtin_unwind_init(); /* the caller's registers, into this frame: see mark_self */
     current_thread();
