@@ -65,6 +65,12 @@
  *                             final pause's parts); " (limited)" at the end of
  *                             a line: the GC CPU limiter was on in that cycle
  *   GODEBUG=gcstoptheworld=1  mark with the world stopped, as before Go 1.5
+ *   GODEBUG=gccheckmark=1     after each concurrent mark, mark again with the
+ *                             world stopped and stop the program, naming the
+ *                             object, its span and what refers to it, if the
+ *                             concurrent mark missed a reachable object (a
+ *                             write the kernel did not report).  Slow: a
+ *                             debugging aid, as in Go
  *   GODEBUG=gcwritetrack=uffd|mprotect|none   force a write-tracking backend
  *   GODEBUG=scavtrace=1       one line per collection (and per gc_free_os_memory)
  *                             on the memory returned to the OS, in Go's format:

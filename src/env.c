@@ -8,6 +8,10 @@
  *   GODEBUG     comma-separated key=value pairs; known keys:
  *                 gctrace=1          print one line per collection (stats.c's format)
  *                 gcstoptheworld=1   mark with the world stopped (no write tracking)
+ *                 gccheckmark=1      after each concurrent mark, mark again with the world
+ *                                    stopped and stop on an object it missed (checkmark.c)
+ *                 gctestlosewrites=1 for tests of gccheckmark only: the collector ignores
+ *                                    what write tracking reports, as if writes were lost
  *                 gcwritetrack=X     force a write-tracking backend: uffd, mprotect or none
  *                 scavtrace=1        a line per collection on memory returned to the OS
  *                 madvdontneed=0     return memory with MADV_FREE (default 1: MADV_DONTNEED)
@@ -112,6 +116,10 @@ void env_parse(void)
                     env.gctrace = (int)v;
                 else if (strcmp(key, "gcstoptheworld") == 0 && parse_int(val, &v))
                     env.gcstoptheworld = v != 0;
+                else if (strcmp(key, "gccheckmark") == 0 && parse_int(val, &v))
+                    env.gccheckmark = v != 0;
+                else if (strcmp(key, "gctestlosewrites") == 0 && parse_int(val, &v))
+                    env.gctestlosewrites = v != 0;
                 else if (strcmp(key, "scavtrace") == 0 && parse_int(val, &v))
                     env.scavtrace = (int)v;
                 else if (strcmp(key, "madvdontneed") == 0 && parse_int(val, &v))

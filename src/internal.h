@@ -443,6 +443,7 @@ INTERNAL int mark_max_workers(void);
 INTERNAL uint64_t mark_take_helper_cpu(void);
 INTERNAL void mark_fork_child(void);
 INTERNAL uint64_t mark_take_marked_bytes(uint64_t *black); /* all marked bytes; *black: allocated black */
+INTERNAL void mark_put_marked_bytes(uint64_t marked, uint64_t black); /* give back what take took */
 INTERNAL void mark_add_black(uint64_t bytes);   /* bytes allocated black while marking */
 INTERNAL extern _Atomic uint64_t mark_scanned;   /* bytes scanned in this cycle */
 INTERNAL bool mark_has_work(void);
@@ -477,6 +478,7 @@ INTERNAL void arena_unlock_all(void);
 INTERNAL void roots_init(void);
 INTERNAL void roots_lock(void); /* for fork */
 INTERNAL void roots_unlock(void);
+INTERNAL void roots_mark_globals_all(void); /* every word of them, tracked or not (checkmark) */
 INTERNAL void roots_mark_globals(void);     /* data+bss of every loaded object (only the written pages of tracked ones) */
 INTERNAL void roots_track_globals(void);    /* scan the globals, arming write tracking on them first */
 INTERNAL void roots_rescan_globals(void);   /* rescan the written pages of tracked globals */
@@ -568,11 +570,22 @@ INTERNAL uint64_t process_cputime(void);
 INTERNAL uint64_t thread_cputime(void);
 INTERNAL void fmt_ms(char *buf, size_t n, uint64_t ns);
 
+/* ---- checkmark.c ------------------------------------------------------- */
+
+/* GODEBUG=gccheckmark=1, at mark termination with the world stopped: begin
+ * saves and clears the mark bits (false: out of memory, no check), the
+ * caller marks again from the roots, end stops the program if that marked
+ * an object the concurrent mark had not, else puts the bits back. */
+INTERNAL bool checkmark_begin(void);
+INTERNAL void checkmark_end(void);
+
 /* ---- env.c ------------------------------------------------------------- */
 
 struct gc_env {
     int gctrace;
     int gcstoptheworld;       /* GODEBUG=gcstoptheworld=1 */
+    int gccheckmark;          /* GODEBUG=gccheckmark=1: verify each concurrent mark (checkmark.c) */
+    int gctestlosewrites;     /* GODEBUG=gctestlosewrites=1: tests only, ignore written pages */
     const char *gcwritetrack; /* GODEBUG=gcwritetrack=uffd|mprotect|none, or NULL */
     int scavtrace;            /* GODEBUG=scavtrace=1 */
     int madvdontneed;         /* 1 (default): MADV_DONTNEED; 0: MADV_FREE */

@@ -810,6 +810,14 @@ void mark_drain(int n)
         overflow_rescan();
 }
 
+/* Give back what mark_take_marked_bytes took (checkmark.c: the counts of the
+ * concurrent mark, which its own marking must not change). */
+void mark_put_marked_bytes(uint64_t marked, uint64_t black)
+{
+    atomic_fetch_add(&black_marked, black);
+    atomic_fetch_add(&extra_marked, marked - black);
+}
+
 uint64_t mark_take_marked_bytes(uint64_t *black)
 {
     *black = atomic_exchange(&black_marked, 0);

@@ -266,6 +266,8 @@ static void walk_globals(enum globals_mode mode)
 
 void roots_mark_globals(void) { walk_globals(ngtracked ? G_FINAL : G_SCAN); }
 
+void roots_mark_globals_all(void) { walk_globals(G_SCAN); }
+
 void roots_track_globals(void)
 {
     ngtracked = 0;

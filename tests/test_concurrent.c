@@ -68,6 +68,9 @@
  *                    E (late), each erased at its source; the E arrays are
  *                    moved during marking by gc_realloc or by memcpy into a
  *                    fresh large object.
+ *   checkmark        GODEBUG=gccheckmark=1, which every subtest here runs with,
+ *                    stops a child that loses every write (gctestlosewrites=1)
+ *                    with a message naming the first missed object and its span
  *   many_threads     6 threads mutate a shared graph under a mutex (move
  *                    payload pointers between nodes, replace nodes by fresh
  *                    copies, swap nodes) while collections run back to back;
@@ -1801,8 +1804,60 @@ static void test_many_threads(void)
     summary(&s, "operations", extra);
 }
 
+/* ------------------------------------------------------------------------ */
+/* checkmark                                                                 */
+/* ------------------------------------------------------------------------ */
+
+/* GODEBUG=gccheckmark=1 (which every subtest here runs with) must catch a
+ * lost write: a child runs move_then_erase with gctestlosewrites=1, so the
+ * collector ignores what write tracking reports, and must stop with the
+ * checker's message naming the first missed object, before any missed
+ * object is freed and found damaged. */
+static void test_checkmark(void)
+{
+    gc_collect();
+    const char *gd = getenv("GODEBUG");
+    bool stw = (gd && strstr(gd, "gcstoptheworld=1")) || strcmp(writetrack_name(), "none") == 0;
+    char godebug[256];
+    snprintf(godebug, sizeof godebug, "GODEBUG=%s%sgctestlosewrites=1", gd ? gd : "", gd && *gd ? "," : "");
+    const char *env[] = {godebug, "TRICOLOR_CONCURRENT_SECONDS=4", "TRICOLOR_CONCURRENT_ROUNDS=20", NULL};
+    const char *args[] = {"move_then_erase", NULL};
+    tc_child c;
+    tc_run_self(&c, args, env, 100);
+    if (stw) {
+        /* Marking with the world stopped reads no write tracking: nothing to lose. */
+        TC_CHECK(WIFEXITED(c.status) && WEXITSTATUS(c.status) == 0,
+                 "with the world stopped, gctestlosewrites has nothing to lose, but the child: %s\n%s",
+                 tc_status_str(c.status), c.err);
+        printf("     world stopped: the child passed, as it must (no write tracking to lose)\n");
+    } else {
+        const char *m = strstr(c.err, "gccheckmark: ");
+        TC_CHECK(!WIFEXITED(c.status) || WEXITSTATUS(c.status) != 0, "the child, losing every write, passed:\n%s",
+                 c.out);
+        TC_CHECK(m && strstr(m, "reachable object") && strstr(m, "left unmarked by the concurrent mark") &&
+                     strstr(m, "the first, 0x") && strstr(m, "span 0x"),
+                 "the child lost writes but did not stop with gccheckmark's message: %s\nstderr: %.600s",
+                 tc_status_str(c.status), c.err);
+        TC_CHECK(!strstr(c.err, "FAIL "), "a missed object was freed and seen damaged before the check stopped it: "
+                 "%.600s", c.err);
+        char line[240];
+        snprintf(line, sizeof line, "%s", m);
+        line[strcspn(line, "\n")] = 0;
+        printf("     %s\n", line);
+    }
+    tc_child_free(&c);
+}
+
 int main(int argc, char **argv)
 {
+    /* Every subtest checks each concurrent mark (the children of checkmark
+     * too): what write tracking loses stops the test there, naming it. */
+    if (!getenv("TRICOLOR_TEST_CHILD")) {
+        const char *b = getenv("TRICOLOR_TEST_GODEBUG");
+        char godebug[256];
+        snprintf(godebug, sizeof godebug, "%s%sgccheckmark=1", b && *b ? b : "", b && *b ? "," : "");
+        setenv("TRICOLOR_TEST_GODEBUG", godebug, 1);
+    }
     static const tc_subtest tests[] = {
         {"move_then_erase", test_move_then_erase},
         {"registers_only", test_registers_only},
@@ -1813,6 +1868,7 @@ int main(int argc, char **argv)
         {"thread_exit", test_thread_exit},
         {"large_objects", test_large_objects},
         {"many_threads", test_many_threads},
+        {"checkmark", test_checkmark},
     };
     return tc_main(argc, argv, tests, TC_NTESTS(tests));
 }
