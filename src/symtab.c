@@ -155,9 +155,9 @@ symtab_t *symtab_load(void)
     }
     long page = sysconf(_SC_PAGESIZE);
     struct load l = {.st = st, .vdso = getauxval(AT_SYSINFO_EHDR), .page = page > 0 ? (uintptr_t)page : 4096};
-    pthread_mutex_lock(&load_lock);
+    symtab_lock();
     dl_iterate_phdr(load_one, &l);
-    pthread_mutex_unlock(&load_lock);
+    symtab_unlock();
     if (l.oom) {
         symtab_free(st);
         errno = ENOMEM;

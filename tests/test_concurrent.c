@@ -421,12 +421,18 @@ static bool wait_marking(long t)
  * for marking, while the collection is in flight. */
 static inline bool window(long t) { return cfg.stw ? !cycle_over(t) : marking(); }
 
+/* Marking stops the world here: asked for, or no write-tracking backend. */
+static bool marking_stops_world(void)
+{
+    const char *gd = getenv("GODEBUG");
+    return (gd && strstr(gd, "gcstoptheworld=1")) || strcmp(writetrack_name(), "none") == 0;
+}
+
 static void setup(bool continuous)
 {
     gc_collect(); /* initialise */
     cfg.backend = writetrack_name();
-    const char *gd = getenv("GODEBUG");
-    cfg.stw = (gd && strstr(gd, "gcstoptheworld=1")) || strcmp(cfg.backend, "none") == 0;
+    cfg.stw = marking_stops_world();
     const char *e = getenv("TRICOLOR_CONCURRENT_ROUNDS");
     cfg.rounds = e && atoi(e) > 0 ? atoi(e) : 40;
     e = getenv("TRICOLOR_CONCURRENT_SECONDS");
@@ -1816,8 +1822,8 @@ static void test_many_threads(void)
 static void test_checkmark(void)
 {
     gc_collect();
+    bool stw = marking_stops_world();
     const char *gd = getenv("GODEBUG");
-    bool stw = (gd && strstr(gd, "gcstoptheworld=1")) || strcmp(writetrack_name(), "none") == 0;
     char godebug[256];
     snprintf(godebug, sizeof godebug, "GODEBUG=%s%sgctestlosewrites=1", gd ? gd : "", gd && *gd ? "," : "");
     const char *env[] = {godebug, "TRICOLOR_CONCURRENT_SECONDS=4", "TRICOLOR_CONCURRENT_ROUNDS=20", NULL};
