@@ -98,60 +98,75 @@ bool checkmark_begin(void)
     return true;
 }
 
-/* A marked object of a scanned span holding a word inside [lo, hi), or 0. */
-static uintptr_t referrer(uintptr_t lo, uintptr_t hi, uintptr_t *slot)
+/* The lost write itself: an object the concurrent mark did mark (its saved
+ * bit) holding a word into an object it missed.  Called on the way to the
+ * fatal message only: each span's mark bits have become its missed objects,
+ * saved still holds what the concurrent mark found. */
+static bool lost_write(uintptr_t *by, uintptr_t *slot, uintptr_t *target)
 {
-    for (size_t i = 0; i < nspans; i++) {
+    size_t w = 0;
+    for (size_t i = 0; i < nspans; w += span_bitmap_words(spans[i]), i++) {
         span_t *s = spans[i];
         if (span_noscan(s))
             continue;
         for (unsigned k = 0; k < s->nelems; k++) {
-            if (!(s->mark_bits[k / 64] >> (k % 64) & 1))
+            if (!(saved[w + k / 64] >> (k % 64) & 1))
                 continue;
             uintptr_t b = s->base + (uintptr_t)k * s->elemsize;
-            for (const uintptr_t *q = (const uintptr_t *)b; (uintptr_t)q < b + s->elemsize; q++)
-                if (*q >= lo && *q < hi) {
+            for (const uintptr_t *q = (const uintptr_t *)b; (uintptr_t)q < b + s->elemsize; q++) {
+                span_t *t = span_of(*q);
+                unsigned idx = t ? span_obj_index(t, *q) : 0;
+                if (t && (t->mark_bits[idx / 64] >> (idx % 64) & 1)) {
+                    *by = b;
                     *slot = (uintptr_t)q;
-                    return b;
+                    *target = t->base + (uintptr_t)idx * t->elemsize;
+                    return true;
                 }
+            }
         }
     }
-    return 0;
+    return false;
+}
+
+static __attribute__((noreturn)) void report(size_t missed, uintptr_t first)
+{
+    size_t w = 0;
+    for (size_t i = 0; i < nspans; w += span_bitmap_words(spans[i]), i++)
+        for (unsigned j = 0; j < span_bitmap_words(spans[i]); j++)
+            spans[i]->mark_bits[j] &= ~saved[w + j];
+    uintptr_t by = 0, slot = 0, target = first;
+    char what[200];
+    if (lost_write(&by, &slot, &target))
+        snprintf(what, sizeof what, "the object %p (span %p, %zu-byte objects), which this mark did mark, "
+                 "holds it at %p: a write there went unseen", (void *)by, (void *)span_of(by)->base,
+                 span_of(by)->elemsize, (void *)slot);
+    else
+        snprintf(what, sizeof what, "no object this mark marked refers to it: a root does (a stack, registers, "
+                                    "a global, a registered region or a finalizer's record)");
+    span_t *s = span_of(target);
+    tc_fatal("gccheckmark: %zu reachable object%s left unmarked by the concurrent mark (%s write tracking); "
+             "%p (%zu bytes, span %p of %zu pages, size class %u): %s",
+             missed, missed == 1 ? "" : "s", writetrack_name(), (void *)target, s->elemsize, (void *)s->base,
+             s->npages, span_sizeclass(s), what);
 }
 
 void checkmark_end(void)
 {
     size_t w = 0, missed = 0;
     uintptr_t first = 0;
-    span_t *first_span = NULL;
     for (size_t i = 0; i < nspans; i++) {
         span_t *s = spans[i];
         unsigned nw = span_bitmap_words(s);
         for (unsigned j = 0; j < nw; j++) {
             uint64_t m = s->mark_bits[j] & ~saved[w + j];
             missed += (size_t)__builtin_popcountll(m);
-            if (m && !first) {
+            if (m && !first)
                 first = s->base + (uintptr_t)(j * 64 + (unsigned)__builtin_ctzll(m)) * s->elemsize;
-                first_span = s;
-            }
         }
         w += nw;
     }
-    if (missed) {
-        span_t *s = first_span;
-        uintptr_t slot = 0, by = referrer(first, first + s->elemsize, &slot);
-        char what[160];
-        if (by)
-            snprintf(what, sizeof what, "the object %p (span %p, %zu-byte objects) refers to it at %p", (void *)by,
-                     (void *)span_of(by)->base, span_of(by)->elemsize, (void *)slot);
-        else
-            snprintf(what, sizeof what, "no marked object refers to it: a root does (a stack, registers, "
-                                        "a global or a registered region)");
-        tc_fatal("gccheckmark: %zu reachable object%s left unmarked by the concurrent mark (%s write tracking); "
-                 "the first, %p (%zu bytes, span %p of %zu pages, size class %u): %s",
-                 missed, missed == 1 ? "" : "s", writetrack_name(), (void *)first, s->elemsize, (void *)s->base,
-                 s->npages, span_sizeclass(s), what);
-    }
+    if (missed)
+        report(missed, first);
     w = 0;
     for (size_t i = 0; i < nspans; i++) {
         unsigned nw = span_bitmap_words(spans[i]);
