@@ -11,10 +11,11 @@
  * whether the program still means it or not.  Where such words come from, and
  * what tricolor does about them:
  *   - Dead stack below a returned call (a deep recursion's frames).  A thread
- *     that collects (gc_collect, or an allocation that runs the collection)
- *     zeroes the dead stack its collector frames will use before they are
- *     scanned, as bdwgc's GC_clear_stack does, so a structure dropped after a
- *     deep call chain is reclaimed by the next gc_collect().
+ *     that runs a collection itself zeroes the dead stack just below it
+ *     before the collector's frame is pushed there and scanned, as bdwgc's
+ *     GC_clear_stack does, so a structure dropped after a deep call chain is
+ *     reclaimed by the next gc_collect().  (Frames of the library's own
+ *     between an allocation and the collection it starts are not wiped.)
  *   - Slots of the program's own live frames that the compiler left
  *     unwritten (alignment padding, a variable not yet assigned) keep what a
  *     dead frame left there; so does x86-64's red zone, the 128 bytes below a
@@ -395,9 +396,10 @@ GC_API void *gc_weak_get(const gc_weak *w);
  * 64 MiB at the default rate.  Sizes are the objects' usable sizes (gc_size:
  * the size class), as Go counts them.  An object's death counts when a
  * collection finds it unreachable; gc_free, and gc_realloc when it moves an
- * object, count as frees.  Stacks are walked with the unwind tables (no frame pointers needed),
- * up to 64 frames, and begin at the function that called the allocation
- * (gc_alloc and the library's own frames are left out).
+ * object, count as frees.  Stacks are walked with the unwind tables (no
+ * frame pointers needed), up to 64 frames, and begin at the function that
+ * called the allocation (gc_alloc and the library's own frames are left
+ * out).
  *
  * As in Go, the figures are as of the last completed collection: allocations
  * since it are not counted yet, and nothing it found unreachable is shown in

@@ -327,7 +327,7 @@ INTERNAL uint64_t start_the_world(void); /* returns the time the world restarted
 INTERNAL void thread_suspend_deferred(gc_thread_t *t);
 INTERNAL uintptr_t thread_pointer(void);
 INTERNAL void stack_wipe(void); /* zero the dead stack just below the caller's frame (STACK_WIPE_BYTES) */
-#define STACK_WIPE_BYTES 4096
+#define STACK_WIPE_BYTES 1024
 INTERNAL bool thread_start_internal(void *(*fn)(void *), bool stoppable);
 INTERNAL bool thread_start_internal_arg(void *(*fn)(void *), void *arg, bool stoppable);
 

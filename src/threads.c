@@ -67,10 +67,10 @@ uintptr_t thread_pointer(void)
 /* A conservative scan reads every word of a live frame, written or not: the
  * slots a frame has not written yet still hold what dead frames left there.
  * Zeroing the dead stack below the caller first (bdwgc's GC_clear_stack does
- * the same) means that the frames the caller pushes next start clean.  4 KiB
- * is more than the collector's frames above its scan's start need, and less
- * than what the collection itself will use below it, so it fits wherever the
- * collection does. */
+ * the same) means that the frames the caller pushes next start clean.  1 KiB
+ * covers the collector's frame that its scan starts in (run(), under 500
+ * bytes) and is less than what the collection itself uses below it, so it
+ * fits wherever the collection does. */
 NOINLINE void stack_wipe(void)
 {
     char buf[STACK_WIPE_BYTES];
