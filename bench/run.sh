@@ -9,7 +9,7 @@
 # Environment:
 #   BENCH_REPS=n        rounds (default 3; 1 with BENCH_QUICK=1)
 #   BENCH_QUICK=1       small sizes, 1 round
-#   BENCH_ONLY=name     one benchmark: binary_trees, gcbench, mt_alloc, pause, memlimit, pool or profile
+#   BENCH_ONLY=name     one benchmark: binary_trees, gcbench, mt_alloc, small_heap, pause, memlimit, pool or profile
 #                       (a space-separated list works too)
 #   BENCH_SYSTEMS=list  systems to run, in this order (default
 #                       "tricolor tricolor-stw tricolor-noprof bdwgc malloc mimalloc go"); absent
@@ -20,6 +20,7 @@
 #   BENCH_TIMEOUT=s     kill a run after s seconds (default 600)
 #   BENCH_INSTALL=1     apt-get install -y libgc-dev libmimalloc-dev golang-go first
 #   BENCH_BT_DEPTH, BENCH_GCB_ROUNDS, BENCH_MT_ARGS ("threads iterations slots"),
+#   BENCH_SMALL_ARGS ("threads iterations records"),
 #   BENCH_PAUSE_ARGS ("records seconds [replacements]"),
 #   BENCH_MEMLIMIT_ARGS ("live_mib garbage_mib limit_mib window_s [threshold_mib [replace_every]]"),
 #   BENCH_POOL_ARGS ("iterations threads finalizers"), BENCH_PROFILE_ARGS ("sites_log2 writes")
@@ -51,7 +52,7 @@ QUICK=${BENCH_QUICK:-0}
 [ "$QUICK" = 0 ] && QUICK=
 if [ -n "$QUICK" ]; then REPS=${BENCH_REPS:-1}; else REPS=${BENCH_REPS:-3}; fi
 TIMEOUT=${BENCH_TIMEOUT:-600}
-ALL_BENCHES="binary_trees gcbench mt_alloc pause memlimit pool profile"
+ALL_BENCHES="binary_trees gcbench mt_alloc small_heap pause memlimit pool profile"
 BENCHES=${BENCH_ONLY:-$ALL_BENCHES}
 ALL_SYSTEMS="tricolor tricolor-stw tricolor-noprof bdwgc malloc mimalloc go"
 WANT_SYSTEMS=${BENCH_SYSTEMS:-$ALL_SYSTEMS}
@@ -60,6 +61,7 @@ if [ -n "$QUICK" ]; then
     BT_DEPTH=${BENCH_BT_DEPTH:-16}
     GCB_ROUNDS=${BENCH_GCB_ROUNDS:-1}
     MT_ARGS=${BENCH_MT_ARGS:-"4 200000 20000"}
+    SMALL_ARGS=${BENCH_SMALL_ARGS:-"2 2000000 32768"}
     PAUSE_ARGS=${BENCH_PAUSE_ARGS:-"500000 3"}
     MEMLIMIT_ARGS=${BENCH_MEMLIMIT_ARGS:-"50 512 80 5"}
     POOL_ARGS=${BENCH_POOL_ARGS:-"2000000 $(nproc) 100000"}
@@ -68,6 +70,7 @@ else
     BT_DEPTH=${BENCH_BT_DEPTH:-20}
     GCB_ROUNDS=${BENCH_GCB_ROUNDS:-10}
     MT_ARGS=${BENCH_MT_ARGS:-"4 4000000 20000"}
+    SMALL_ARGS=${BENCH_SMALL_ARGS:-"2 20000000 32768"}
     PAUSE_ARGS=${BENCH_PAUSE_ARGS:-"3000000 20"}
     MEMLIMIT_ARGS=${BENCH_MEMLIMIT_ARGS:-"200 4096 300 20"}
     POOL_ARGS=${BENCH_POOL_ARGS:-"20000000 $(nproc) 1000000"}
@@ -79,6 +82,7 @@ bench_args() {
     binary_trees) echo "$BT_DEPTH" ;;
     gcbench) echo "$GCB_ROUNDS" ;;
     mt_alloc) echo "$MT_ARGS" ;;
+    small_heap) echo "$SMALL_ARGS" ;;
     pause) echo "$PAUSE_ARGS" ;;
     memlimit) echo "$MEMLIMIT_ARGS" ;;
     pool) echo "$POOL_ARGS" ;;
@@ -257,7 +261,7 @@ printf 'system\tround\t%s\n' "$(echo $PROFILE_FIELDS | tr ' ' '\t')" >"$PROFILE_
 # every successful run whose check differs from the most common one is marked
 # "wrongoutput" (a collector that freed a live object, say).
 check_text() {
-    grep -v -e '^BENCH ' -e '^depth ' -e '^GCBench ' -e '^mt_alloc (' -e '^pause (' -e '^PAUSE' \
+    grep -v -e '^BENCH ' -e '^depth ' -e '^GCBench ' -e '^mt_alloc (' -e '^small_heap (' -e '^pause (' -e '^PAUSE' \
         -e '^memlimit (' -e '^MEMLIMIT' -e '^pool (' -e '^POOL' -e '^walk ' -e '^64-byte allocation' \
         -e '^profile of ' -e '^PROFILE' "$1" | md5sum | cut -d' ' -f1
 }
