@@ -11,7 +11,6 @@ package main
 import (
 	"fmt"
 	"os"
-	"strconv"
 	"sync"
 )
 
@@ -55,19 +54,10 @@ func worker(index int, iterations, n int, out *result) {
 	*out = result{live, damaged}
 }
 
-func arg(i, def int) int {
-	if len(os.Args) > i {
-		if v, err := strconv.Atoi(os.Args[i]); err == nil {
-			return v
-		}
-	}
-	return def
-}
-
 func main() {
-	threads := arg(1, 2)
-	iterations := arg(2, 20000000)
-	n := arg(3, 32768)
+	threads := int(argInt(1, 2))
+	iterations := int(argInt(2, 20000000))
+	n := int(argInt(3, 32768))
 	if threads < 1 {
 		threads = 1
 	}
