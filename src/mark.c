@@ -100,7 +100,12 @@ static workbuf_t *wb_full, *wb_empty;
 static gcwork_t workers[MAX_WORKERS]; /* [0] is the collector's own */
 #define gcw (workers[0])
 static int nhelpers;             /* helper threads started */
-static int nactive = 1;          /* workers in this drain */
+/* A drain is planned for nplanned workers, but a helper joins it only when
+ * it gets a CPU (under wb_lock, while the drain is not over): on a busy
+ * machine a helper may not run for milliseconds, and the drain must not
+ * wait for one that has not started.  nactive counts the joined. */
+static int nplanned = 1;         /* workers this drain may have, under wb_lock */
+static int nactive = 1;          /* workers in this drain, under wb_lock */
 static int nidle;                /* idle workers, under wb_lock */
 static _Atomic bool mark_done;
 static _Atomic uint32_t mark_gen;       /* bumped to start helpers */
@@ -730,8 +735,15 @@ static void *mark_helper(void *arg)
         while ((g = atomic_load(&mark_gen)) == seen)
             futex(&mark_gen, FUTEX_WAIT, seen);
         seen = g;
-        if (index >= __atomic_load_n(&nactive, __ATOMIC_ACQUIRE))
-            continue; /* not needed in this drain */
+        gc_thread_t *t = wb_lock_take();
+        bool join = index < nplanned && !atomic_load(&mark_done);
+        if (join) {
+            nactive++;
+            atomic_fetch_add(&helpers_running, 1);
+        }
+        wb_lock_give(t);
+        if (!join)
+            continue; /* not needed in this drain, or it is over */
         uint64_t c0 = thread_cputime();
         drain(w, UINT64_MAX, true);
         atomic_fetch_add(&helper_cpu_ns, thread_cputime() - c0);
@@ -795,15 +807,19 @@ void mark_drain(int n)
         n = nhelpers + 1;
     if (n < 1)
         n = 1;
+    gc_thread_t *t = wb_lock_take();
     nidle = 0;
+    nactive = 1;
+    nplanned = n;
     atomic_store(&mark_done, false);
-    __atomic_store_n(&nactive, n, __ATOMIC_RELEASE);
+    wb_lock_give(t);
     if (n > 1) {
-        atomic_store(&helpers_running, n - 1);
         atomic_fetch_add(&mark_gen, 1);
         futex(&mark_gen, FUTEX_WAKE, INT32_MAX);
     }
     drain(&gcw, UINT64_MAX, n > 1);
+    /* The drain is over (mark_done): no helper joins it now.  Wait for
+     * those that did to leave it. */
     while (atomic_load(&helpers_running) > 0)
         sched_yield();
     if (unlikely(atomic_load(&mark_overflowed)))
