@@ -66,6 +66,13 @@
  *                             final pause's parts); " (limited)" at the end of
  *                             a line: the GC CPU limiter was on in that cycle
  *   GODEBUG=gcstoptheworld=1  mark with the world stopped, as before Go 1.5
+ *   GODEBUG=gcstwbudget=1000  with write tracking, a cycle whose mark is
+ *                             predicted (from the last cycle's live heap and
+ *                             the measured mark rate) to take under this many
+ *                             microseconds marks with the world stopped: a
+ *                             small heap's pause is then shorter than a
+ *                             concurrent cycle's fixed work.  Default 1000
+ *                             (1 ms); 0: every cycle marks concurrently
  *   GODEBUG=gccheckmark=1     after each concurrent mark, mark again with the
  *                             world stopped and stop the program, naming the
  *                             object, its span and what refers to it, if the

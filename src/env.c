@@ -8,6 +8,10 @@
  *   GODEBUG     comma-separated key=value pairs; known keys:
  *                 gctrace=1          print one line per collection (stats.c's format)
  *                 gcstoptheworld=1   mark with the world stopped (no write tracking)
+ *                 gcstwbudget=N      with write tracking, a cycle whose mark is predicted
+ *                                    to take under N microseconds (a small live heap)
+ *                                    marks with the world stopped (default 1000; 0: every
+ *                                    cycle marks concurrently; pacer.c)
  *                 gccheckmark=1      after each concurrent mark, mark again with the world
  *                                    stopped and stop on an object it missed (checkmark.c)
  *                 gctestlosewrites=1 for tests of gccheckmark only: the collector ignores
@@ -30,7 +34,7 @@
 #include <stdlib.h>
 
 struct gc_env env = {.gctrace = 0, .gogc = 100, .memlimit = INT64_MAX, .madvdontneed = 1, .gcthp = -1,
-                     .memprofilerate = -1};
+                     .memprofilerate = -1, .gcstwbudget_us = 1000};
 
 static bool parse_int(const char *s, int64_t *out)
 {
@@ -116,6 +120,8 @@ void env_parse(void)
                     env.gctrace = (int)v;
                 else if (strcmp(key, "gcstoptheworld") == 0 && parse_int(val, &v))
                     env.gcstoptheworld = v != 0;
+                else if (strcmp(key, "gcstwbudget") == 0 && parse_int(val, &v) && v >= 0)
+                    env.gcstwbudget_us = v;
                 else if (strcmp(key, "gccheckmark") == 0 && parse_int(val, &v))
                     env.gccheckmark = v != 0;
                 else if (strcmp(key, "gctestlosewrites") == 0 && parse_int(val, &v))

@@ -509,6 +509,8 @@ INTERNAL void pacer_init(void);
 INTERNAL void pacer_end_cycle(uint64_t marked, uint64_t black, uint64_t allocated_during_mark);
 INTERNAL uint64_t pacer_heap_marked(void);
 INTERNAL void pacer_set_concurrent(bool on);
+INTERNAL bool pacer_next_stw(uint64_t *predicted_ns); /* the next cycle marks with the world stopped */
+INTERNAL void pacer_stw_measured(uint64_t marked, uint64_t drain_ns, uint64_t rest_ns);
 INTERNAL void pacer_update(void); /* the memory limit's goal moved */
 static inline bool pacer_should_trigger(void)
 {
@@ -584,6 +586,7 @@ INTERNAL void checkmark_end(void);
 struct gc_env {
     int gctrace;
     int gcstoptheworld;       /* GODEBUG=gcstoptheworld=1 */
+    int64_t gcstwbudget_us;   /* GODEBUG=gcstwbudget=N: small cycles mark with the world stopped (pacer.c) */
     int gccheckmark;          /* GODEBUG=gccheckmark=1: verify each concurrent mark (checkmark.c) */
     int gctestlosewrites;     /* GODEBUG=gctestlosewrites=1: tests only, ignore written pages */
     const char *gcwritetrack; /* GODEBUG=gcwritetrack=uffd|mprotect|none, or NULL */

@@ -66,7 +66,9 @@
  *
  * With no write-tracking backend (GODEBUG=gcstoptheworld=1, or a kernel and
  * platform with neither userfaultfd nor mprotect), phases 3-6 run as one
- * stop-the-world: the core's collector.
+ * stop-the-world: the core's collector.  So does a cycle whose mark the
+ * pacer predicts to be short (a small heap: pacer.c, GODEBUG=gcstwbudget);
+ * the thread that reaches the trigger then runs it.
  *
  * Invariants: the phase changes only with the world stopped, so a thread in
  * an allocator section sees one phase throughout; while the world is stopped
@@ -139,6 +141,8 @@ struct cycle {
     uint64_t stop_ns, roots_ns, rescan_ns, drain_ns; /* the final pause, phase by phase */
     uint64_t throttle_us; /* the wait allocating threads were given at the end */
     bool limited;         /* the GC CPU limiter was on during the cycle */
+    bool stw;             /* marked with the world stopped */
+    uint64_t predicted_ns; /* the pacer's prediction of that pause */
 };
 
 /* ---- write tracking ------------------------------------------------------- */
@@ -465,6 +469,8 @@ static void finish_mark(struct cycle *c)
     uint64_t live = (uint64_t)atomic_load(&heap_live);
     c->heap1 = live;
     atomic_store(&heap_live, (int64_t)c->marked);
+    if (c->stw)
+        pacer_stw_measured(c->marked, c->drain_ns, c->t1 - c->t0);
     pacer_end_cycle(c->marked, black, live > c->heap0 ? live - c->heap0 : 0);
     c->goal = atomic_load(&heap_goal);
 }
@@ -490,6 +496,7 @@ static int cycle_stw(struct dl_phdr_info *info, size_t size, void *data)
     finq_mark();
     c->t1 = c->t2 = nanotime();
     mark_drain(mark_max_workers());
+    c->drain_ns = nanotime() - c->t2;
     finish_mark(c);
     c->t3 = start_the_world();
     pthread_mutex_unlock(&threads_lock);
@@ -675,15 +682,20 @@ static void record_cycle(struct cycle *c, uint64_t cpu)
              (unsigned long long)(c->goal / MB), (unsigned long long)(c->stack_bytes / MB),
              (unsigned long long)(roots_globals_bytes() / MB), nprocs, c->forced ? " (forced)" : "",
              c->limited ? " (limited)" : "");
-    if (concurrent && env.gctrace > 1)
+    if (c->stw && env.gctrace > 1)
+        tc_trace("gc %u marked with the world stopped: predicted %llu us, pause %llu us, drain %llu us for %llu KB",
+                 g->num_gc, (unsigned long long)(c->predicted_ns / 1000), (unsigned long long)(pause / 1000),
+                 (unsigned long long)(c->drain_ns / 1000), (unsigned long long)(c->marked >> 10));
+    else if (concurrent && env.gctrace > 1)
         tc_trace("gc %u pre-cleaning (%s): %llu rounds rescanned %llu KB; final pause rescanned %llu written pages, "
-                 "%llu KB; final pause %llu us: stop %llu, roots %llu, rescan %llu, drain %llu; throttle %llu us",
+                 "%llu KB; final pause %llu us: stop %llu, roots %llu, rescan %llu, drain %llu; throttle %llu us; "
+                 "a world-stopped mark predicted %llu us",
                  g->num_gc, writetrack_name(), (unsigned long long)c->rounds,
                  (unsigned long long)(c->round_bytes >> 10), (unsigned long long)c->final_pages,
                  (unsigned long long)(c->final_bytes >> 10), (unsigned long long)(stw2 / 1000),
                  (unsigned long long)(c->stop_ns / 1000), (unsigned long long)(c->roots_ns / 1000),
                  (unsigned long long)(c->rescan_ns / 1000), (unsigned long long)(c->drain_ns / 1000),
-                 (unsigned long long)c->throttle_us);
+                 (unsigned long long)c->throttle_us, (unsigned long long)(c->predicted_ns / 1000));
 }
 
 static NOINLINE void run(bool forced);
@@ -714,10 +726,11 @@ static NOINLINE void run(bool forced)
     sweep_finish();
     uint64_t cpu0 = thread_cputime();
     c.t0 = nanotime();
-    if (concurrent)
-        cycle_concurrent(&c);
-    else
+    c.stw = !concurrent || pacer_next_stw(&c.predicted_ns);
+    if (c.stw)
         dl_iterate_phdr(cycle_stw, &c);
+    else
+        cycle_concurrent(&c);
     uint64_t cpu = thread_cputime() - cpu0 + mark_take_helper_cpu();
     /* The limiter's view: the collector's CPU, and the program's threads
      * stopped for the pauses. */
@@ -870,9 +883,10 @@ void gc_maybe_collect(void)
     if (!pacer_should_trigger())
         return;
     limiter_update(false);
-    if (!concurrent) {
-        /* Marking stops the world: while the limiter is on, the program runs
-         * and the heap grows past the goal instead. */
+    if (!concurrent || pacer_next_stw(NULL)) {
+        /* Marking stops the world, and this thread runs it: while the
+         * limiter is on, the program runs and the heap grows past the goal
+         * instead. */
         if (!limiter_yields())
             gc_run(false);
         return;

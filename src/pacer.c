@@ -28,6 +28,20 @@
  * (mgc.c) hold the heap to the goal when the runway proves short.  With the
  * world stopped for the whole mark (no write tracking) the trigger is the
  * goal itself.
+ *
+ * The mode of the next cycle.  A concurrent cycle has fixed costs (arming
+ * and reading write tracking, pre-cleaning rounds, a background thread's
+ * wake-ups, allocate-black) that a small heap does not repay: marking 2 MB
+ * with the world stopped takes about 1 ms on 2 CPUs, a concurrent cycle 4 ms
+ * of CPU.  So when the next mark is predicted to take less than
+ * GODEBUG=gcstwbudget (1 ms by default), the next cycle stops the world
+ * for the whole mark, and its trigger is the goal.  The prediction: the
+ * bytes the last cycle scanned (its marked bytes less allocate-black's),
+ * times the heap's growth over the last cycle (at most the 2x that GOGC=100
+ * allows), at the mark rate measured in world-stopped cycles, plus their
+ * fixed part (stopping, roots, restarting).  A cycle that ran over its
+ * prediction teaches the rate, and a heap that grows past the budget goes
+ * concurrent from the next cycle on.
  */
 #include "internal.h"
 
@@ -45,6 +59,14 @@ _Atomic uint64_t heap_goal;
 _Atomic uint64_t heap_trigger;
 static _Atomic uint64_t runway_bytes; /* allocated during the last mark phase */
 static bool concurrent;
+static _Atomic bool next_stw;          /* the next cycle marks with the world stopped */
+static _Atomic uint64_t next_predicted; /* its predicted pause, ns */
+/* World-stopped marking, measured (under gc_lock): the drain's cost per
+ * marked byte and the rest of the pause.  Until measured, 2 GB/s and 0.1 ms. */
+static double stw_ns_per_byte = 0.5;
+static double stw_fixed_ns = 100e3;
+static uint64_t last_scanned; /* what the last cycle scanned */
+static void choose_mode(uint64_t marked, uint64_t black);
 _Atomic int gc_percent;
 _Atomic int64_t memory_limit;
 static _Atomic uint64_t heap_marked;
@@ -103,7 +125,7 @@ static void set_goal(void)
 {
     uint64_t goal = compute_goal();
     uint64_t trigger = goal;
-    if (concurrent && goal != UINT64_MAX) {
+    if (concurrent && !atomic_load(&next_stw) && goal != UINT64_MAX) {
         uint64_t marked = atomic_load(&heap_marked);
         uint64_t dist = goal > marked ? goal - marked : goal / 2;
         uint64_t runway = atomic_load(&runway_bytes);
@@ -145,6 +167,7 @@ void pacer_update(void)
 void pacer_set_concurrent(bool on)
 {
     concurrent = on;
+    choose_mode(atomic_load(&heap_marked), atomic_load(&heap_black));
     set_goal();
 }
 
@@ -154,8 +177,39 @@ uint64_t pacer_heap_marked(void)
     return m < HEAP_MINIMUM ? HEAP_MINIMUM : m;
 }
 
+/* Choose the next cycle's mode (see the top). */
+static void choose_mode(uint64_t marked, uint64_t black)
+{
+    uint64_t scanned = marked > black ? marked - black : 0;
+    double growth = last_scanned ? (double)scanned / (double)last_scanned : 1;
+    growth = growth < 1 ? 1 : (growth > 2 ? 2 : growth);
+    last_scanned = scanned;
+    double predicted = stw_fixed_ns + (double)scanned * growth * stw_ns_per_byte;
+    bool stw = concurrent && env.gcstwbudget_us > 0 && predicted <= (double)env.gcstwbudget_us * 1000;
+    atomic_store(&next_predicted, (uint64_t)predicted);
+    atomic_store(&next_stw, stw);
+}
+
+bool pacer_next_stw(uint64_t *predicted_ns)
+{
+    if (predicted_ns)
+        *predicted_ns = atomic_load(&next_predicted);
+    return atomic_load(&next_stw);
+}
+
+/* A world-stopped cycle marked `marked` bytes in drain_ns, and spent rest_ns
+ * on the rest of its pause.  Averaged over about four cycles; small marks
+ * say little about the rate. */
+void pacer_stw_measured(uint64_t marked, uint64_t drain_ns, uint64_t rest_ns)
+{
+    stw_fixed_ns += ((double)rest_ns - stw_fixed_ns) / 4;
+    if (marked >= (256 << 10))
+        stw_ns_per_byte += ((double)drain_ns / (double)marked - stw_ns_per_byte) / 4;
+}
+
 void pacer_end_cycle(uint64_t marked, uint64_t black, uint64_t allocated_during_mark)
 {
+    choose_mode(marked, black);
     atomic_store(&heap_black, black < marked ? black : marked);
     atomic_store(&heap_marked, marked);
     atomic_store(&runway_bytes, allocated_during_mark);
