@@ -34,6 +34,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -148,6 +149,18 @@ TC_UNUSED static long tc_pattern_diff(const void *p, size_t n, uint32_t seed)
         if (b[j] != tc_pat(seed, j))
             return (long)j;
     return -1;
+}
+
+/* Whether the object of n bytes filled with tc_fill(seed) at hidden address h
+ * was reclaimed.  Not just gc_base() == NULL: a collection that ran while the
+ * test was still allocating may have freed it already, and its memory may now
+ * hold a newer object (gc_base then finds that one, or the start of a large
+ * object laid over it).  So it lives only if an object still starts there and
+ * still holds its bytes. */
+TC_UNUSED static bool tc_reclaimed(uintptr_t h, size_t n, uint32_t seed)
+{
+    void *p = tc_unhide(h);
+    return gc_base(p) != p || tc_pattern_diff(p, n, seed) >= 0;
 }
 
 /* Index of the first non-zero byte, or -1. */

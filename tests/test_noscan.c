@@ -84,7 +84,7 @@ static void test_noscan(void)
                 tc_collect_clean();
                 int dead = 0;
                 for (int i = 0; i < NH; i++)
-                    dead += gc_base(tc_unhide(g_targets[i])) == NULL;
+                    dead += tc_reclaimed(g_targets[i], TSIZE, seed + (uint32_t)i);
                 TC_CHECK(dead >= NH - 4,
                          "only %d of %d targets held only in %s(%zu) objects were reclaimed: noscan memory was "
                          "scanned",

@@ -109,7 +109,7 @@ static size_t count_dead_targets(void)
 {
     size_t dead = 0;
     for (int i = 0; i < NT; i++)
-        dead += gc_base(tc_unhide(g_targets[i])) == NULL;
+        dead += tc_reclaimed(g_targets[i], 96, (uint32_t)i);
     return dead;
 }
 
