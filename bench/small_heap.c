@@ -2,14 +2,15 @@
  * small_heap.c - a small live heap under a flat-out allocation rate, the shape of
  * an interpreter's heap (Guile, ECL, neko on bdwgc): collections by the thousand.
  *
- *   small_heap [threads [iterations [records]]]     (defaults 2, 20000000, 32768)
+ *   small_heap [threads [iterations [records]]]     (defaults 2, 20000000, 16384)
  *
- * Each thread keeps a ring of `records` live 32-byte records (1 MiB at the
- * default) and, `iterations` times, replaces the record at a random slot
- * (xorshift64*, seeded by thread number, the same in the Go version) with a
- * new one that points to the record it replaced half the time, so the heap
- * holds pointers and short chains.  A record holds its serial number; at the
- * end each thread checks every live record's number and the chains' links.
+ * Each thread keeps a ring of `records` live 32-byte records and, `iterations`
+ * times, replaces the record at a random slot (xorshift64*, seeded by thread
+ * number, the same in the Go version) with a new one that points to the record
+ * it replaced half the time, so the heap holds pointers and short chains:
+ * about 1.5 records a slot, 0.9 MiB live per thread at the default (the ring's
+ * 128 KiB included).  A record holds its serial number; at the end each thread
+ * checks every live record's number and the chains' links.
  */
 #include "shim.h"
 
@@ -81,7 +82,7 @@ int main(int argc, char **argv)
     bench_init();
     int threads = argc > 1 ? atoi(argv[1]) : 2;
     long iterations = argc > 2 ? atol(argv[2]) : 20000000;
-    long records = argc > 3 ? atol(argv[3]) : 32768;
+    long records = argc > 3 ? atol(argv[3]) : 16384;
     if (threads < 1) threads = 1;
     if (records < 1) records = 1;
     worker *ws = calloc((size_t)threads, sizeof(worker));

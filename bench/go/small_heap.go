@@ -5,7 +5,7 @@
 // same random numbers), the new record pointing to the one it replaced half
 // the time; the same check and output as the C version.
 //
-//	go run small_heap.go common.go [threads [iterations [records]]]     (defaults 2, 20000000, 32768)
+//	go run small_heap.go common.go [threads [iterations [records]]]     (defaults 2, 20000000, 16384)
 package main
 
 import (
@@ -57,7 +57,7 @@ func worker(index int, iterations, n int, out *result) {
 func main() {
 	threads := int(argInt(1, 2))
 	iterations := int(argInt(2, 20000000))
-	n := int(argInt(3, 32768))
+	n := int(argInt(3, 16384))
 	if threads < 1 {
 		threads = 1
 	}
