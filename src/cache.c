@@ -14,7 +14,8 @@
  * by the sweeper has needzero set and each slot is zeroed as it is handed out.
  *
  * Allocate-black: while marking runs, a span a cache takes is flagged black
- * and span_take sets each object's mark bit as it hands it out (mgc.c).
+ * and the mark bits of each window of free slots are set as alloc_cache is
+ * loaded with it, so the fast path does not look at the phase (mgc.c).
  *
  * Every path runs inside enter_alloc/leave_alloc: a thread is never stopped
  * for a collection while its cache or an allocator lock is mid-update, so the
@@ -48,6 +49,13 @@ static bool span_refill_cache(span_t *s)
         if (remain < 64)
             free &= ((uint64_t)1 << remain) - 1;
         if (free) {
+            /* Allocate-black a window at a time: one atomic OR here instead
+             * of one per object in span_take.  A slot marked but not yet
+             * handed out is not an object (span_slot_allocated), and the
+             * cache unmarks what it did not hand out when it lets the span
+             * go (central_uncache_span). */
+            if (unlikely(s->black))
+                __atomic_fetch_or(&s->mark_bits[w], free << (fi % 64), __ATOMIC_RELAXED);
             __atomic_store_n(&s->freeindex, (uint16_t)fi, __ATOMIC_RELAXED);
             s->alloc_cache = free;
             return true;
@@ -90,8 +98,6 @@ static inline void *span_take(span_t *s)
     void *p = (void *)(s->base + idx * s->elemsize);
     if (s->needzero)
         zero_object(p, s->elemsize);
-    if (unlikely(s->black)) /* marking runs: allocate black */
-        __atomic_fetch_or(&s->mark_bits[idx / 64], (uint64_t)1 << (idx % 64), __ATOMIC_RELAXED);
     return p;
 }
 
@@ -138,11 +144,11 @@ static void *large_alloc(gc_thread_t *t, size_t size, int noscan)
     s->alloc_count = 1;
     __atomic_store_n(&s->freeindex, 1, __ATOMIC_RELAXED);
     if (gc_marking()) {
-        /* Allocate-black, with write tracking armed before the program
-         * stores anything into it. */
+        /* Allocate-black; its pages count as written until a round arms
+         * them (gc_track_span). */
         __atomic_fetch_or(&s->mark_bits[0], 1, __ATOMIC_RELAXED);
         mark_add_black(s->elemsize);
-        gc_arm_span(s);
+        gc_track_span(s);
         t->assist_debt += (int64_t)s->elemsize;
         t->gc_wanted |= GC_WANT_ASSIST;
     }

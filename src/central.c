@@ -113,10 +113,10 @@ have:
     s->incache = 1;
     s->cache_count = s->alloc_count;
     if (gc_marking()) {
-        /* Allocate-black: span_take marks what the cache allocates from
-         * here on.  And the program's stores into the span must be seen. */
+        /* Allocate-black: what the cache allocates from here on is marked
+         * (span_refill_cache).  And the program's stores into the span must be seen. */
         s->black = 1;
-        gc_arm_span(s);
+        gc_track_span(s);
     }
     int64_t bytes = (int64_t)(s->nelems - s->alloc_count) * (int64_t)s->elemsize;
     atomic_fetch_add(&heap_live, bytes);
@@ -139,7 +139,12 @@ void central_uncache_span(span_t *s)
 {
     unsigned cls = span_sizeclass(s);
     if (s->black) {
-        /* Everything the cache allocated was marked black as it went. */
+        /* Everything the cache allocated was marked black: its windows were
+         * marked whole as they were loaded (span_refill_cache).  Unmark the
+         * slots of the last window that were not handed out. */
+        if (s->alloc_cache)
+            __atomic_fetch_and(&s->mark_bits[s->freeindex / 64], ~(s->alloc_cache << (s->freeindex % 64)),
+                               __ATOMIC_RELAXED);
         mark_add_black((uint64_t)(s->alloc_count - s->cache_count) * s->elemsize);
         s->black = 0;
     }

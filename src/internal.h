@@ -157,6 +157,7 @@ typedef struct heap_arena {
     uintptr_t base;                 /* first byte */
     uintptr_t zeroed_base;          /* pages at or above this offset were never used */
     uint64_t armed[PAGES_PER_ARENA / 64]; /* pages write-tracked in this mark phase (mgc.c) */
+    uint64_t fresh[PAGES_PER_ARENA / 64]; /* pages taken while marking, not armed: count as written (mgc.c) */
     uint64_t released[PAGES_PER_ARENA / 64]; /* pages not backed by memory: fresh or madvised */
     uint64_t specials[PAGES_PER_ARENA / 64]; /* first pages of spans with special records (special.c) */
     struct heap_arena *next;        /* all arenas, newest first */
@@ -524,7 +525,7 @@ INTERNAL extern pthread_mutex_t gc_lock;
 INTERNAL void gc_init_once(void);
 INTERNAL void gc_maybe_collect(void); /* called outside allocator sections */
 INTERNAL void gc_run(bool forced);
-INTERNAL void gc_arm_span(span_t *s); /* arm write tracking on s before the program writes to it */
+INTERNAL void gc_track_span(span_t *s); /* s was taken while marking: its writes must be seen */
 INTERNAL void gc_assist(gc_thread_t *t); /* pay assist_debt; outside allocator sections */
 INTERNAL void gc_fork_child(void);
 INTERNAL void gc_rearm_released(uintptr_t base, size_t len); /* released pages lose write protection: restore it */

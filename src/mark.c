@@ -540,6 +540,12 @@ bool mark_object_marked(span_t *s, unsigned idx)
     uint64_t bit = (uint64_t)1 << (idx % 64);
     if (!(__atomic_load_n(&s->mark_bits[idx / 64], __ATOMIC_RELAXED) & bit))
         return false;
+    /* A black span's cache marks a window of free slots before it hands
+     * them out (span_refill_cache): a slot not yet handed out holds no
+     * object.  One handed out after this read is written after it, and so
+     * rescanned in a later round. */
+    if (!span_slot_allocated(s, idx))
+        return false;
     uint64_t *fb = atomic_load_explicit(&s->freed_bits, memory_order_relaxed);
     return !fb || !(__atomic_load_n(&fb[idx / 64], __ATOMIC_RELAXED) & bit);
 }

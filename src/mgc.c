@@ -51,13 +51,13 @@
  *     background sweeper the rest.  gc_collect() sweeps everything first.
  *
  * Allocate-black: a span a thread cache takes while marking is flagged
- * black, and span_take marks each object as it hands it out, so an object
- * allocated while marking is never white and never needs scanning: what the
- * program stores into it is caught by write tracking like any other store.
- * For that, every used page (but noscan spans') is armed at the start, free
- * ones too, and a span taken while marking from pages never used before has
- * them armed, with the next 4 MiB, before the cache uses it; large objects
- * likewise.
+ * black, and its cache marks each window of free slots as it loads it, so an
+ * object allocated while marking is never white and never needs scanning:
+ * what the program stores into it is caught by write tracking like any other
+ * store.  For that, the pages of every span in use that holds pointers are
+ * armed at the start.  A span made while marking runs (or a large object)
+ * is fresh instead: its pages count as written, every round rescans them,
+ * and a round arms them once its cache has let go of them (gc_track_span).
  *
  * Pacing the program: allocating threads assist in proportion to what they
  * allocate, after claiming the scan work the background workers did (Go's
@@ -166,7 +166,6 @@ struct cycle {
  * memory (or fault a page in behind such a waiter) would wait as long.
  */
 #define ARM_PIECE 2048 /* 16 MiB: about 0.25 ms of the kernel's time to protect */
-#define ARM_AHEAD 512  /* 4 MiB */
 static _Atomic int arm_waiters; /* allocating threads waiting for track_lock: the collector steps aside */
 static pthread_mutex_t track_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -195,49 +194,62 @@ static void arm_pages(heap_arena_t *a, size_t first, size_t last)
     }
 }
 
-/* Call fn on each run of armed pages of a, in pieces of at most `piece`. */
-static void armed_runs(heap_arena_t *a, size_t piece, void (*fn)(heap_arena_t *a, size_t first, size_t last, void *arg),
-                       void *arg)
+static inline bool page_fresh(const heap_arena_t *a, size_t i)
+{
+    return __atomic_load_n(&a->fresh[i / 64], __ATOMIC_RELAXED) >> (i % 64) & 1;
+}
+
+static inline uint64_t tracked_word(const heap_arena_t *a, size_t w, bool fresh)
+{
+    uint64_t m = __atomic_load_n(&a->armed[w], __ATOMIC_RELAXED);
+    return fresh ? m | __atomic_load_n(&a->fresh[w], __ATOMIC_RELAXED) : m;
+}
+
+/* Call fn on each run of armed pages of a (and fresh ones, if asked), in
+ * pieces of at most `piece`. */
+static void tracked_runs(heap_arena_t *a, size_t piece, bool fresh,
+                         void (*fn)(heap_arena_t *a, size_t first, size_t last, void *arg), void *arg)
 {
     for (size_t i = 0; i < PAGES_PER_ARENA;) {
-        uint64_t word = __atomic_load_n(&a->armed[i / 64], __ATOMIC_RELAXED) >> (i % 64);
+        uint64_t word = tracked_word(a, i / 64, fresh) >> (i % 64);
         if (!word) {
             i = (i / 64 + 1) * 64;
             continue;
         }
         i += (size_t)__builtin_ctzll(word);
         size_t j = i + 1;
-        while (j < PAGES_PER_ARENA && j < i + piece && page_armed(a, j))
+        while (j < PAGES_PER_ARENA && j < i + piece && (tracked_word(a, j / 64, fresh) >> (j % 64) & 1))
             j++;
         fn(a, i, j, arg);
         i = j;
     }
 }
 
-void gc_arm_span(span_t *s)
+static void armed_runs(heap_arena_t *a, size_t piece, void (*fn)(heap_arena_t *a, size_t first, size_t last, void *arg),
+                       void *arg)
 {
-    uintptr_t p = s->base, end = s->base + s->npages * PAGE_SIZE;
-    bool all = true;
-    for (uintptr_t q = p; q < end && all; q += PAGE_SIZE)
-        all = page_armed(arena_of(q), (q >> PAGE_SHIFT) % PAGES_PER_ARENA);
-    if (all)
-        return;
-    /* Pages past the used part of the heap (fresh from the OS): arm ahead,
-     * ARM_AHEAD pages at a time, for the spans to come. */
-    if (end - p < ARM_AHEAD * PAGE_SIZE)
-        end = p + ARM_AHEAD * PAGE_SIZE;
-    atomic_fetch_add(&arm_waiters, 1);
-    pthread_mutex_lock(&track_lock);
-    atomic_fetch_sub(&arm_waiters, 1);
-    while (p < end) { /* a span may cross arenas */
+    tracked_runs(a, piece, false, fn, arg);
+}
+
+/*
+ * A span taken while marking is written at once, all of it: arming it ahead
+ * would cost a write fault per page.  Instead its pages count as written
+ * (fresh[]): each round rescans the marked objects on them, and once the
+ * span has left its cache the round arms them, runs of them in one call,
+ * before it queues that last rescan; from then on their writes fault as any
+ * armed page's.  The final pause rescans those left.  A span whose pages are
+ * all armed (in use at the first pause) needs nothing.
+ */
+void gc_track_span(span_t *s)
+{
+    if (span_noscan(s))
+        return; /* its writes hold no pointers */
+    for (uintptr_t p = s->base, end = s->base + s->npages * PAGE_SIZE; p < end; p += PAGE_SIZE) {
         heap_arena_t *a = arena_of(p);
-        if (!a)
-            break; /* past the heap's last arena */
-        uintptr_t stop = a->base + ARENA_SIZE < end ? a->base + ARENA_SIZE : end;
-        arm_pages(a, (p - a->base) / PAGE_SIZE, (stop - a->base) / PAGE_SIZE);
-        p = stop;
+        size_t i = (p >> PAGE_SHIFT) % PAGES_PER_ARENA;
+        if (!page_armed(a, i))
+            __atomic_fetch_or(&a->fresh[i / 64], (uint64_t)1 << (i % 64), __ATOMIC_RELAXED);
     }
-    pthread_mutex_unlock(&track_lock);
 }
 
 /*
@@ -275,15 +287,16 @@ void gc_rearm_released(uintptr_t base, size_t len)
     leave_alloc(t);
 }
 
-/* Arm every used page: after the first pause, before any object is scanned. */
-/* Whether page i of a is worth arming: any but a page of an in-use span
- * that holds no pointers (its writes would only cost faults). */
+/* Whether page i of a is worth arming at the start: a page of an in-use
+ * span that holds pointers.  Free pages are not: a span made of them while
+ * marking runs is fresh (gc_track_span), and a noscan span's writes would
+ * only cost faults. */
 static bool page_armable(heap_arena_t *a, size_t i)
 {
     span_t *s = a->spans[i];
     uintptr_t p = a->base + i * PAGE_SIZE;
-    return !(s && __atomic_load_n(&s->state, __ATOMIC_ACQUIRE) == SPAN_INUSE && span_noscan(s) && p >= s->base &&
-             p < s->base + s->npages * PAGE_SIZE);
+    return s && __atomic_load_n(&s->state, __ATOMIC_ACQUIRE) == SPAN_INUSE && !span_noscan(s) && p >= s->base &&
+           p < s->base + s->npages * PAGE_SIZE;
 }
 
 #define ARM_GAP 16 /* pages between two runs that are armed with them rather than split */
@@ -303,12 +316,11 @@ static void arm_run(heap_arena_t *a, size_t first, size_t last)
     }
 }
 
-/* Every used page but those of noscan spans.  Free pages too, though they
- * hold no objects yet: arming them here, in bulk, is far cheaper than arming
- * each span as a cache takes it (an ioctl, and a TLB shootdown that
- * interrupts every other CPU running the program: measured on binary-trees,
- * half the collector's cost).  Spans in use at the first pause stay in use
- * until the sweep, so reading the span map beside the program is safe. */
+/* Arm the pages of the spans in use that hold pointers, after the first
+ * pause and before any object is scanned.  Spans in use at the first pause
+ * stay in use until the sweep, so reading the span map beside the program is
+ * safe; a span made while this runs is fresh, and arming it too costs only
+ * its faults. */
 static void track_start(void)
 {
     for (heap_arena_t *a = arena_first(); a; a = a->next) {
@@ -345,6 +357,7 @@ static void track_stop(void)
     for (heap_arena_t *a = arena_first(); a; a = a->next) {
         armed_runs(a, ARM_PIECE, disarm_run, NULL);
         memset(a->armed, 0, sizeof a->armed);
+        memset(a->fresh, 0, sizeof a->fresh);
     }
     pthread_mutex_unlock(&track_lock);
     leave_alloc(t);
@@ -377,6 +390,49 @@ static void rescan_written(uintptr_t start, uintptr_t end, void *arg)
     }
 }
 
+/* The written pages the scan reports, but the fresh ones: fresh_armed
+ * queues those whole. */
+static void rescan_written_stale(uintptr_t start, uintptr_t end, void *arg)
+{
+    while (start < end) {
+        heap_arena_t *a = arena_of(start);
+        uintptr_t p = start;
+        while (p < end && !page_fresh(a, (p >> PAGE_SHIFT) % PAGES_PER_ARENA))
+            p = (p & ~(PAGE_SIZE - 1)) + PAGE_SIZE;
+        if (p > end)
+            p = end;
+        if (p > start)
+            rescan_written(start, p, arg);
+        while (p < end && page_fresh(a, (p >> PAGE_SHIFT) % PAGES_PER_ARENA))
+            p = (p & ~(PAGE_SIZE - 1)) + PAGE_SIZE;
+        start = p;
+    }
+}
+
+/* Under uffd, a page never protected reads as written and the scan protects
+ * what it reports, so one scan over a run of armed and fresh pages arms the
+ * fresh ones too.  But a fresh page may have been protected before (by
+ * track_start, which can meet a span made while it runs) and not written
+ * since: so after the scan, with protection in place, each is queued whole,
+ * then counted as armed. */
+static void fresh_armed(heap_arena_t *a, size_t first, size_t last, struct rescan *r)
+{
+    for (size_t i = first; i < last;) {
+        size_t w = i / 64, hi = (w + 1) * 64 < last ? (w + 1) * 64 : last;
+        uint64_t range = (hi - i == 64 ? ~(uint64_t)0 : (((uint64_t)1 << (hi - i)) - 1)) << (i % 64);
+        uint64_t m = __atomic_load_n(&a->fresh[w], __ATOMIC_RELAXED) & range;
+        for (uint64_t b = m; b; b &= b - 1) {
+            uintptr_t p = a->base + (w * 64 + (size_t)__builtin_ctzll(b)) * PAGE_SIZE;
+            rescan_written(p, p + PAGE_SIZE, r);
+        }
+        if (m) {
+            __atomic_fetch_or(&a->armed[w], m, __ATOMIC_RELAXED);
+            __atomic_fetch_and(&a->fresh[w], ~m, __ATOMIC_RELAXED);
+        }
+        i = hi;
+    }
+}
+
 static void scan_run(heap_arena_t *a, size_t first, size_t last, void *arg)
 {
     struct rescan *r = arg;
@@ -388,7 +444,8 @@ static void scan_run(heap_arena_t *a, size_t first, size_t last, void *arg)
         enter_alloc(t);
         pthread_mutex_lock(&track_lock);
     }
-    long n = writetrack_scan(a->base + first * PAGE_SIZE, (last - first) * PAGE_SIZE, rescan_written, r);
+    long n = writetrack_scan(a->base + first * PAGE_SIZE, (last - first) * PAGE_SIZE,
+                             lock ? rescan_written : rescan_written_stale, r);
     if (lock) {
         pthread_mutex_unlock(&track_lock);
         leave_alloc(t);
@@ -397,16 +454,85 @@ static void scan_run(heap_arena_t *a, size_t first, size_t last, void *arg)
         tc_fatal("write tracking: cannot read the written pages of %p-%p", (void *)(a->base + first * PAGE_SIZE),
                  (void *)(a->base + last * PAGE_SIZE));
     r->pages += n;
+    if (!lock)
+        fresh_armed(a, first, last, r);
 }
 
-/* Read back (and re-arm) every written armed page; queue its marked objects.
- * With the world stopped, nobody waits for the mmap lock: whole runs. */
+/* Whether fresh page i of a may be armed now: its span has left the cache
+ * that took it (or it is in no span).  A cache may take the span again
+ * right after: arming first and queueing the rescan after is right either
+ * way. */
+static bool fresh_settled(const heap_arena_t *a, size_t i)
+{
+    span_t *s = a->spans[i];
+    return !s || __atomic_load_n(&s->state, __ATOMIC_ACQUIRE) != SPAN_INUSE ||
+           !__atomic_load_n(&s->incache, __ATOMIC_RELAXED);
+}
+
+/* Arm the settled pages of the fresh run [first, last), then queue the
+ * marked objects of the whole run for a rescan, then forget the armed ones:
+ * a write before the arming is in the rescan, one after it faults. */
+static void fresh_run(heap_arena_t *a, size_t first, size_t last, struct rescan *r, bool stopped)
+{
+    if (!stopped) {
+        gc_thread_t *t = current_thread();
+        while (atomic_load(&arm_waiters))
+            sched_yield();
+        enter_alloc(t);
+        pthread_mutex_lock(&track_lock);
+        for (size_t i = first; i < last;) {
+            if (!fresh_settled(a, i)) {
+                i++;
+                continue;
+            }
+            size_t j = i + 1;
+            while (j < last && fresh_settled(a, j))
+                j++;
+            arm_pages(a, i, j);
+            i = j;
+        }
+        pthread_mutex_unlock(&track_lock);
+        leave_alloc(t);
+    }
+    rescan_written(a->base + first * PAGE_SIZE, a->base + last * PAGE_SIZE, r);
+    r->pages += (long)(last - first);
+    if (stopped)
+        return;
+    for (size_t i = first; i < last; i++)
+        if (page_armed(a, i))
+            __atomic_fetch_and(&a->fresh[i / 64], ~((uint64_t)1 << (i % 64)), __ATOMIC_RELAXED);
+}
+
+static void fresh_runs(heap_arena_t *a, struct rescan *r, bool stopped)
+{
+    for (size_t i = 0; i < PAGES_PER_ARENA;) {
+        uint64_t word = __atomic_load_n(&a->fresh[i / 64], __ATOMIC_RELAXED) >> (i % 64);
+        if (!word) {
+            i = (i / 64 + 1) * 64;
+            continue;
+        }
+        i += (size_t)__builtin_ctzll(word);
+        size_t j = i + 1;
+        while (j < PAGES_PER_ARENA && j < i + ARM_PIECE && page_fresh(a, j))
+            j++;
+        fresh_run(a, i, j, r, stopped);
+        i = j;
+    }
+}
+
+/* Read back (and re-arm) every written armed page, and take the fresh ones;
+ * queue their marked objects.  With the world stopped, nobody waits for the
+ * mmap lock: whole runs. */
 static void rescan_written_all(struct rescan *r, bool stopped)
 {
     if (unlikely(env.gctestlosewrites))
         return; /* the fault gccheckmark's test injects */
-    for (heap_arena_t *a = arena_first(); a; a = a->next)
-        armed_runs(a, stopped ? PAGES_PER_ARENA : ARM_PIECE, scan_run, r);
+    bool uffd = writetrack_backend() == WT_UFFD;
+    for (heap_arena_t *a = arena_first(); a; a = a->next) {
+        tracked_runs(a, stopped ? PAGES_PER_ARENA : ARM_PIECE, uffd, scan_run, r);
+        if (!uffd)
+            fresh_runs(a, r, stopped);
+    }
 }
 
 /* ---- the phases ----------------------------------------------------------- */
