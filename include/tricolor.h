@@ -204,7 +204,8 @@ GC_API int gc_set_percent(int percent);
  * the scavenger keeps retained memory under 95% of the limit.  Soft: when
  * the live heap alone needs more, the program goes on and the GC CPU limiter
  * keeps the collector near half the CPU (a limit set too low makes a program
- * slower, never stuck).  Negative only queries.  Returns the previous limit
+ * slower, never stuck).  The limiter acts only while the limit, not GOGC,
+ * sets the heap goal.  Negative only queries.  Returns the previous limit
  * (INT64_MAX = none).  The change takes effect at once. */
 GC_API int64_t gc_set_memory_limit(int64_t bytes);
 

@@ -9,7 +9,8 @@
  *
  * A leaky bucket of nanoseconds, Go's: collector time fills it, the program's
  * CPU time drains it; its capacity is one CPU-second per CPU.  While it is
- * full the limiter is on, and then:
+ * full and the memory limit sets the heap goal (limit_binding), the limiter
+ * is on, and then:
  *   - allocating threads neither assist nor wait for the collector (mgc.c);
  *   - with marking done with the world stopped, no new collection starts
  *     (the world would be stopped most of the time otherwise);
@@ -24,6 +25,13 @@
  * Program time: process CPU time less the collector's CPU.
  * Idle CPUs count as neither, as in Go.
  *
+ * Only under a binding limit, unlike Go's (always armed): GOGC's goal alone
+ * cannot spiral, since each cycle lets the heap grow by the live heap, and
+ * tricolor's background marker takes a whole CPU of two while it runs (Go's
+ * takes a quarter of GOMAXPROCS), so long mark phases fill the bucket
+ * without any spiral.  Turning the limiter on then stopped assists and
+ * delayed stop-the-world triggers, and the heap ran to 2-4x its goal
+ * (binary-trees, the pause benchmark: bench/RESULTS.md, issue 12).
  * The bucket is updated at the end of each collection and, at most once a
  * millisecond, when an allocating thread is about to assist or start a
  * collection.  Its state shows in gc_memstats (gc_limiter_enabled,
@@ -136,7 +144,7 @@ void limiter_update(bool now)
      * and the program must then run as long as it did before the next. */
     if (bucket > 2 * capacity)
         bucket = 2 * capacity;
-    bool on = bucket >= capacity;
+    bool on = bucket >= capacity && atomic_load_explicit(&limit_binding, memory_order_relaxed);
     if (on) {
         atomic_store(&last_enabled, gstats.num_gc + 1);
         atomic_store(&limited_this_cycle, true);
