@@ -72,7 +72,12 @@
  *                             microseconds marks with the world stopped: a
  *                             small heap's pause is then shorter than a
  *                             concurrent cycle's fixed work.  Default 1000
- *                             (1 ms); 0: every cycle marks concurrently
+ *                             (1 ms); 0: every cycle marks concurrently.
+ *                             After a concurrent cycle whose pre-cleaning
+ *                             rescanned more than the heap it marked (a
+ *                             program rewriting a small heap faster than
+ *                             the rounds read it back), 4 times the budget
+ *                             holds, until a cycle predicted past that
  *   GODEBUG=gccheckmark=1     after each concurrent mark, mark again with the
  *                             world stopped and stop the program, naming the
  *                             object, its span and what refers to it, if the

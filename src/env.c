@@ -11,7 +11,8 @@
  *                 gcstwbudget=N      with write tracking, a cycle whose mark is predicted
  *                                    to take under N microseconds (a small live heap)
  *                                    marks with the world stopped (default 1000; 0: every
- *                                    cycle marks concurrently; pacer.c)
+ *                                    cycle marks concurrently; 4N after a concurrent cycle
+ *                                    that pre-cleaned more than it marked; pacer.c)
  *                 gccheckmark=1      after each concurrent mark, mark again with the world
  *                                    stopped and stop on an object it missed (checkmark.c)
  *                 gctestlosewrites=1 for tests of gccheckmark only: the collector ignores

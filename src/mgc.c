@@ -143,6 +143,7 @@ struct cycle {
     bool limited;         /* the GC CPU limiter was on during the cycle */
     bool stw;             /* marked with the world stopped */
     uint64_t predicted_ns; /* the pacer's prediction of that pause */
+    uint64_t budget_ns;    /* and the budget it was held to */
 };
 
 /* ---- write tracking ------------------------------------------------------- */
@@ -597,6 +598,8 @@ static void finish_mark(struct cycle *c)
     atomic_store(&heap_live, (int64_t)c->marked);
     if (c->stw)
         pacer_stw_measured(c->marked, c->drain_ns, c->t1 - c->t0);
+    else
+        pacer_concurrent_measured(c->marked, c->round_bytes + c->final_bytes);
     pacer_end_cycle(c->marked, black, live > c->heap0 ? live - c->heap0 : 0);
     c->goal = atomic_load(&heap_goal);
 }
@@ -809,19 +812,22 @@ static void record_cycle(struct cycle *c, uint64_t cpu)
              (unsigned long long)(roots_globals_bytes() / MB), nprocs, c->forced ? " (forced)" : "",
              c->limited ? " (limited)" : "");
     if (c->stw && env.gctrace > 1)
-        tc_trace("gc %u marked with the world stopped: predicted %llu us, pause %llu us, drain %llu us for %llu KB",
-                 g->num_gc, (unsigned long long)(c->predicted_ns / 1000), (unsigned long long)(pause / 1000),
+        tc_trace("gc %u marked with the world stopped: predicted %llu us, budget %llu us, pause %llu us, drain %llu us "
+                 "for %llu KB",
+                 g->num_gc, (unsigned long long)(c->predicted_ns / 1000), (unsigned long long)(c->budget_ns / 1000),
+                 (unsigned long long)(pause / 1000),
                  (unsigned long long)(c->drain_ns / 1000), (unsigned long long)(c->marked >> 10));
     else if (concurrent && env.gctrace > 1)
         tc_trace("gc %u pre-cleaning (%s): %llu rounds rescanned %llu KB; final pause rescanned %llu written pages, "
                  "%llu KB; final pause %llu us: stop %llu, roots %llu, rescan %llu, drain %llu; throttle %llu us; "
-                 "a world-stopped mark predicted %llu us",
+                 "a world-stopped mark predicted %llu us, budget %llu us",
                  g->num_gc, writetrack_name(), (unsigned long long)c->rounds,
                  (unsigned long long)(c->round_bytes >> 10), (unsigned long long)c->final_pages,
                  (unsigned long long)(c->final_bytes >> 10), (unsigned long long)(stw2 / 1000),
                  (unsigned long long)(c->stop_ns / 1000), (unsigned long long)(c->roots_ns / 1000),
                  (unsigned long long)(c->rescan_ns / 1000), (unsigned long long)(c->drain_ns / 1000),
-                 (unsigned long long)c->throttle_us, (unsigned long long)(c->predicted_ns / 1000));
+                 (unsigned long long)c->throttle_us, (unsigned long long)(c->predicted_ns / 1000),
+                 (unsigned long long)(c->budget_ns / 1000));
 }
 
 static NOINLINE void run(bool forced);
@@ -852,7 +858,7 @@ static NOINLINE void run(bool forced)
     sweep_finish();
     uint64_t cpu0 = thread_cputime();
     c.t0 = nanotime();
-    c.stw = !concurrent || pacer_next_stw(&c.predicted_ns);
+    c.stw = !concurrent || pacer_next_stw(&c.predicted_ns, &c.budget_ns);
     if (c.stw)
         dl_iterate_phdr(cycle_stw, &c);
     else
@@ -1009,7 +1015,7 @@ void gc_maybe_collect(void)
     if (!pacer_should_trigger())
         return;
     limiter_update(false);
-    if (!concurrent || pacer_next_stw(NULL)) {
+    if (!concurrent || pacer_next_stw(NULL, NULL)) {
         /* Marking stops the world, and this thread runs it: while the
          * limiter is on, the program runs and the heap grows past the goal
          * instead. */

@@ -42,6 +42,15 @@
  * fixed part (stopping, roots, restarting).  A cycle that ran over its
  * prediction teaches the rate, and a heap that grows past the budget goes
  * concurrent from the next cycle on.
+ *
+ * A concurrent cycle can also fail outright: when the program rewrites its
+ * heap faster than the pre-cleaning rounds read it back, the rounds rescan
+ * more than the heap holds (a 2 MB heap of records replaced at random,
+ * bench/small_heap.c: 20-30 MB rescanned a cycle, a write fault per page per
+ * round, allocating threads throttled), and the cycle costs several times a
+ * world-stopped mark, for final pauses no shorter.  After such a cycle the
+ * budget is GCSTW_FAILED_FACTOR times larger, until a cycle predicted past
+ * that marks concurrently and pre-cleans within the heap's size again.
  */
 #include "internal.h"
 
@@ -66,6 +75,9 @@ static _Atomic uint64_t next_predicted; /* its predicted pause, ns */
 static double stw_ns_per_byte = 0.5;
 static double stw_fixed_ns = 100e3;
 static uint64_t last_scanned; /* what the last cycle scanned */
+#define GCSTW_FAILED_FACTOR 4
+static bool preclean_failed;  /* the last concurrent cycle rescanned more than it marked */
+static _Atomic uint64_t next_budget; /* the budget the next cycle's prediction was held to, ns */
 static void choose_mode(uint64_t marked, uint64_t black);
 _Atomic int gc_percent;
 _Atomic int64_t memory_limit;
@@ -185,15 +197,19 @@ static void choose_mode(uint64_t marked, uint64_t black)
     growth = growth < 1 ? 1 : (growth > 2 ? 2 : growth);
     last_scanned = scanned;
     double predicted = stw_fixed_ns + (double)scanned * growth * stw_ns_per_byte;
-    bool stw = concurrent && env.gcstwbudget_us > 0 && predicted <= (double)env.gcstwbudget_us * 1000;
+    uint64_t budget = (uint64_t)env.gcstwbudget_us * 1000 * (preclean_failed ? GCSTW_FAILED_FACTOR : 1);
+    bool stw = concurrent && budget > 0 && predicted <= (double)budget;
     atomic_store(&next_predicted, (uint64_t)predicted);
+    atomic_store(&next_budget, budget);
     atomic_store(&next_stw, stw);
 }
 
-bool pacer_next_stw(uint64_t *predicted_ns)
+bool pacer_next_stw(uint64_t *predicted_ns, uint64_t *budget_ns)
 {
     if (predicted_ns)
         *predicted_ns = atomic_load(&next_predicted);
+    if (budget_ns)
+        *budget_ns = atomic_load(&next_budget);
     return atomic_load(&next_stw);
 }
 
@@ -206,6 +222,10 @@ void pacer_stw_measured(uint64_t marked, uint64_t drain_ns, uint64_t rest_ns)
     if (marked >= (256 << 10))
         stw_ns_per_byte += ((double)drain_ns / (double)marked - stw_ns_per_byte) / 4;
 }
+
+/* A concurrent cycle marked `marked` bytes and rescanned `rescanned` in its
+ * pre-cleaning rounds and final pause. */
+void pacer_concurrent_measured(uint64_t marked, uint64_t rescanned) { preclean_failed = rescanned > marked; }
 
 void pacer_end_cycle(uint64_t marked, uint64_t black, uint64_t allocated_during_mark)
 {
