@@ -145,10 +145,10 @@ static void *large_alloc(gc_thread_t *t, size_t size, int noscan)
     __atomic_store_n(&s->freeindex, 1, __ATOMIC_RELAXED);
     if (gc_marking()) {
         /* Allocate-black; its pages count as written until a round arms
-         * them (gc_track_span). */
+         * them (barrier_fresh_span). */
         __atomic_fetch_or(&s->mark_bits[0], 1, __ATOMIC_RELAXED);
         mark_add_black(s->elemsize);
-        gc_track_span(s);
+        barrier_fresh_span(s);
         t->assist_debt += (int64_t)s->elemsize;
         t->gc_wanted |= GC_WANT_ASSIST;
     }

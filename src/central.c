@@ -116,7 +116,7 @@ have:
         /* Allocate-black: what the cache allocates from here on is marked
          * (span_refill_cache).  And the program's stores into the span must be seen. */
         s->black = 1;
-        gc_track_span(s);
+        barrier_fresh_span(s);
     }
     int64_t bytes = (int64_t)(s->nelems - s->alloc_count) * (int64_t)s->elemsize;
     atomic_fetch_add(&heap_live, bytes);

@@ -4,7 +4,7 @@
  * reachable object the concurrent mark left white (Go's mcheckmark.go).
  *
  * Concurrent marking is correct only if the kernel reported every page the
- * program wrote while it ran (write tracking, mgc.c).  A lost write shows up
+ * program wrote while it ran (write tracking, barrier.c).  A lost write shows up
  * as an object reachable at mark termination but unmarked, which the
  * sweeper would then free under the program.  This check turns that into a
  * message naming the object, its span and what refers to it.

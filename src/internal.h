@@ -17,7 +17,8 @@
  *   mgc.c          the collection cycle: the driver and its essay
  *   stats.c        MemStats and gctrace
  *   env.c          GOGC, GOMEMLIMIT, GODEBUG: parsed once
- *   writetrack.c   which heap pages the program wrote while marking ran
+ *   writetrack.c   which heap pages the program wrote while marking ran (the backends)
+ *   barrier.c      the write barrier made of it: armed and fresh pages, rescans
  *   scavenge.c     giving free pages back to the OS (background, on growth, forced)
  *   limiter.c      the GC CPU limiter: a leaky bucket of collector time
  *   special.c      per-object special records (finalizers, cleanups, weak
@@ -156,8 +157,8 @@ typedef struct heap_arena {
     span_t *spans[PAGES_PER_ARENA]; /* page -> span; exact for in-use spans */
     uintptr_t base;                 /* first byte */
     uintptr_t zeroed_base;          /* pages at or above this offset were never used */
-    uint64_t armed[PAGES_PER_ARENA / 64]; /* pages write-tracked in this mark phase (mgc.c) */
-    uint64_t fresh[PAGES_PER_ARENA / 64]; /* pages taken while marking, not armed: count as written (mgc.c) */
+    uint64_t armed[PAGES_PER_ARENA / 64]; /* pages write-tracked in this mark phase (barrier.c) */
+    uint64_t fresh[PAGES_PER_ARENA / 64]; /* pages taken while marking, not armed: count as written (barrier.c) */
     uint64_t released[PAGES_PER_ARENA / 64]; /* pages not backed by memory: fresh or madvised */
     uint64_t specials[PAGES_PER_ARENA / 64]; /* first pages of spans with special records (special.c) */
     struct heap_arena *next;        /* all arenas, newest first */
@@ -526,10 +527,21 @@ INTERNAL extern pthread_mutex_t gc_lock;
 INTERNAL void gc_init_once(void);
 INTERNAL void gc_maybe_collect(void); /* called outside allocator sections */
 INTERNAL void gc_run(bool forced);
-INTERNAL void gc_track_span(span_t *s); /* s was taken while marking: its writes must be seen */
 INTERNAL void gc_assist(gc_thread_t *t); /* pay assist_debt; outside allocator sections */
 INTERNAL void gc_fork_child(void);
-INTERNAL void gc_rearm_released(uintptr_t base, size_t len); /* released pages lose write protection: restore it */
+
+/* ---- barrier.c --------------------------------------------------------- */
+
+struct rescan {
+    uint64_t bytes; /* written bytes queued for rescanning (pages of spans that hold pointers) */
+    long pages;     /* pages read back as written */
+};
+INTERNAL void barrier_start(void);                 /* arm the in-use pointer pages; after the first pause */
+INTERNAL void barrier_rescan(struct rescan *r, bool stopped); /* queue the written pages' marked objects */
+INTERNAL void barrier_stop(void);                  /* nothing armed or fresh between cycles */
+INTERNAL void barrier_fresh_span(span_t *s);       /* s was taken while marking: its writes must be seen */
+INTERNAL void barrier_rearm_released(uintptr_t base, size_t len); /* released pages lost write protection */
+INTERNAL void barrier_fork_child(void);
 
 /* ---- scavenge.c -------------------------------------------------------- */
 

@@ -29,7 +29,7 @@
  * skips zeroing them), or MADV_FREE with GODEBUG=madvdontneed=0 (cheaper; the
  * kernel reclaims the pages only under memory pressure, so RSS stays until
  * then; the heap zeroes them on reuse).  Under write tracking, a released
- * page loses its write protection: gc_rearm_released restores it (mgc.c).
+ * page loses its write protection: barrier_rearm_released restores it (barrier.c).
  *
  * Invariants: one release at a time (scav_lock), so when gc_free_os_memory
  * returns no run is half-released and heap_released == heap_idle exactly;
@@ -77,7 +77,7 @@ static uint64_t release_one(gc_thread_t *t, size_t max)
         ok = madvise(base, len, MADV_DONTNEED) == 0;
     }
     if (ok)
-        gc_rearm_released(r->base, len);
+        barrier_rearm_released(r->base, len);
     enter_alloc(t);
     heap_scavenge_put(r, ok);
     leave_alloc(t);

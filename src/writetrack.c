@@ -37,9 +37,9 @@
  *
  * How it meets the rest: mgc.c calls writetrack_init after env_parse (env.c
  * holds the GODEBUG choice) and writetrack_fork_child in a fork child; arena.c
- * registers each 64 MiB arena as it maps it; mgc.c protects the used part of
- * each arena when marking starts, scans it while and after it marks (fn
- * queues the marked objects on each reported run for a rescan), and
+ * registers each 64 MiB arena as it maps it; barrier.c protects the pages
+ * worth tracking when marking starts, scans them while and after it marks
+ * (fn queues the marked objects on each reported run for a rescan), and
  * unprotects when marking is over.
  *
  * The mprotect backend in detail.
