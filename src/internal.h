@@ -512,7 +512,7 @@ INTERNAL void pacer_end_cycle(uint64_t marked, uint64_t black, uint64_t allocate
 INTERNAL uint64_t pacer_heap_marked(void);
 INTERNAL void pacer_set_concurrent(bool on);
 INTERNAL bool pacer_next_stw(uint64_t *predicted_ns, uint64_t *budget_ns); /* the next cycle marks with the world stopped */
-INTERNAL void pacer_concurrent_measured(uint64_t marked, uint64_t rescanned);
+INTERNAL void pacer_concurrent_measured(uint64_t marked, uint64_t rescanned, uint64_t first_ns);
 INTERNAL void pacer_stw_measured(uint64_t marked, uint64_t drain_ns, uint64_t rest_ns);
 INTERNAL void pacer_update(void); /* the memory limit's goal moved */
 static inline bool pacer_should_trigger(void)

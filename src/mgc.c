@@ -208,7 +208,7 @@ static void finish_mark(struct cycle *c)
     if (c->stw)
         pacer_stw_measured(c->marked, c->drain_ns, c->t1 - c->t0);
     else
-        pacer_concurrent_measured(c->marked, c->round_bytes + c->final_bytes);
+        pacer_concurrent_measured(c->marked, c->round_bytes + c->final_bytes, c->t1 - c->t0);
     pacer_end_cycle(c->marked, black, live > c->heap0 ? live - c->heap0 : 0);
     c->goal = atomic_load(&heap_goal);
 }

@@ -38,10 +38,10 @@
  * for the whole mark, and its trigger is the goal.  The prediction: the
  * bytes the last cycle scanned (its marked bytes less allocate-black's),
  * times the heap's growth over the last cycle (at most the 2x that GOGC=100
- * allows), at the mark rate measured in world-stopped cycles, plus their
- * fixed part (stopping, roots, restarting).  A cycle that ran over its
- * prediction teaches the rate, and a heap that grows past the budget goes
- * concurrent from the next cycle on.
+ * allows), at the mark rate measured in world-stopped cycles, plus the
+ * fixed part (stopping, roots, restarting) that every cycle's first pause
+ * measures: the best of the last four of each.  A heap that grows past the
+ * budget goes concurrent from the next cycle on.
  *
  * A concurrent cycle can also fail outright: when the program rewrites its
  * heap faster than the pre-cleaning rounds read it back, the rounds rescan
@@ -72,8 +72,24 @@ static _Atomic bool next_stw;          /* the next cycle marks with the world st
 static _Atomic uint64_t next_predicted; /* its predicted pause, ns */
 /* World-stopped marking, measured (under gc_lock): the drain's cost per
  * marked byte and the rest of the pause.  Until measured, 2 GB/s and 0.1 ms. */
-static double stw_ns_per_byte = 0.5;
-static double stw_fixed_ns = 100e3;
+/* The last SAMPLES measurements of the world-stopped mark rate and of the
+ * fixed part of a pause; predictions take the smallest of each.  A machine's
+ * noise only ever makes a sample slower (a stopped thread waiting for a CPU,
+ * another process's cache misses), and one slow sample averaged in could
+ * push every prediction past the budget, after which no world-stopped cycle
+ * would ever correct it. */
+#define SAMPLES 4
+static double rate_samples[SAMPLES] = {0.5, 0.5, 0.5, 0.5}; /* ns per byte marked */
+static double fixed_samples[SAMPLES] = {100e3, 100e3, 100e3, 100e3}; /* stopping, roots, restarting */
+static unsigned rate_next, fixed_next;
+
+static double samples_min(const double *v)
+{
+    double m = v[0];
+    for (int i = 1; i < SAMPLES; i++)
+        m = v[i] < m ? v[i] : m;
+    return m;
+}
 static uint64_t last_scanned; /* what the last cycle scanned */
 #define GCSTW_FAILED_FACTOR 4
 static bool preclean_failed;  /* the last concurrent cycle rescanned more than it marked */
@@ -196,7 +212,7 @@ static void choose_mode(uint64_t marked, uint64_t black)
     double growth = last_scanned ? (double)scanned / (double)last_scanned : 1;
     growth = growth < 1 ? 1 : (growth > 2 ? 2 : growth);
     last_scanned = scanned;
-    double predicted = stw_fixed_ns + (double)scanned * growth * stw_ns_per_byte;
+    double predicted = samples_min(fixed_samples) + (double)scanned * growth * samples_min(rate_samples);
     uint64_t budget = (uint64_t)env.gcstwbudget_us * 1000 * (preclean_failed ? GCSTW_FAILED_FACTOR : 1);
     bool stw = concurrent && budget > 0 && predicted <= (double)budget;
     atomic_store(&next_predicted, (uint64_t)predicted);
@@ -214,18 +230,22 @@ bool pacer_next_stw(uint64_t *predicted_ns, uint64_t *budget_ns)
 }
 
 /* A world-stopped cycle marked `marked` bytes in drain_ns, and spent rest_ns
- * on the rest of its pause.  Averaged over about four cycles; small marks
- * say little about the rate. */
+ * on the rest of its pause.  Small marks say little about the rate. */
 void pacer_stw_measured(uint64_t marked, uint64_t drain_ns, uint64_t rest_ns)
 {
-    stw_fixed_ns += ((double)rest_ns - stw_fixed_ns) / 4;
+    fixed_samples[fixed_next++ % SAMPLES] = (double)rest_ns;
     if (marked >= (256 << 10))
-        stw_ns_per_byte += ((double)drain_ns / (double)marked - stw_ns_per_byte) / 4;
+        rate_samples[rate_next++ % SAMPLES] = (double)drain_ns / (double)marked;
 }
 
 /* A concurrent cycle marked `marked` bytes and rescanned `rescanned` in its
- * pre-cleaning rounds and final pause. */
-void pacer_concurrent_measured(uint64_t marked, uint64_t rescanned) { preclean_failed = rescanned > marked; }
+ * pre-cleaning rounds and final pause; its first pause (stopping, the
+ * stacks, restarting) took first_ns, a world-stopped mark's fixed part. */
+void pacer_concurrent_measured(uint64_t marked, uint64_t rescanned, uint64_t first_ns)
+{
+    preclean_failed = rescanned > marked;
+    fixed_samples[fixed_next++ % SAMPLES] = (double)first_ns;
+}
 
 void pacer_end_cycle(uint64_t marked, uint64_t black, uint64_t allocated_during_mark)
 {

@@ -16,8 +16,10 @@
  * only if its prediction was within the budget.  What the predictions are
  * depends on the machine and its load (a loaded machine stretches every
  * pause: its threads wait for a CPU), so beyond the rule only what load
- * cannot change is asserted.  The first two cycles of a phase are its
- * transition and are not judged.
+ * cannot change is asserted.  The first three cycles of a phase are its
+ * transition and are not judged (a heap growing 4x a cycle from 256 KiB,
+ * under the budget that a failed pre-cleaning in the small phase made 4x,
+ * stops the world up to its third cycle).
  *
  *   small    256 KiB live: the rule holds, and the first cycle (nothing
  *            marked yet: the fixed part alone) stops the world
@@ -224,11 +226,11 @@ static void expect_rule(const run *r, unsigned budget_us, const char *what)
     }
 }
 
-/* Phase i's cycles past its first two: how many, and of which mode. */
+/* Phase i's cycles past its first three: how many, and of which mode. */
 static void count_phase(const run *r, int i, unsigned *total, unsigned *stw)
 {
     *total = *stw = 0;
-    for (unsigned gc = r->phases[i][0] + 2; gc <= r->phases[i][1] && gc <= r->ngc; gc++) {
+    for (unsigned gc = r->phases[i][0] + 3; gc <= r->phases[i][1] && gc <= r->ngc; gc++) {
         (*total)++;
         *stw += r->mode[gc] == MODE_STW;
     }
@@ -242,7 +244,7 @@ static void expect_phase(const run *r, int i, int want, const char *what)
     count_phase(r, i, &total, &stw);
     printf("     %s: phase %d (gc %u-%u): %u judged cycles, %u with the world stopped\n", what, i, r->phases[i][0],
            r->phases[i][1], total, stw);
-    TC_CHECK(total >= 3, "%s: phase %d ran only %u cycles past its first two", what, i, total);
+    TC_CHECK(total >= 3, "%s: phase %d ran only %u cycles past its first three", what, i, total);
     if (!r->concurrent)
         TC_CHECK(stw == total, "%s: no concurrent marking, yet %u of %u cycles marked concurrently", what,
                  total - stw, total);
