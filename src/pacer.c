@@ -41,7 +41,11 @@
  * allows), at the mark rate measured in world-stopped cycles, plus the
  * fixed part (stopping, roots, restarting) that every cycle's first pause
  * measures: the best of the last four of each.  A heap that grows past the
- * budget goes concurrent from the next cycle on.
+ * budget goes concurrent from the next cycle on.  Before anything was
+ * marked, the first cycle's heap is predicted at the minimum goal (4 MB): it
+ * holds whatever the program allocated to reach it, all of it possibly
+ * live, and marking it with the world stopped took 2.8-13 ms in
+ * binary-trees (a cold heap: mark bits and work buffers touched first).
  *
  * A concurrent cycle can also fail outright: when the program rewrites its
  * heap faster than the pre-cleaning rounds read it back, the rounds rescan
@@ -209,6 +213,8 @@ uint64_t pacer_heap_marked(void)
 static void choose_mode(uint64_t marked, uint64_t black)
 {
     uint64_t scanned = marked > black ? marked - black : 0;
+    if (marked == 0)
+        scanned = HEAP_MINIMUM; /* nothing marked yet, or nothing survived: at most the first goal */
     double growth = last_scanned ? (double)scanned / (double)last_scanned : 1;
     growth = growth < 1 ? 1 : (growth > 2 ? 2 : growth);
     last_scanned = scanned;
