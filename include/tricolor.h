@@ -78,6 +78,7 @@
  *                             program rewriting a small heap faster than
  *                             the rounds read it back), 4 times the budget
  *                             holds, until a cycle predicted past that
+ *                             marks concurrently without that failure
  *   GODEBUG=gccheckmark=1     after each concurrent mark, mark again with the
  *                             world stopped and stop the program, naming the
  *                             object, its span and what refers to it, if the
