@@ -313,6 +313,12 @@ GC_API void gc_add_roots(void *start, size_t len);
 /* Stop scanning the part of registered roots within [start, start+len). */
 GC_API void gc_remove_roots(void *start, size_t len);
 
+/* Threads.  tricolor wraps pthread_create (bdwgc's GC_pthread_create): a
+ * thread the program starts is registered before its start routine runs,
+ * and the start argument is a root until then, so it may be the only
+ * reference to an object.  A thread started otherwise (clone, a runtime's
+ * own) registers on its first allocation or by gc_register_thread. */
+
 /* Register the calling thread, so that its stack, registers and __thread
  * variables are roots.  Automatic on a thread's first allocation.  Returns 0,
  * or -1 if the thread's stack cannot be found. Registering twice is harmless. */

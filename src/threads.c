@@ -4,9 +4,13 @@
  * Owns the list of registered threads (threads_lock), their records (stack
  * bounds, thread pointer, saved registers, cache), the stop signal, and fork.
  *
- * Registration: a thread registers on its first allocation or by
- * gc_register_thread; a pthread key's destructor unregisters it when it exits,
- * returning its cache's spans to central.
+ * Registration: a thread started by pthread_create (wrapped here) registers
+ * before its start routine runs; any other thread on its first allocation or
+ * by gc_register_thread.  A pthread key's destructor unregisters it when it
+ * exits, returning its cache's spans to central.  Until the child has
+ * registered, its start argument is a registered root (pthread_create below):
+ * it may be the only reference to an object, and the parent may drop it at
+ * once.
  *
  * Stopping the world (the caller holds threads_lock, so no thread joins or
  * leaves meanwhile): stw_seq becomes odd, every other registered thread gets
@@ -24,9 +28,11 @@
  */
 #include "internal.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <linux/futex.h>
 #include <sched.h>
+#include <stdlib.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <ucontext.h>
@@ -316,6 +322,62 @@ void gc_unregister_thread(void)
     fixalloc_free(&thread_alloc, t);
 }
 
+/* ---- pthread_create ------------------------------------------------------ */
+
+typedef int (*pthread_create_fn)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *);
+
+/* libc's pthread_create, behind the wrapper below. */
+static pthread_create_fn real_pthread_create(void)
+{
+    static _Atomic(pthread_create_fn) real;
+    pthread_create_fn f = atomic_load_explicit(&real, memory_order_acquire);
+    if (!f) {
+        f = (pthread_create_fn)dlsym(RTLD_NEXT, "pthread_create");
+        if (!f)
+            tc_fatal("cannot find libc's pthread_create: %s", dlerror());
+        atomic_store_explicit(&real, f, memory_order_release);
+    }
+    return f;
+}
+
+/* What a child needs before its start routine runs.  Not collected memory:
+ * its arg is a registered root from before the child exists until the child
+ * has registered (and so holds arg on its own stack). */
+struct thread_start {
+    void *(*fn)(void *);
+    void *arg;
+};
+
+static void *thread_trampoline(void *p)
+{
+    struct thread_start *st = p;
+    void *(*fn)(void *) = st->fn;
+    void *arg = st->arg;
+    thread_register_self(false);
+    gc_remove_roots(&st->arg, sizeof st->arg);
+    free(st);
+    return fn(arg);
+}
+
+/* Every thread the program starts registers before its start routine runs,
+ * and the argument stays reachable until then (bdwgc's GC_pthread_create). */
+GC_API int pthread_create(pthread_t *th, const pthread_attr_t *attr, void *(*fn)(void *), void *arg)
+{
+    pthread_create_fn create = real_pthread_create();
+    struct thread_start *st = malloc(sizeof *st);
+    if (!st)
+        return EAGAIN;
+    st->fn = fn;
+    st->arg = arg;
+    gc_add_roots(&st->arg, sizeof st->arg);
+    int e = create(th, attr, thread_trampoline, st);
+    if (e != 0) {
+        gc_remove_roots(&st->arg, sizeof st->arg);
+        free(st);
+    }
+    return e;
+}
+
 /* Start one of the library's own threads, detached, with the program's
  * signals blocked (they are not its business) except the faults the mprotect
  * backend handles and, if stoppable (registered), the stop signal. */
@@ -332,7 +394,7 @@ bool thread_start_internal_arg(void *(*fn)(void *), void *arg, bool stoppable)
     sigdelset(&all, SIGSEGV);
     sigdelset(&all, SIGBUS);
     pthread_sigmask(SIG_BLOCK, &all, &old);
-    bool ok = pthread_create(&th, &attr, fn, arg) == 0;
+    bool ok = real_pthread_create()(&th, &attr, fn, arg) == 0;
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     pthread_attr_destroy(&attr);
     return ok;

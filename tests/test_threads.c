@@ -14,6 +14,12 @@
  *               times (from main and from another thread); each child checks
  *               a structure built before, builds a new one, collects, checks
  *               both and the exact statistics, and exits 0 within 30 s
+ *   start_arg   3000 threads, 50 at a time, each given the only reference to a
+ *               checked object as its start argument; each sleeps 5 ms before
+ *               it reads the object, while another thread collects and churns
+ *               garbage of the object's size: every object arrives intact
+ *               (pthread_create registers the child before its start routine,
+ *               and the argument is a root until then)
  *
  * TRICOLOR_THREADS_SECONDS sets the length of concurrent and churn (default 4).
  */
@@ -308,6 +314,68 @@ static void test_churn(void)
 /* fork                                                                      */
 /* ------------------------------------------------------------------------ */
 
+enum { SA_WORDS = 8, SA_THREADS = 3000, SA_BATCH = 50 };
+static atomic_long g_sa_ok, g_sa_bad;
+
+static void *sa_collector(void *arg)
+{
+    (void)arg;
+    while (!atomic_load(&g_stop)) {
+        tc_churn(SA_WORDS * sizeof(uint64_t), 2000);
+        gc_collect();
+        atomic_fetch_add(&g_collects, 1);
+    }
+    return NULL;
+}
+
+static void *sa_child(void *arg)
+{
+    tc_sleep_ms(5);
+    const uint64_t *p = arg;
+    int ok = 1;
+    for (int i = 1; i < SA_WORDS; i++)
+        ok &= p[i] == tc_mix(p[0] + (uint64_t)i);
+    atomic_fetch_add(ok ? &g_sa_ok : &g_sa_bad, 1);
+    return NULL;
+}
+
+/* The object exists only in the argument once this returns. */
+TC_NOINLINE static int sa_start(pthread_t *t, uint64_t key)
+{
+    uint64_t *p = gc_alloc(SA_WORDS * sizeof(uint64_t));
+    TC_CHECK(p != NULL, "gc_alloc");
+    p[0] = key;
+    for (int i = 1; i < SA_WORDS; i++)
+        p[i] = tc_mix(key + (uint64_t)i);
+    return pthread_create(t, NULL, sa_child, p);
+}
+
+static void test_start_arg(void)
+{
+    atomic_store(&g_stop, 0);
+    atomic_store(&g_collects, 0);
+    pthread_t c = tc_thread(sa_collector, NULL);
+    for (int done = 0; done < SA_THREADS; done += SA_BATCH) {
+        pthread_t t[SA_BATCH];
+        for (int i = 0; i < SA_BATCH; i++) {
+            int e = sa_start(&t[i], (uint64_t)(done + i) * 1000003u);
+            TC_CHECK(e == 0, "pthread_create: %s", strerror(e));
+        }
+        tc_clear_stack();
+        for (int i = 0; i < SA_BATCH; i++)
+            tc_join(t[i]);
+    }
+    atomic_store(&g_stop, 1);
+    tc_join(c);
+    printf("     start_arg: %ld of %d arrived intact, %ld damaged, %ld collections meanwhile\n", (long)g_sa_ok,
+           SA_THREADS, (long)g_sa_bad, (long)g_collects);
+    TC_CHECK(g_sa_bad == 0 && g_sa_ok == SA_THREADS,
+             "%ld of %d start arguments arrived damaged (freed while the thread started)", (long)g_sa_bad, SA_THREADS);
+    TC_CHECK(g_collects >= 3, "only %ld collections ran while the threads started", (long)g_collects);
+}
+
+/* ------------------------------------------------------------------------ */
+
 static struct lnode *volatile g_static;
 static size_t g_static_n = 100000;
 static uint64_t g_static_sum;
@@ -391,6 +459,7 @@ int main(int argc, char **argv)
         {"concurrent", test_concurrent},
         {"churn", test_churn},
         {"fork", test_fork},
+        {"start_arg", test_start_arg},
     };
     return tc_main(argc, argv, tests, TC_NTESTS(tests));
 }
