@@ -564,9 +564,8 @@ void gc_assist(gc_thread_t *t)
     if (debt <= 0 || t->internal)
         return;
     if (!atomic_load_explicit(&assists_on, memory_order_relaxed)) {
-        if (!gc_marking())
-            return;
-        wait_for_assists(); /* tracking is being armed */
+        if (gc_marking())
+            wait_for_assists(); /* tracking is being armed */
         if (!atomic_load_explicit(&assists_on, memory_order_relaxed))
             return;
     }

@@ -216,7 +216,7 @@ static void test_threads(void)
     tc_run_self(&c, args, env, 120);
     TC_CHECK(WIFEXITED(c.status) && WEXITSTATUS(c.status) == 0, "child threads %s:\n%s", tc_status_str(c.status),
              c.err);
-    long prev_goal = -1, worst_end = 0, worst_goal = 0;
+    long prev_goal = -1, worst_end = 0, worst_goal = 1;
     unsigned cycles = 0;
     char *save = NULL;
     for (char *line = strtok_r(c.err, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
@@ -229,12 +229,12 @@ static void test_threads(void)
          * heap is built: their overshoot is the runway's first guess. */
         if (prev_goal >= 16 && !strstr(line, "(forced)")) {
             cycles++;
-            if ((double)end / (double)prev_goal > (double)worst_end / (double)(worst_goal ? worst_goal : 1)) {
+            if (end * worst_goal > worst_end * prev_goal) {
                 worst_end = end;
                 worst_goal = prev_goal;
             }
-            TC_CHECK(end * 2 <= prev_goal * 3 + 16, "gc %ld: the heap reached %ld MB by mark end, its goal was %ld MB:\n  %s",
-                     n, end, prev_goal, line);
+            TC_CHECK(end * 2 <= prev_goal * 3 + 16,
+                     "gc %ld: the heap reached %ld MB by mark end, its goal was %ld MB:\n  %s", n, end, prev_goal, line);
         }
         prev_goal = goal;
     }
