@@ -111,11 +111,16 @@
  * it exits.  A thread that holds collected pointers before its first allocation
  * (one it was passed, or read from a global or another object) must call
  * gc_register_thread() first: until it is registered its stack and registers are
- * not roots, and a collection running meanwhile may free what only it holds.  The collector stops threads with a signal (SIGPWR,
- * installed with SA_RESTART); system calls such as nanosleep(2) that the kernel
- * never restarts may return EINTR while a collection runs.  Registering a thread
- * unblocks SIGPWR in it; a registered thread must not block it again (the
- * collector would wait for it, and says so on stderr after 2 s).
+ * not roots, and a collection running meanwhile may free what only it holds.
+ * The collector stops threads with a signal (SIGPWR unless gc_set_stop_signal
+ * or TRICOLOR_STOP_SIGNAL says otherwise, installed with SA_RESTART); system
+ * calls such as nanosleep(2) that the kernel never restarts may return EINTR
+ * while a collection runs.  pthread_sigmask and sigprocmask are wrapped so that
+ * they never block it; a registered thread that blocks it anyway (a raw
+ * rt_sigprocmask) stops the program with a message naming the thread, since
+ * the collector can neither stop nor safely skip it.  A thread blocked in a
+ * long system call can be left alone: gc_do_blocking.  Coroutines and fibers
+ * on stacks of the program's own: gc_set_stack.
  *
  * Platforms: Linux with glibc, x86-64 and aarch64.
  */
@@ -326,6 +331,50 @@ GC_API int gc_register_thread(void);
 
 /* Unregister the calling thread.  Automatic when a registered thread exits. */
 GC_API void gc_unregister_thread(void);
+
+/*
+ * Stacks the collector did not create: coroutines and fibers (makecontext /
+ * swapcontext, a language runtime's own stacks).  A stopped thread's stack is
+ * scanned from its stack pointer up to the top of the stack it runs on:
+ *   - the thread's own stack, or the one declared by gc_set_stack;
+ *   - otherwise the memory around the stack pointer: the collected object
+ *     holding it, else the mapping holding it, up to its end (at most 64 MiB).
+ * While a thread runs elsewhere, its own stack is scanned whole from where it
+ * left it (the frames that switched away are live).  A coroutine that is not
+ * running is not a stack: its stack (and its saved ucontext_t) must be memory
+ * the collector scans - collected memory (gc_alloc), a registered root
+ * (gc_add_roots), a global - or the references held only there are lost.
+ */
+
+/* The stack the calling thread runs on, as the collector sees it: [*lo, *hi),
+ * hi being the end it grows down from.  *lo is NULL when it is not known (a
+ * stack declared with its top only).  Returns 0, or -1 if the thread's stack
+ * cannot be found (it is registered by the call, as gc_register_thread). */
+GC_API int gc_get_stack(void **lo, void **hi);
+
+/* The calling thread runs, from now on, on the stack [lo, hi) (lo NULL: only
+ * the top is known, bdwgc's GC_set_stackbottom).  Call it just before
+ * switching to a coroutine's stack, or just after; gc_set_stack(NULL, NULL)
+ * declares the thread back on its own stack.  Between the call and the switch
+ * both stacks are scanned, so either order is safe. */
+GC_API void gc_set_stack(void *lo, void *hi);
+
+/* Run fn(arg) as a blocked thread (bdwgc's GC_do_blocking), for a long system
+ * call: the collector does not signal the thread, and scans its stack above
+ * this call and the registers it had.  fn must not allocate or touch collected
+ * memory unless through gc_call_active.  Returns fn's value. */
+GC_API void *gc_do_blocking(void *(*fn)(void *), void *arg);
+
+/* Inside gc_do_blocking: run fn(arg) as a running thread again (bdwgc's
+ * GC_call_with_gc_active).  Elsewhere it simply calls fn. */
+GC_API void *gc_call_active(void *(*fn)(void *), void *arg);
+
+/* The signal that stops threads for a collection: SIGPWR by default, or
+ * TRICOLOR_STOP_SIGNAL (a number or a name: "SIGUSR1", "SIGRTMIN+3").  Set it
+ * before the library's first use; returns 0, or -1 with errno EINVAL (not a
+ * usable signal: SIGKILL, SIGSTOP, SIGSEGV, SIGBUS, ...) or EBUSY (too late). */
+GC_API int gc_set_stop_signal(int sig);
+GC_API int gc_stop_signal(void);
 
 /* ------------------------------------------------------------------------ */
 /* Finalizers, cleanups, weak pointers                                       */

@@ -287,6 +287,13 @@ typedef struct gc_thread {
     pthread_t self;
     uintptr_t stack_lo, stack_hi; /* stack bounds */
     uintptr_t stop_sp;            /* lowest live stack address while stopped */
+    uintptr_t alt_lo, alt_hi;     /* the stack declared by gc_set_stack (alt_hi 0: none; alt_lo 0: unknown) */
+    uintptr_t home_sp;            /* where it left its own stack for the declared one, if known */
+    _Atomic uint32_t stop_req;    /* the stw_seq this thread was signalled for, until it stops */
+    _Atomic uint32_t bstate;      /* T_RUNNING, T_BLOCKED (gc_do_blocking), T_HELD (blocked, counted as stopped) */
+    uintptr_t block_sp;           /* the stack pointer of gc_do_blocking, while blocked */
+    pid_t tid;
+    bool is_main;                 /* the process's initial thread: its stack's low end is not all mapped */
     uintptr_t tp;                 /* thread pointer: finds the TLS blocks */
     volatile sig_atomic_t in_alloc;
     volatile sig_atomic_t stop_pending;
@@ -311,7 +318,9 @@ typedef struct gc_thread {
 #define GC_WANT_SCAVENGE 4 /* the heap grew past the memory limit: release scav_need bytes */
 #define GC_WANT_PROFILE 8  /* the allocation is a profile sample: record its stack */
 
-#define GC_STOP_SIGNAL SIGPWR
+enum { T_RUNNING, T_BLOCKED, T_HELD };
+
+INTERNAL extern int gc_stop_sig; /* SIGPWR, TRICOLOR_STOP_SIGNAL or gc_set_stop_signal */
 
 INTERNAL extern __thread gc_thread_t *tls_thread __attribute__((tls_model("initial-exec")));
 INTERNAL extern pthread_mutex_t threads_lock;
@@ -322,6 +331,9 @@ INTERNAL gc_thread_t *thread_register_self(bool internal);
 /* A program thread of the library's whose stack is scanned only below hi
  * (the finalizer thread: see finalize.c). */
 INTERNAL gc_thread_t *thread_register_below(uintptr_t hi);
+/* With the world stopped: t's stack (the one it runs on and its own) from
+ * its stack pointer sp; returns the bytes scanned. */
+INTERNAL uint64_t threads_mark_stack(gc_thread_t *t, uintptr_t sp);
 INTERNAL void threads_mark_pending(void); /* with the world stopped: stacks of threads still registering */
 INTERNAL void threads_init(void);
 INTERNAL void stop_the_world(void);  /* with threads_lock held */

@@ -158,7 +158,6 @@ struct cycle {
  */
 static uintptr_t run_sp; /* gc_run's stack pointer, under gc_lock */
 
-static void mark_self(gc_thread_t *self) { mark_range(run_sp, self->stack_hi); }
 
 static void mark_threads(struct cycle *c)
 {
@@ -174,13 +173,12 @@ static void mark_threads(struct cycle *c)
         if (t != self)
             c->nprog++;
         if (t == self) {
-            mark_self(t);
+            threads_mark_stack(t, run_sp);
+        } else if (atomic_load(&t->bstate) == T_HELD) {
+            /* In gc_do_blocking: its registers are in the frame at block_sp. */
+            c->stack_bytes += threads_mark_stack(t, t->block_sp);
         } else {
-            uintptr_t lo = t->stop_sp;
-            if (lo < t->stack_lo || lo > t->stack_hi)
-                lo = t->stack_lo;
-            c->stack_bytes += t->stack_hi - lo;
-            mark_range(lo, t->stack_hi);
+            c->stack_bytes += threads_mark_stack(t, t->stop_sp);
             mark_range((uintptr_t)t->regs, (uintptr_t)(t->regs + 64));
         }
         roots_mark_tls(t->tp);
@@ -689,7 +687,10 @@ void gc_fork_child(void)
     barrier_fork_child();
     bg_started = false;
     bg_request = false;
+    bool was = concurrent;
     concurrent = writetrack_fork_child() != WT_NONE;
+    if (was && !concurrent && env.gctrace)
+        tc_trace("tricolor: write tracking %s: %s", writetrack_name(), writetrack_reason());
     pacer_set_concurrent(concurrent);
     scavenge_fork_child();
     limiter_fork_child();

@@ -24,7 +24,10 @@
  * (roots_track_globals, after the first pause): pre-cleaning rounds rescan
  * the written pages (roots_rescan_globals), and mark termination rescans only
  * the pages written since, plus the partial pages at each range's ends and
- * any range it does not know (a library loaded meanwhile).
+ * any range it does not know (a library loaded meanwhile).  Every walk over
+ * the globals, the pre-cleaning rescans included, runs inside
+ * dl_iterate_phdr: an object dlclose'd while marking runs is never read after
+ * it was unmapped (bdwgc asks programs to call GC_dlopen for this).
  */
 #include "internal.h"
 
@@ -150,7 +153,7 @@ static void tls_note(size_t modid, size_t size)
 
 /* ---- tracked global ranges ----------------------------------------------- */
 
-enum globals_mode { G_SCAN, G_TRACK, G_FINAL };
+enum globals_mode { G_SCAN, G_TRACK, G_FINAL, G_RESCAN };
 
 typedef struct global_range {
     uintptr_t lo, hi;   /* the range */
@@ -208,6 +211,16 @@ static void global_range(uintptr_t lo, uintptr_t hi, enum globals_mode mode)
             return;
         }
     }
+    if (mode == G_RESCAN) {
+        /* Pre-cleaning: the written pages of a range still loaded. */
+        for (size_t i = 0; i < ngtracked; i++) {
+            global_range_t *g = &gtracked[i];
+            if (g->lo == lo && g->hi == hi &&
+                writetrack_scan(g->tlo, g->thi - g->tlo, scan_written, g) < 0)
+                mark_range(g->tlo, g->thi);
+        }
+        return;
+    }
     if (mode == G_FINAL) {
         for (size_t i = 0; i < ngtracked; i++) {
             global_range_t *g = &gtracked[i];
@@ -233,7 +246,7 @@ static int globals_cb(struct dl_phdr_info *info, size_t size, void *data)
         if (ph->p_type == PT_GNU_RELRO) {
             relro_lo = info->dlpi_addr + ph->p_vaddr;
             relro_hi = relro_lo + ph->p_memsz;
-        } else if (ph->p_type == PT_TLS && ph->p_memsz && info->dlpi_tls_modid) {
+        } else if (ph->p_type == PT_TLS && ph->p_memsz && info->dlpi_tls_modid && mode != G_RESCAN) {
             tls_note(info->dlpi_tls_modid, ph->p_memsz);
         }
     }
@@ -252,7 +265,8 @@ static int globals_cb(struct dl_phdr_info *info, size_t size, void *data)
         } else {
             global_range(lo, hi, mode);
         }
-        globals_bytes += hi - lo;
+        if (mode != G_RESCAN)
+            globals_bytes += hi - lo;
     }
     return 0;
 }
@@ -274,11 +288,15 @@ void roots_track_globals(void)
     walk_globals(writetrack_backend() == WT_UFFD ? G_TRACK : G_SCAN);
 }
 
+/* With the world running, so inside dl_iterate_phdr too: dlclose cannot
+ * unmap an object while the walk holds the loader's lock, and a range whose
+ * object was unloaded since it was tracked is not in the walk. */
 void roots_rescan_globals(void)
 {
-    for (size_t i = 0; i < ngtracked; i++)
-        if (writetrack_scan(gtracked[i].tlo, gtracked[i].thi - gtracked[i].tlo, scan_written, &gtracked[i]) < 0)
-            mark_range(gtracked[i].tlo, gtracked[i].thi);
+    if (!ngtracked)
+        return;
+    enum globals_mode mode = G_RESCAN;
+    dl_iterate_phdr(globals_cb, &mode);
 }
 
 void roots_untrack_globals(void)

@@ -14,13 +14,27 @@
  *
  * Stopping the world (the caller holds threads_lock, so no thread joins or
  * leaves meanwhile): stw_seq becomes odd, every other registered thread gets
- * GC_STOP_SIGNAL, and the collector waits until each has acknowledged.  The
+ * the stop signal (gc_stop_sig), and the collector waits until each has acknowledged.  The
  * handler saves the registers (from the signal context) and the stack pointer,
  * acknowledges, and sleeps on a futex until stw_seq changes again.  A thread
  * inside an allocator section (in_alloc) only notes stop_pending and stops at
  * the end of the section, in leave_alloc: so no thread is ever stopped with
  * its cache or an allocator lock mid-update.  The handler is installed with
- * SA_RESTART, and touches nothing but async-signal-safe state.
+ * SA_RESTART, and touches nothing but async-signal-safe state.  It stops only
+ * when this stop asked it to (stop_req): a stray signal adds no ack.  A thread
+ * that keeps the signal blocked is named and the program stopped
+ * (check_unstopped); pthread_sigmask and sigprocmask are wrapped so that a
+ * program cannot block it by accident.
+ *
+ * Blocked threads (gc_do_blocking): bstate goes T_RUNNING -> T_BLOCKED with
+ * the stack pointer recorded.  A stop takes T_BLOCKED -> T_HELD instead of
+ * signalling, and start_the_world gives it back; a thread leaving the
+ * blocked state waits while it is T_HELD.  The CAS on one word decides which
+ * side won, so a thread is either signalled or held, never both.
+ *
+ * Stacks (threads_mark_stack): a thread may run on a stack of the program's
+ * (a coroutine), declared with gc_set_stack or not; its own stack then holds
+ * the frames that switched away, and is scanned too.
  *
  * fork: the atfork handlers take every lock of the library in order (gc_lock,
  * threads_lock, central, heap, metadata) so the child gets a consistent heap;
@@ -30,8 +44,10 @@
 
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/futex.h>
 #include <sched.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -47,6 +63,27 @@ static pthread_key_t thread_key;
 static fixalloc_t thread_alloc;
 static _Atomic uint32_t stw_seq;
 static _Atomic uint32_t stw_acks;
+
+int gc_stop_sig = SIGPWR;
+static int stop_sig_set;       /* by gc_set_stop_signal: the environment does not override it */
+static _Atomic bool threads_ready; /* threads_init ran: too late to change the signal */
+
+/* libc's functions behind the wrappers here. */
+typedef int (*sigmask_fn)(int, const sigset_t *, sigset_t *);
+
+static sigmask_fn real_sym(_Atomic(sigmask_fn) *cache, const char *name)
+{
+    sigmask_fn f = atomic_load_explicit(cache, memory_order_acquire);
+    if (!f) {
+        f = (sigmask_fn)dlsym(RTLD_NEXT, name);
+        if (!f)
+            tc_fatal("cannot find libc's %s: %s", name, dlerror());
+        atomic_store_explicit(cache, f, memory_order_release);
+    }
+    return f;
+}
+
+static _Atomic(sigmask_fn) real_pthread_sigmask, real_sigprocmask;
 
 static long futex(_Atomic uint32_t *addr, int op, uint32_t val)
 {
@@ -106,6 +143,14 @@ static uintptr_t context_sp(const ucontext_t *uc)
 #endif
 }
 
+/* The handler runs on an alternate signal stack (sigaltstack): the stack
+ * pointer to scan from is the interrupted one. */
+static bool sp_on_sigaltstack(void)
+{
+    stack_t ss;
+    return sigaltstack(NULL, &ss) == 0 && (ss.ss_flags & SS_ONSTACK);
+}
+
 /* Park the calling thread until the world restarts. */
 static NOINLINE void suspend_self(gc_thread_t *t, const ucontext_t *uc)
 {
@@ -113,9 +158,10 @@ static NOINLINE void suspend_self(gc_thread_t *t, const ucontext_t *uc)
     __builtin_unwind_init(); /* spill callee-saved registers into this frame */
     save_context(t, uc);
     uintptr_t sp = current_sp();
-    if ((sp < t->stack_lo || sp >= t->stack_hi) && uc)
-        sp = context_sp(uc); /* on an alternate signal stack */
+    if (uc && sp_on_sigaltstack())
+        sp = context_sp(uc);
     t->stop_sp = sp;
+    atomic_store(&t->stop_req, 0);
     atomic_fetch_add(&stw_acks, 1);
     futex(&stw_acks, FUTEX_WAKE, 1);
     while (atomic_load(&stw_seq) == seq)
@@ -128,7 +174,10 @@ static void stop_handler(int sig, siginfo_t *info, void *uc)
     (void)info;
     int saved = errno;
     gc_thread_t *t = tls_thread;
-    if (t && (atomic_load(&stw_seq) & 1)) {
+    /* Only a stop the collector asked of this thread: a stray signal (the
+     * program's own, or a late one) must not add an acknowledgement. */
+    uint32_t seq = atomic_load(&stw_seq);
+    if (t && (seq & 1) && atomic_load(&t->stop_req) == seq) {
         if (t->in_alloc)
             t->stop_pending = 1;
         else
@@ -140,46 +189,102 @@ static void stop_handler(int sig, siginfo_t *info, void *uc)
 void thread_suspend_deferred(gc_thread_t *t)
 {
     t->stop_pending = 0;
-    if (atomic_load(&stw_seq) & 1) {
+    uint32_t seq = atomic_load(&stw_seq);
+    if ((seq & 1) && atomic_load(&t->stop_req) == seq) {
         ucontext_t uc;
         getcontext(&uc);
         suspend_self(t, &uc);
     }
 }
 
+/* Does t block the stop signal (its SigBlk line in /proc)?  Read without
+ * malloc: a stopped thread may hold its lock. */
+static bool blocks_stop_signal(pid_t tid)
+{
+    char path[64], buf[2048];
+    snprintf(path, sizeof path, "/proc/self/task/%d/status", (int)tid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return false;
+    buf[n] = 0;
+    char *p = strstr(buf, "SigBlk:");
+    if (!p)
+        return false;
+    unsigned long long mask = strtoull(p + 7, NULL, 16);
+    return (mask >> (gc_stop_sig - 1)) & 1;
+}
+
+/* A thread that keeps the stop signal blocked can be neither stopped nor
+ * skipped (it may be writing pointers): say which, and stop. */
+static void check_unstopped(int *strikes)
+{
+    uint32_t seq = atomic_load(&stw_seq);
+    bool any = false;
+    for (gc_thread_t *t = thread_list; t; t = t->next) {
+        if (atomic_load(&t->stop_req) != seq || !blocks_stop_signal(t->tid))
+            continue;
+        any = true;
+        if (*strikes < 2)
+            continue;
+        char name[32] = "?";
+        pthread_getname_np(t->self, name, sizeof name);
+        tc_fatal("thread %d (\"%s\") blocks SIG%s, the signal that stops threads for a collection, "
+                 "so it can be neither stopped nor skipped; unblock it (pthread_sigmask never blocks it), "
+                 "or run its blocking call through gc_do_blocking",
+                 (int)t->tid, name, sigabbrev_np(gc_stop_sig));
+    }
+    *strikes = any ? *strikes + 1 : 0;
+}
+
 void stop_the_world(void)
 {
     gc_thread_t *self = tls_thread;
     atomic_store(&stw_acks, 0);
-    atomic_fetch_add(&stw_seq, 1); /* odd: stopping */
+    uint32_t seq = atomic_fetch_add(&stw_seq, 1) + 1; /* odd: stopping */
     uint32_t n = 0;
     for (gc_thread_t *t = thread_list; t; t = t->next) {
         if (t == self)
             continue;
-        int err = pthread_kill(t->self, GC_STOP_SIGNAL);
+        /* A thread blocked in gc_do_blocking stays where it is: it is held
+         * there (it waits at its exit) until start_the_world. */
+        uint32_t b = T_BLOCKED;
+        if (atomic_compare_exchange_strong(&t->bstate, &b, T_HELD))
+            continue;
+        atomic_store(&t->stop_req, seq);
+        int err = pthread_kill(t->self, gc_stop_sig);
         if (err == ESRCH) {
             /* Gone without unregistering (it cannot, normally: the key's
              * destructor runs first).  Its stack is gone too: skip it. */
+            atomic_store(&t->stop_req, 0);
             t->dead = true;
             continue;
         }
         if (err)
-            tc_fatal("cannot stop thread %p: %s", (void *)t->self, strerror(err));
+            tc_fatal("cannot stop thread %d: %s", (int)t->tid, strerror(err));
         n++;
     }
-    uint64_t start = nanotime();
+    uint64_t start = nanotime(), next_check = start + 200 * 1000 * 1000;
     bool warned = false;
+    int strikes = 0;
     for (;;) {
         uint32_t acks = atomic_load(&stw_acks);
         if (acks >= n)
             break;
-        futex_wait_for(&stw_acks, acks, 100 * 1000 * 1000);
-        if (!warned && nanotime() - start > 2000000000u) {
-            /* A registered thread that blocks the stop signal never stops. */
+        futex_wait_for(&stw_acks, acks, 50 * 1000 * 1000);
+        uint64_t now = nanotime();
+        if (now >= next_check) {
+            /* glibc blocks every signal for moments (pthread_create, say):
+             * only a signal blocked at three checks 200 ms apart is a fault. */
+            next_check = now + 200 * 1000 * 1000;
+            check_unstopped(&strikes);
+        }
+        if (!warned && now - start > 2000000000u) {
             warned = true;
-            tc_print("still waiting after 2 s for %u of %u threads to stop; "
-                     "a registered thread must not block SIGPWR",
-                     n - atomic_load(&stw_acks), n);
+            tc_print("still waiting after 2 s for %u of %u threads to stop", n - atomic_load(&stw_acks), n);
         }
     }
 }
@@ -192,6 +297,11 @@ uint64_t start_the_world(void)
      * runs again: not a pause. */
     uint64_t now = nanotime();
     futex(&stw_seq, FUTEX_WAKE, INT32_MAX);
+    for (gc_thread_t *t = thread_list; t; t = t->next) {
+        uint32_t h = T_HELD;
+        if (atomic_compare_exchange_strong(&t->bstate, &h, T_BLOCKED))
+            futex(&t->bstate, FUTEX_WAKE, INT32_MAX);
+    }
     return now;
 }
 
@@ -221,7 +331,7 @@ void threads_mark_pending(void)
 {
     pthread_mutex_lock(&pending_lock);
     for (gc_thread_t *t = pending_list; t; t = t->pending_next) {
-        mark_range(t->stop_sp, t->stack_hi);
+        threads_mark_stack(t, t->stop_sp);
         roots_mark_tls(t->tp);
     }
     pthread_mutex_unlock(&pending_lock);
@@ -258,9 +368,11 @@ NOINLINE gc_thread_t *thread_register_self(bool internal)
     /* A thread that blocks the stop signal could never be stopped. */
     sigset_t stop;
     sigemptyset(&stop);
-    sigaddset(&stop, GC_STOP_SIGNAL);
-    pthread_sigmask(SIG_UNBLOCK, &stop, NULL);
+    sigaddset(&stop, gc_stop_sig);
+    real_sym(&real_pthread_sigmask, "pthread_sigmask")(SIG_UNBLOCK, &stop, NULL);
     t->self = pthread_self();
+    t->tid = (pid_t)syscall(SYS_gettid);
+    t->is_main = t->tid == getpid();
     t->stack_lo = (uintptr_t)addr;
     t->stack_hi = register_stack_hi ? register_stack_hi : (uintptr_t)addr + size;
     t->tp = thread_pointer();
@@ -320,6 +432,308 @@ void gc_unregister_thread(void)
     mark_free_gcwork(t->gcw);
     pool_thread_exit(t);
     fixalloc_free(&thread_alloc, t);
+}
+
+/* ---- stacks ------------------------------------------------------------- */
+
+#define FOREIGN_MAX ((uintptr_t)64 << 20) /* the most scanned of a stack not declared */
+
+static unsigned hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return (unsigned)(c - '0');
+    if (c >= 'a' && c <= 'f')
+        return (unsigned)(c - 'a' + 10);
+    return 0;
+}
+
+/* The readable mapping holding addr, from /proc/self/maps, read without
+ * malloc (a stopped thread may hold its lock). */
+static bool maps_find(uintptr_t addr, uintptr_t *lo, uintptr_t *hi)
+{
+    int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    char buf[4096];
+    uintptr_t a = 0, b = 0;
+    int field = 0;
+    char perm = 0;
+    bool found = false;
+    ssize_t n;
+    while (!found && (n = read(fd, buf, sizeof buf)) > 0) {
+        for (ssize_t i = 0; i < n; i++) {
+            char c = buf[i];
+            if (c == '\n') {
+                if (field >= 3 && perm == 'r' && a <= addr && addr < b) {
+                    found = true;
+                    break;
+                }
+                a = b = 0;
+                field = 0;
+                perm = 0;
+            } else if (field == 0) {
+                if (c == '-')
+                    field = 1;
+                else
+                    a = a * 16 + hexval(c);
+            } else if (field == 1) {
+                if (c == ' ')
+                    field = 2;
+                else
+                    b = b * 16 + hexval(c);
+            } else if (field == 2) {
+                perm = c;
+                field = 3;
+            }
+        }
+    }
+    close(fd);
+    if (found) {
+        *lo = a;
+        *hi = b;
+    }
+    return found;
+}
+
+/* The memory around a stack pointer that is on no stack the collector
+ * knows: the collected object holding it (kept, and scanned from sp), or the
+ * mapping holding it up to its end, at most FOREIGN_MAX. */
+static uintptr_t foreign_top(uintptr_t sp)
+{
+    span_t *s = span_of(sp);
+    if (s) {
+        uintptr_t obj = s->base + (sp - s->base) / s->elemsize * s->elemsize;
+        uintptr_t hold[1] = {obj}; /* the stack's object itself is live */
+        mark_range((uintptr_t)hold, (uintptr_t)(hold + 1));
+        return obj + s->elemsize;
+    }
+    uintptr_t lo, hi;
+    if (!maps_find(sp, &lo, &hi))
+        return sp;
+    return hi - sp > FOREIGN_MAX ? sp + FOREIGN_MAX : hi;
+}
+
+/* The lowest address of t's own stack that may be read: the initial
+ * thread's stack is mapped only as deep as it has grown. */
+static uintptr_t home_floor(gc_thread_t *t)
+{
+    uintptr_t lo, hi;
+    if (t->is_main && maps_find(t->stack_hi - 1, &lo, &hi) && lo > t->stack_lo)
+        return lo;
+    return t->stack_lo;
+}
+
+uint64_t threads_mark_stack(gc_thread_t *t, uintptr_t sp)
+{
+    uintptr_t hlo = t->stack_lo, hhi = t->stack_hi, alo = t->alt_lo, ahi = t->alt_hi;
+    if (sp >= hlo && sp < hhi) {
+        mark_range(sp, hhi);
+        uint64_t bytes = hhi - sp;
+        if (ahi && alo) {
+            /* Declared, and not switched to yet (or no longer on). */
+            mark_range(alo, ahi);
+            bytes += ahi - alo;
+        }
+        return bytes;
+    }
+    uint64_t bytes = 0;
+    bool on_alt = ahi && sp < ahi && (alo ? sp >= alo : ahi - sp <= FOREIGN_MAX);
+    uintptr_t top = on_alt ? ahi : foreign_top(sp);
+    if (sp < top) {
+        mark_range(sp, top);
+        bytes += top - sp;
+    }
+    if (!on_alt && ahi && alo) {
+        mark_range(alo, ahi);
+        bytes += ahi - alo;
+    }
+    /* Its own stack, left for another: whole from where it was left. */
+    uintptr_t from = home_floor(t);
+    if (t->home_sp >= hlo && t->home_sp < hhi) {
+        uintptr_t near = t->home_sp - STACK_WIPE_BYTES; /* the switching call's frame */
+        uintptr_t floor = t->is_main ? t->home_sp & ~(uintptr_t)(getpagesize() - 1) : hlo;
+        from = near > floor && near < t->home_sp ? near : floor;
+    }
+    mark_range(from, hhi);
+    return bytes + (hhi - from);
+}
+
+int gc_get_stack(void **lo, void **hi)
+{
+    gc_thread_t *t = current_thread();
+    if (!t)
+        return -1;
+    if (t->alt_hi) {
+        *lo = (void *)t->alt_lo;
+        *hi = (void *)t->alt_hi;
+    } else {
+        *lo = (void *)t->stack_lo;
+        *hi = (void *)t->stack_hi;
+    }
+    return 0;
+}
+
+void gc_set_stack(void *lo, void *hi)
+{
+    gc_thread_t *t = current_thread();
+    if (!t)
+        return;
+    uintptr_t l = (uintptr_t)lo, h = (uintptr_t)hi;
+    if (h && l >= h)
+        tc_fatal("gc_set_stack(%p, %p): not a stack", lo, hi);
+    uintptr_t sp = current_sp();
+    enter_alloc(t); /* the three words change together: no stop in between */
+    if (!h || (l == t->stack_lo && h == t->stack_hi)) {
+        t->alt_lo = t->alt_hi = t->home_sp = 0;
+    } else {
+        if (sp >= t->stack_lo && sp < t->stack_hi)
+            t->home_sp = sp;
+        t->alt_lo = l;
+        t->alt_hi = h;
+    }
+    leave_alloc(t);
+}
+
+/* ---- blocking ------------------------------------------------------------ */
+
+/* Leave the blocked state: not while the collector holds the thread there. */
+static void block_leave(gc_thread_t *t)
+{
+    for (;;) {
+        uint32_t b = T_BLOCKED;
+        if (atomic_compare_exchange_strong(&t->bstate, &b, T_RUNNING))
+            return;
+        futex(&t->bstate, FUTEX_WAIT, T_HELD);
+    }
+}
+
+NOINLINE void *gc_do_blocking(void *(*fn)(void *), void *arg)
+{
+    __builtin_unwind_init(); /* the caller's registers, into this frame: scanned above block_sp */
+    gc_thread_t *t = current_thread();
+    if (!t || atomic_load(&t->bstate) != T_RUNNING || t->in_alloc)
+        return fn(arg);
+    t->block_sp = current_sp();
+    atomic_store(&t->bstate, T_BLOCKED);
+    void *r = fn(arg);
+    block_leave(t);
+    return r;
+}
+
+NOINLINE void *gc_call_active(void *(*fn)(void *), void *arg)
+{
+    __builtin_unwind_init();
+    gc_thread_t *t = tls_thread;
+    if (!t || atomic_load(&t->bstate) == T_RUNNING)
+        return fn(arg);
+    uintptr_t sp = t->block_sp;
+    block_leave(t);
+    void *r = fn(arg);
+    /* Blocked again, with this frame's registers scanned too. */
+    t->block_sp = current_sp() < sp ? current_sp() : sp;
+    atomic_store(&t->bstate, T_BLOCKED);
+    return r;
+}
+
+/* ---- the stop signal ----------------------------------------------------- */
+
+static bool stop_signal_ok(int sig)
+{
+    switch (sig) {
+    case SIGKILL: case SIGSTOP: case SIGSEGV: case SIGBUS: case SIGILL: case SIGFPE: case SIGABRT: case SIGTRAP:
+        return false;
+    default:
+        /* 32 and 33 are glibc's own (cancellation, setxid). */
+        return sig > 0 && sig < NSIG && (sig < 32 || sig >= SIGRTMIN);
+    }
+}
+
+int gc_set_stop_signal(int sig)
+{
+    if (!stop_signal_ok(sig)) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (atomic_load(&threads_ready)) {
+        if (sig == gc_stop_sig)
+            return 0;
+        errno = EBUSY;
+        return -1;
+    }
+    gc_stop_sig = sig;
+    stop_sig_set = 1;
+    return 0;
+}
+
+int gc_stop_signal(void)
+{
+    gc_init_once();
+    return gc_stop_sig;
+}
+
+/* "SIGUSR1", "USR1", "10", "SIGRTMIN+3", "RTMAX-1"; 0 if none of these. */
+static int parse_signal(const char *s)
+{
+    if (!strncmp(s, "SIG", 3))
+        s += 3;
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (end != s && !*end)
+        return (int)v;
+    for (int base = 0; base < 2; base++) {
+        const char *name = base ? "RTMAX" : "RTMIN";
+        size_t len = strlen(name);
+        if (strncmp(s, name, len))
+            continue;
+        long off = s[len] ? strtol(s + len, &end, 10) : 0;
+        if (s[len] && *end)
+            return 0;
+        return (int)((base ? SIGRTMAX : SIGRTMIN) + off);
+    }
+    for (int i = 1; i < NSIG; i++) {
+        const char *a = sigabbrev_np(i);
+        if (a && !strcmp(a, s))
+            return i;
+    }
+    return 0;
+}
+
+static void stop_signal_from_env(void)
+{
+    const char *s = getenv("TRICOLOR_STOP_SIGNAL");
+    if (stop_sig_set || !s || !*s)
+        return;
+    int sig = parse_signal(s);
+    if (stop_signal_ok(sig))
+        gc_stop_sig = sig;
+    else
+        tc_print("TRICOLOR_STOP_SIGNAL=%s is not a signal the collector can use; using SIG%s", s,
+                 sigabbrev_np(gc_stop_sig));
+}
+
+/* ---- pthread_sigmask, sigprocmask ---------------------------------------- */
+
+
+/* Never block the stop signal (bdwgc's GC_pthread_sigmask): a thread that
+ * cannot be stopped stops every collection. */
+static int sigmask_call(sigmask_fn f, int how, const sigset_t *set, sigset_t *old)
+{
+    if (set && how != SIG_UNBLOCK && sigismember(set, gc_stop_sig) == 1) {
+        sigset_t s = *set;
+        sigdelset(&s, gc_stop_sig);
+        return f(how, &s, old);
+    }
+    return f(how, set, old);
+}
+
+GC_API int pthread_sigmask(int how, const sigset_t *set, sigset_t *old)
+{
+    return sigmask_call(real_sym(&real_pthread_sigmask, "pthread_sigmask"), how, set, old);
+}
+
+GC_API int sigprocmask(int how, const sigset_t *set, sigset_t *old)
+{
+    return sigmask_call(real_sym(&real_sigprocmask, "sigprocmask"), how, set, old);
 }
 
 /* ---- pthread_create ------------------------------------------------------ */
@@ -390,12 +804,13 @@ bool thread_start_internal_arg(void *(*fn)(void *), void *arg, bool stoppable)
     sigset_t all, old;
     sigfillset(&all);
     if (stoppable)
-        sigdelset(&all, GC_STOP_SIGNAL);
+        sigdelset(&all, gc_stop_sig);
     sigdelset(&all, SIGSEGV);
     sigdelset(&all, SIGBUS);
-    pthread_sigmask(SIG_BLOCK, &all, &old);
+    sigmask_fn mask = real_sym(&real_pthread_sigmask, "pthread_sigmask");
+    mask(SIG_BLOCK, &all, &old);
     bool ok = real_pthread_create()(&th, &attr, fn, arg) == 0;
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    mask(SIG_SETMASK, &old, NULL);
     pthread_attr_destroy(&attr);
     return ok;
 }
@@ -498,7 +913,9 @@ void threads_init(void)
     sigdelset(&sa.sa_mask, SIGBUS);
     sigdelset(&sa.sa_mask, SIGILL);
     sigdelset(&sa.sa_mask, SIGFPE);
-    if (sigaction(GC_STOP_SIGNAL, &sa, NULL))
+    stop_signal_from_env();
+    if (sigaction(gc_stop_sig, &sa, NULL))
         tc_fatal("cannot install the stop signal handler: %s", strerror(errno));
+    atomic_store(&threads_ready, true);
     pthread_atfork(fork_prepare, fork_parent, fork_child);
 }

@@ -903,10 +903,11 @@ static bool uffd_register_all(void)
 /* In a fork child.  The kernel does not carry userfaultfd registration into a
  * child (nor the write-protect bits: everything reads as written), and the
  * inherited descriptors speak for the parent.  Open a new userfaultfd and
- * register the recorded arenas again; failing that, fall back to mprotect,
- * whose dirty bits the uffd backend left set (every unit reads as written,
- * which is what the child's memory is).  The mprotect backend is inherited
- * whole: the handler, the protections, the bitmaps. */
+ * register the recorded arenas again; failing that, mark with the world
+ * stopped.  Never mprotect: a program that chose (or got) userfaultfd may
+ * read(2) into the heap, which would fail with EFAULT under mprotect.  The
+ * mprotect backend is inherited whole: the handler, the protections, the
+ * bitmaps. */
 enum writetrack_backend writetrack_fork_child(void)
 {
     pthread_mutex_init(&wt_lock, NULL);
@@ -924,9 +925,10 @@ enum writetrack_backend writetrack_fork_child(void)
         close(pagemap_fd);
         uffd = pagemap_fd = -1;
     }
-    backend = mp_open(false) ? WT_MPROTECT : WT_NONE;
-    snprintf(reason_buf, sizeof reason_buf, "%s (fork child; %s)", backend == WT_MPROTECT ? "mprotect" : "none",
-             why);
+    backend = WT_NONE;
+    char was[160];
+    snprintf(was, sizeof was, "%s", why); /* (why may be reason_buf) */
+    snprintf(reason_buf, sizeof reason_buf, "marking with the world stopped in this fork child (%s)", was);
     reason = reason_buf;
     return backend;
 }
