@@ -99,6 +99,7 @@
  *                             (gc_set_profile_rate; 0 off, 1 every allocation)
  *   GODEBUG=memprofileseed=N  the profile sampler's random seed: the same
  *                             samples on every run of a deterministic program
+ *   TRICOLOR_STOP_SIGNAL=SIG  the signal that stops threads (gc_set_stop_signal)
  *   TRICOLOR_HEAPPROFILE=path write a heap profile to path when the program exits
  *                             (gperftools' HEAPPROFILE); "%p" in path becomes the
  *                             process id, so forked children write their own
@@ -347,9 +348,11 @@ GC_API void gc_unregister_thread(void);
  */
 
 /* The stack the calling thread runs on, as the collector sees it: [*lo, *hi),
- * hi being the end it grows down from.  *lo is NULL when it is not known (a
- * stack declared with its top only).  Returns 0, or -1 if the thread's stack
- * cannot be found (it is registered by the call, as gc_register_thread). */
+ * hi being the end it grows down from.  That is the stack declared by
+ * gc_set_stack, if any (*lo NULL when only its top was given); else the
+ * thread's own stack; else, on a stack not declared, the memory the collector
+ * scans around the stack pointer (above).  Returns 0, or -1 if the thread's
+ * stack cannot be found (it is registered by the call, as gc_register_thread). */
 GC_API int gc_get_stack(void **lo, void **hi);
 
 /* The calling thread runs, from now on, on the stack [lo, hi) (lo NULL: only
@@ -370,9 +373,14 @@ GC_API void *gc_do_blocking(void *(*fn)(void *), void *arg);
 GC_API void *gc_call_active(void *(*fn)(void *), void *arg);
 
 /* The signal that stops threads for a collection: SIGPWR by default, or
- * TRICOLOR_STOP_SIGNAL (a number or a name: "SIGUSR1", "SIGRTMIN+3").  Set it
- * before the library's first use; returns 0, or -1 with errno EINVAL (not a
- * usable signal: SIGKILL, SIGSTOP, SIGSEGV, SIGBUS, ...) or EBUSY (too late). */
+ * TRICOLOR_STOP_SIGNAL (a number or a name: "SIGUSR1", "SIGRTMIN+3"), or the
+ * one given here, which wins over the variable.  Set it before the library's
+ * first use (gc_stop_signal is a use; a refused call is not, nor is the
+ * pthread_sigmask wrapper); returns 0, or -1 with errno EINVAL (not a usable
+ * signal: SIGKILL, SIGSTOP, SIGSEGV, SIGBUS, ...) or EBUSY (too late).  With
+ * the mprotect backend the sigmask wrappers keep SIGSEGV and SIGBUS unblocked
+ * too, and each registered thread gets a signal stack (64 KiB) if it has none,
+ * so that a coroutine may run on a collected stack. */
 GC_API int gc_set_stop_signal(int sig);
 GC_API int gc_stop_signal(void);
 

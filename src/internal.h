@@ -294,6 +294,7 @@ typedef struct gc_thread {
     uintptr_t block_sp;           /* the stack pointer of gc_do_blocking, while blocked */
     pid_t tid;
     bool is_main;                 /* the process's initial thread: its stack's low end is not all mapped */
+    void *altstack;               /* the signal stack given to it (mprotect backend), or NULL */
     uintptr_t tp;                 /* thread pointer: finds the TLS blocks */
     volatile sig_atomic_t in_alloc;
     volatile sig_atomic_t stop_pending;

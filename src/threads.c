@@ -49,6 +49,7 @@
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <ucontext.h>
@@ -347,6 +348,40 @@ NOINLINE gc_thread_t *thread_register_below(uintptr_t hi)
     return t;
 }
 
+/*
+ * With the mprotect backend a write fault's handler needs a stack that can
+ * take its frame: a coroutine may run on a collected (so write-protected)
+ * stack, where the kernel could not push the frame and would kill the
+ * process.  A thread without a signal stack of its own gets one.
+ */
+#define ALTSTACK_BYTES (64 << 10)
+
+static void altstack_give(gc_thread_t *t)
+{
+    stack_t old;
+    if (writetrack_backend() != WT_MPROTECT || sigaltstack(NULL, &old) || !(old.ss_flags & SS_DISABLE))
+        return;
+    void *m = mmap(NULL, ALTSTACK_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (m == MAP_FAILED)
+        return;
+    stack_t ss = {.ss_sp = m, .ss_size = ALTSTACK_BYTES, .ss_flags = 0};
+    if (sigaltstack(&ss, NULL)) {
+        munmap(m, ALTSTACK_BYTES);
+        return;
+    }
+    t->altstack = m;
+}
+
+static void altstack_take(gc_thread_t *t)
+{
+    if (!t->altstack)
+        return;
+    stack_t ss = {.ss_flags = SS_DISABLE};
+    if (sigaltstack(&ss, NULL) == 0)
+        munmap(t->altstack, ALTSTACK_BYTES);
+    t->altstack = NULL;
+}
+
 NOINLINE gc_thread_t *thread_register_self(bool internal)
 {
     __builtin_unwind_init(); /* the caller's registers, into this frame: see above */
@@ -378,6 +413,7 @@ NOINLINE gc_thread_t *thread_register_self(bool internal)
     t->tp = thread_pointer();
     t->internal = internal;
     cache_init_empty(&t->cache);
+    altstack_give(t);
     tls_thread = t;
     pthread_setspecific(thread_key, t);
     t->stop_sp = current_sp();
@@ -429,6 +465,7 @@ void gc_unregister_thread(void)
     tls_thread = NULL;
     pthread_mutex_unlock(&threads_lock);
     pthread_setspecific(thread_key, NULL);
+    altstack_take(t);
     mark_free_gcwork(t->gcw);
     pool_thread_exit(t);
     fixalloc_free(&thread_alloc, t);
@@ -563,6 +600,28 @@ int gc_get_stack(void **lo, void **hi)
     gc_thread_t *t = current_thread();
     if (!t)
         return -1;
+    uintptr_t sp = current_sp(), mlo, mhi;
+    bool home = sp >= t->stack_lo && sp < t->stack_hi;
+    bool alt = t->alt_hi && sp < t->alt_hi && (t->alt_lo ? sp >= t->alt_lo : t->alt_hi - sp <= FOREIGN_MAX);
+    if (!home && !alt) {
+        /* On a stack not declared: what the collector would scan. */
+        gc_thread_t *self = t;
+        enter_alloc(self);
+        span_t *s = span_of(sp);
+        if (s) {
+            uintptr_t obj = s->base + (sp - s->base) / s->elemsize * s->elemsize;
+            *lo = (void *)obj;
+            *hi = (void *)(obj + s->elemsize);
+            leave_alloc(self);
+            return 0;
+        }
+        leave_alloc(self);
+        if (maps_find(sp, &mlo, &mhi)) {
+            *lo = (void *)mlo;
+            *hi = (void *)(mhi - sp > FOREIGN_MAX ? sp + FOREIGN_MAX : mhi);
+            return 0;
+        }
+    }
     if (t->alt_hi) {
         *lo = (void *)t->alt_lo;
         *hi = (void *)t->alt_hi;
@@ -718,9 +777,17 @@ static void stop_signal_from_env(void)
  * cannot be stopped stops every collection. */
 static int sigmask_call(sigmask_fn f, int how, const sigset_t *set, sigset_t *old)
 {
-    if (set && how != SIG_UNBLOCK && sigismember(set, gc_stop_sig) == 1) {
+    /* The mprotect backend's write faults must reach their handler too: a
+     * blocked SIGSEGV on a fault kills the process. */
+    bool faults = writetrack_backend() == WT_MPROTECT;
+    if (set && how != SIG_UNBLOCK &&
+        (sigismember(set, gc_stop_sig) == 1 || (faults && (sigismember(set, SIGSEGV) == 1 || sigismember(set, SIGBUS) == 1)))) {
         sigset_t s = *set;
         sigdelset(&s, gc_stop_sig);
+        if (faults) {
+            sigdelset(&s, SIGSEGV);
+            sigdelset(&s, SIGBUS);
+        }
         return f(how, &s, old);
     }
     return f(how, set, old);
@@ -907,7 +974,7 @@ void threads_init(void)
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
     sa.sa_sigaction = stop_handler;
-    sa.sa_flags = SA_SIGINFO | SA_RESTART;
+    sa.sa_flags = SA_SIGINFO | SA_RESTART | SA_ONSTACK; /* (on a signal stack, if the thread has one) */
     sigfillset(&sa.sa_mask);
     sigdelset(&sa.sa_mask, SIGSEGV);
     sigdelset(&sa.sa_mask, SIGBUS);
