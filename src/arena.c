@@ -189,6 +189,8 @@ uintptr_t arena_grow(size_t bytes, size_t *got)
         atomic_store(&heap_lo_inv, ~base);
     if (base + size > hi)
         atomic_store(&heap_hi_inv, ~(base + size));
+    if (ext_hooks.heap_grown)
+        ext_hooks.heap_grown(heap_min(), heap_max());
     *got = size;
     return base;
 }

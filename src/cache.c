@@ -133,12 +133,13 @@ static NOINLINE void *alloc_small_slow(gc_thread_t *t, unsigned spc)
     return p;
 }
 
-static void *large_alloc(gc_thread_t *t, size_t size, int noscan)
+static void *large_alloc(gc_thread_t *t, size_t size, int noscan, unsigned kind)
 {
     size_t npages = (size + PAGE_SIZE - 1) / PAGE_SIZE;
     span_t *s = heap_alloc_span(npages, span_class_of(0, noscan));
     if (!s)
         return NULL;
+    s->kind = (uint8_t)kind; /* before the object is handed out: no marker has seen it */
     if (s->needzero)
         memset((void *)s->base, 0, s->elemsize);
     s->alloc_count = 1;
@@ -165,8 +166,29 @@ static void *large_alloc(gc_thread_t *t, size_t size, int noscan)
 static NOINLINE void *alloc_large(gc_thread_t *t, size_t size, int noscan)
 {
     slow_enter(t);
-    void *p = large_alloc(t, size, noscan);
+    void *p = large_alloc(t, size, noscan, 0);
     slow_leave(t);
+    return p;
+}
+
+static NOINLINE void after_alloc_slow(gc_thread_t *t, void *p, uintptr_t ra);
+
+void *alloc_kind(size_t size, unsigned kind)
+{
+    gc_thread_t *t = current_thread();
+    if (!t || size > MAX_ALLOC_SIZE) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    enter_alloc(t);
+    slow_enter(t);
+    void *p = large_alloc(t, size ? size : 1, 0, kind);
+    slow_leave(t);
+    leave_alloc(t);
+    if (unlikely(t->gc_wanted))
+        after_alloc_slow(t, p, (uintptr_t)__builtin_return_address(0));
+    if (!p)
+        errno = ENOMEM;
     return p;
 }
 

@@ -190,6 +190,7 @@ span_t *heap_alloc_span(size_t npages, unsigned spanclass)
         return NULL;
     }
     s->spanclass = (uint8_t)spanclass;
+    s->kind = 0;
     s->nelems = (uint16_t)nelems;
     s->elemsize = cls ? class_size[cls] : npages * PAGE_SIZE;
     s->divmul = class_divmul[cls];

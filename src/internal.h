@@ -124,6 +124,7 @@ typedef struct span {
     uint8_t needzero; /* slots may hold old bytes: zero them on allocation */
     uint8_t incache;  /* owned by a thread cache (on no list) */
     uint8_t black;    /* taken by a cache while marking: allocate black (span_take) */
+    uint8_t kind;     /* a client kind's object (bdwgc layer), scanned by ext_hooks.scan_object; 0: none */
     uintptr_t *_Atomic shadow; /* a large object's words as last scanned, while marking (mark.c) */
     _Atomic uint32_t sweepgen; /* see sweep.c */
     uint64_t alloc_cache;      /* inverted alloc bits from freeindex on */
@@ -292,6 +293,7 @@ typedef struct gc_thread {
     _Atomic uint32_t stop_req;    /* the stw_seq this thread was signalled for, until it stops */
     _Atomic uint32_t bstate;      /* T_RUNNING, T_BLOCKED (gc_do_blocking), T_HELD (blocked, counted as stopped) */
     uintptr_t block_sp;           /* the stack pointer of gc_do_blocking, while blocked */
+    _Atomic uint32_t suspend_req; /* thread_suspend asked it to park until thread_resume */
     pid_t tid;
     bool is_main;                 /* the process's initial thread: its stack's low end is not all mapped */
     void *altstack;               /* the signal stack given to it (mprotect backend), or NULL */
@@ -812,6 +814,50 @@ INTERNAL void pprof_init(void); /* TRICOLOR_HEAPPROFILE: the profile at exit */
 /* ---- errors ------------------------------------------------------------ */
 
 INTERNAL __attribute__((noreturn, format(printf, 1, 2))) void tc_fatal(const char *fmt, ...);
+
+/*
+ * Hooks for the bdwgc layer (src/bdwgc/, only in libgc.so.1); each NULL
+ * otherwise.  They run client code (bdwgc's callbacks) at fixed points:
+ *   extra_roots  with the world stopped, whenever thread stacks are marked
+ *                (GC_push_other_roots: it may call mark_range)
+ *   mark_done    mark termination, world stopped, mark bits final and the
+ *                sweep not begun (disappearing links)
+ *   cycle_start  a collection begins, gc_lock held (GC_start_callback)
+ *   heap_grown   the heap's bounds widened (the plausible-address variables)
+ */
+struct ext_hooks {
+    void (*extra_roots)(void);
+    void (*mark_done)(void);
+    void (*cycle_start)(void);
+    void (*heap_grown)(uintptr_t lo, uintptr_t hi);
+    /* Client kinds (objects from alloc_kind): scan_object marks what the
+     * object at base holds (through mark_push_ptr / mark_push_range), only
+     * ever with the world stopped, since a mark procedure may read memory
+     * the program changes or unmaps; kind_roots(final) runs every client
+     * object's procedure in the first pause (final false: all known ones)
+     * and the final pause (true: the marked ones). */
+    void (*scan_object)(uintptr_t base, size_t size, unsigned kind);
+    void (*kind_roots)(bool final);
+};
+/* A zeroed object of size bytes, of client kind kind (1..255), alone in its
+ * span; NULL with ENOMEM. */
+INTERNAL void *alloc_kind(size_t size, unsigned kind);
+/* Inside scan_object or kind_roots: mark the object holding v / scan a range,
+ * into the calling marker's work.  mark_scan_kind runs scan_object on a
+ * client object now (world stopped). */
+INTERNAL void mark_kind_ptr(uintptr_t v);
+INTERNAL void mark_kind_range(uintptr_t lo, uintptr_t hi);
+INTERNAL bool threads_world_stopped(void); /* between stop_the_world and start_the_world */
+/* Park another registered thread until thread_resume (bdwgc's
+ * GC_suspend_thread): it counts as blocked meanwhile.  False if th is not a
+ * registered thread other than the caller. */
+INTERNAL bool thread_suspend(pthread_t th);
+INTERNAL void thread_resume(pthread_t th);
+INTERNAL bool thread_is_suspended(pthread_t th);
+INTERNAL void mark_scan_kind(uintptr_t base);
+INTERNAL bool mark_set_bit(uintptr_t p); /* mark p's object without scanning it; false if not an object */
+INTERNAL extern struct ext_hooks ext_hooks;
+INTERNAL extern _Atomic uint64_t last_marked_bytes; /* the last cycle's marked bytes: heap_live's start after it */
 INTERNAL __attribute__((format(printf, 1, 2))) void tc_print(const char *fmt, ...);
 INTERNAL __attribute__((format(printf, 1, 2))) void tc_trace(const char *fmt, ...); /* no prefix */
 

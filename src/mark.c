@@ -86,6 +86,7 @@ typedef struct gcwork {
 /* Queue entries are word-aligned ranges; the low bits tag special ones. */
 #define RESCAN_TAG ((uintptr_t)1) /* rescan the marked objects in a written range */
 #define SHADOW_TAG ((uintptr_t)2) /* a large object: scan it recording its shadow */
+#define KIND_TAG ((uintptr_t)3)   /* a client kind's object: ext_hooks.scan_object, world stopped */
 #define TAGS ((uintptr_t)3)
 
 _Atomic int gc_phase;
@@ -305,6 +306,10 @@ static inline void mark_ptr(gcwork_t *w, uintptr_t v)
     if (span_noscan(s))
         return;
     uintptr_t base = s->base + idx * s->elemsize;
+    if (unlikely(s->kind)) {
+        push(w, base | KIND_TAG, base + s->elemsize);
+        return;
+    }
     if (unlikely(span_sizeclass(s) == 0) && atomic_load_explicit(&shadows_on, memory_order_relaxed))
         base |= SHADOW_TAG;
     push(w, base, (base & ~TAGS) + s->elemsize);
@@ -500,6 +505,56 @@ void mark_push_rescan(uintptr_t lo, uintptr_t hi)
  * object, or a pointer stored into it then, while it was still reachable,
  * would be missed if it dies before the cycle ends.
  */
+/*
+ * Client kinds (the bdwgc layer's mark procedures).  A procedure may read
+ * memory the program changes or unmaps (Guile's VM stacks), so it runs only
+ * with the world stopped: popped while the world runs, an object is left to
+ * the final pause, which runs every marked one's procedure (kind_roots).
+ * kind_w is the work the procedure's pushes go to.
+ */
+static __thread gcwork_t *kind_w;
+
+
+static void scan_kind(gcwork_t *w, uintptr_t base)
+{
+    if (!threads_world_stopped() || !ext_hooks.scan_object)
+        return;
+    span_t *s = span_of(base);
+    if (!s)
+        return;
+    gcwork_t *saved = kind_w;
+    kind_w = w;
+    ext_hooks.scan_object(base, s->elemsize, s->kind);
+    kind_w = saved;
+}
+
+void mark_scan_kind(uintptr_t base) { scan_kind(kind_w ? kind_w : &gcw, base); }
+
+void mark_kind_ptr(uintptr_t v)
+{
+    uintptr_t lo = heap_min();
+    if (v - lo < heap_max() - lo)
+        mark_ptr(kind_w ? kind_w : &gcw, v);
+}
+
+void mark_kind_range(uintptr_t lo, uintptr_t hi)
+{
+    lo = round_up(lo, sizeof(uintptr_t));
+    hi &= ~(uintptr_t)(sizeof(uintptr_t) - 1);
+    if (lo < hi)
+        scan_block(kind_w ? kind_w : &gcw, lo, hi);
+}
+
+bool mark_set_bit(uintptr_t p)
+{
+    span_t *s = span_of(p);
+    if (!s)
+        return false;
+    unsigned idx = span_obj_index(s, p);
+    __atomic_fetch_or(&s->mark_bits[idx / 64], (uint64_t)1 << (idx % 64), __ATOMIC_RELAXED);
+    return true;
+}
+
 static NOINLINE void rescan_finalized(gcwork_t *w, span_t *s, uintptr_t lo, uintptr_t hi)
 {
     unsigned first = span_obj_index(s, lo), last = span_obj_index(s, hi - 1);
@@ -517,6 +572,8 @@ static NOINLINE void rescan_finalized(gcwork_t *w, span_t *s, uintptr_t lo, uint
 static void rescan_region(gcwork_t *w, uintptr_t lo, uintptr_t hi)
 {
     span_t *s = arena_of(lo)->spans[(lo >> PAGE_SHIFT) % PAGES_PER_ARENA];
+    if (unlikely(s->kind))
+        return; /* the final pause runs its procedure again (kind_roots) */
     if (unlikely(atomic_load_explicit(&s->nfinal, memory_order_relaxed)))
         rescan_finalized(w, s, lo, hi);
     if (span_sizeclass(s) == 0) {
@@ -647,6 +704,11 @@ static uint64_t drain(gcwork_t *w, uint64_t budget, bool parallel)
         while (n < PREFETCH_RING && done + queued < budget && pop(w, &start, &end)) {
             if (start & TAGS) {
                 uintptr_t tag = start & TAGS, a = start & ~TAGS;
+                if (tag == KIND_TAG) {
+                    scan_kind(w, a);
+                    done += end - a;
+                    continue;
+                }
                 if (end - a > chunk) {
                     push(w, (a + chunk) | tag, end);
                     end = a + chunk;

@@ -157,6 +157,8 @@ struct cycle {
  * those alive.
  */
 static uintptr_t run_sp; /* gc_run's stack pointer, under gc_lock */
+struct ext_hooks ext_hooks;
+_Atomic uint64_t last_marked_bytes;
 
 
 static void mark_threads(struct cycle *c)
@@ -175,8 +177,11 @@ static void mark_threads(struct cycle *c)
         if (t == self) {
             threads_mark_stack(t, run_sp);
         } else if (atomic_load(&t->bstate) == T_HELD) {
-            /* In gc_do_blocking: its registers are in the frame at block_sp. */
+            /* In gc_do_blocking (its registers in the frame at block_sp) or
+             * parked by thread_suspend (its registers saved). */
             c->stack_bytes += threads_mark_stack(t, t->block_sp);
+            if (atomic_load(&t->suspend_req))
+                mark_range((uintptr_t)t->regs, (uintptr_t)(t->regs + 64));
         } else {
             c->stack_bytes += threads_mark_stack(t, t->stop_sp);
             mark_range((uintptr_t)t->regs, (uintptr_t)(t->regs + 64));
@@ -184,6 +189,8 @@ static void mark_threads(struct cycle *c)
         roots_mark_tls(t->tp);
     }
     threads_mark_pending();
+    if (ext_hooks.extra_roots)
+        ext_hooks.extra_roots();
 }
 
 static void flush_caches(void)
@@ -196,6 +203,8 @@ static void flush_caches(void)
 static void finish_mark(struct cycle *c)
 {
     uint64_t black;
+    if (ext_hooks.mark_done)
+        ext_hooks.mark_done();
     special_mark_done();
     profile_next_cycle();
     c->marked = mark_take_marked_bytes(&black);
@@ -204,6 +213,7 @@ static void finish_mark(struct cycle *c)
     uint64_t live = (uint64_t)atomic_load(&heap_live);
     c->heap1 = live;
     atomic_store(&heap_live, (int64_t)c->marked);
+    atomic_store(&last_marked_bytes, c->marked);
     if (c->stw)
         pacer_stw_measured(c->marked, c->drain_ns, c->t1 - c->t0);
     else
@@ -269,6 +279,8 @@ static int cycle_terminate(struct dl_phdr_info *info, size_t size, void *data)
     c->roots_ns = t_roots - t;
     struct rescan r = {0};
     barrier_rescan(&r, true);
+    if (ext_hooks.kind_roots)
+        ext_hooks.kind_roots(true);
     c->final_pages = (uint64_t)r.pages;
     c->final_bytes = r.bytes;
     uint64_t t_rescan = nanotime();
@@ -339,6 +351,8 @@ static void cycle_concurrent(struct cycle *c)
     c->heap0 = (uint64_t)atomic_load(&heap_live);
     atomic_store(&gc_phase, GC_MARK);
     mark_threads(c);
+    if (ext_hooks.kind_roots)
+        ext_hooks.kind_roots(false);
     c->t1 = start_the_world();
     pthread_mutex_unlock(&threads_lock);
 
@@ -467,6 +481,8 @@ static NOINLINE void run(bool forced)
         pthread_mutex_unlock(&gc_lock);
         return;
     }
+    if (ext_hooks.cycle_start)
+        ext_hooks.cycle_start();
     mark_start_helpers();
     struct cycle c = {.forced = forced, .trigger = atomic_load(&heap_trigger)};
     sweep_finish();

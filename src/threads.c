@@ -169,6 +169,25 @@ static NOINLINE void suspend_self(gc_thread_t *t, const ucontext_t *uc)
         futex(&stw_seq, FUTEX_WAIT, seq);
 }
 
+static void block_leave(gc_thread_t *t);
+
+/* Parked by thread_suspend: blocked (so never signalled for a stop) from the
+ * interrupted stack pointer, with the registers saved, until resumed. */
+static NOINLINE void suspended_park(gc_thread_t *t, const ucontext_t *uc)
+{
+    __builtin_unwind_init();
+    save_context(t, uc);
+    uintptr_t sp = current_sp();
+    if (uc && sp_on_sigaltstack())
+        sp = context_sp(uc);
+    t->block_sp = sp;
+    atomic_store(&t->bstate, T_BLOCKED);
+    futex(&t->bstate, FUTEX_WAKE, INT32_MAX);
+    while (atomic_load(&t->suspend_req))
+        futex(&t->suspend_req, FUTEX_WAIT, 1);
+    block_leave(t);
+}
+
 static void stop_handler(int sig, siginfo_t *info, void *uc)
 {
     (void)sig;
@@ -184,6 +203,12 @@ static void stop_handler(int sig, siginfo_t *info, void *uc)
         else
             suspend_self(t, uc);
     }
+    if (t && atomic_load(&t->suspend_req) && atomic_load(&t->bstate) == T_RUNNING) {
+        if (t->in_alloc)
+            t->stop_pending = 1;
+        else
+            suspended_park(t, uc);
+    }
     errno = saved;
 }
 
@@ -196,6 +221,104 @@ void thread_suspend_deferred(gc_thread_t *t)
         getcontext(&uc);
         suspend_self(t, &uc);
     }
+    if (atomic_load(&t->suspend_req) && atomic_load(&t->bstate) == T_RUNNING) {
+        ucontext_t uc;
+        getcontext(&uc);
+        suspended_park(t, &uc);
+    }
+}
+
+static gc_thread_t *thread_find(pthread_t th)
+{
+    for (gc_thread_t *t = thread_list; t; t = t->next)
+        if (pthread_equal(t->self, th) && !t->dead)
+            return t;
+    return NULL;
+}
+
+/* Suspensions of threads not registered (not yet, or no longer): such a
+ * thread parks as soon as it registers; one that has exited stays
+ * "suspended" until resumed, as bdwgc reports it. */
+static pthread_mutex_t susp_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_t *susp_pending;
+static size_t nsusp, susp_cap;
+
+static bool susp_take(pthread_t th, bool remove)
+{
+    bool found = false;
+    pthread_mutex_lock(&susp_lock);
+    for (size_t i = 0; i < nsusp; i++)
+        if (pthread_equal(susp_pending[i], th)) {
+            found = true;
+            if (remove)
+                susp_pending[i] = susp_pending[--nsusp];
+            break;
+        }
+    pthread_mutex_unlock(&susp_lock);
+    return found;
+}
+
+static void susp_add(pthread_t th)
+{
+    if (susp_take(th, false))
+        return;
+    pthread_mutex_lock(&susp_lock);
+    if (nsusp == susp_cap) {
+        size_t cap = susp_cap ? susp_cap * 2 : 16;
+        pthread_t *n = realloc(susp_pending, cap * sizeof *n);
+        if (!n)
+            tc_fatal("thread_suspend: out of memory");
+        susp_pending = n;
+        susp_cap = cap;
+    }
+    susp_pending[nsusp++] = th;
+    pthread_mutex_unlock(&susp_lock);
+}
+
+bool thread_suspend(pthread_t th)
+{
+    gc_thread_t *self = tls_thread;
+    if (self && pthread_equal(th, self->self))
+        return false;
+    pthread_mutex_lock(&threads_lock);
+    gc_thread_t *t = thread_find(th);
+    if (!t) {
+        pthread_mutex_unlock(&threads_lock);
+        susp_add(th);
+        return true;
+    }
+    if (t->internal) {
+        pthread_mutex_unlock(&threads_lock);
+        return false;
+    }
+    bool already = atomic_exchange(&t->suspend_req, 1);
+    if (!already)
+        pthread_kill(t->self, gc_stop_sig);
+    pthread_mutex_unlock(&threads_lock);
+    /* Wait until it parked (it cannot unregister meanwhile: it parks first,
+     * at its next signal delivery, or is parked already). */
+    while (atomic_load(&t->bstate) == T_RUNNING && atomic_load(&t->suspend_req))
+        futex_wait_for(&t->bstate, T_RUNNING, 1000000);
+    return true;
+}
+
+void thread_resume(pthread_t th)
+{
+    susp_take(th, true);
+    pthread_mutex_lock(&threads_lock);
+    gc_thread_t *t = thread_find(th);
+    if (t && atomic_exchange(&t->suspend_req, 0))
+        futex(&t->suspend_req, FUTEX_WAKE, INT32_MAX);
+    pthread_mutex_unlock(&threads_lock);
+}
+
+bool thread_is_suspended(pthread_t th)
+{
+    pthread_mutex_lock(&threads_lock);
+    gc_thread_t *t = thread_find(th);
+    bool r = t ? atomic_load(&t->suspend_req) != 0 : false;
+    pthread_mutex_unlock(&threads_lock);
+    return r || susp_take(th, false);
 }
 
 /* Does t block the stop signal (its SigBlk line in /proc)?  Read without
@@ -289,6 +412,8 @@ void stop_the_world(void)
         }
     }
 }
+
+bool threads_world_stopped(void) { return atomic_load_explicit(&stw_seq, memory_order_relaxed) & 1; }
 
 uint64_t start_the_world(void)
 {
@@ -438,6 +563,12 @@ NOINLINE gc_thread_t *thread_register_self(bool internal)
     thread_list = t;
     nthreads++;
     pthread_mutex_unlock(&threads_lock);
+    if (nsusp && susp_take(t->self, true)) {
+        atomic_store(&t->suspend_req, 1);
+        ucontext_t uc;
+        getcontext(&uc);
+        suspended_park(t, &uc);
+    }
     return t;
 }
 
@@ -661,8 +792,14 @@ static void block_leave(gc_thread_t *t)
     for (;;) {
         uint32_t b = T_BLOCKED;
         if (atomic_compare_exchange_strong(&t->bstate, &b, T_RUNNING))
-            return;
+            break;
         futex(&t->bstate, FUTEX_WAIT, T_HELD);
+    }
+    if (atomic_load(&t->suspend_req)) {
+        /* Suspended (thread_suspend) while it was blocked: park now. */
+        ucontext_t uc;
+        getcontext(&uc);
+        suspended_park(t, &uc);
     }
 }
 
