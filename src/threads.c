@@ -69,6 +69,25 @@ int gc_stop_sig = SIGPWR;
 static int stop_sig_set;       /* by gc_set_stop_signal: the environment does not override it */
 static _Atomic bool threads_ready; /* threads_init ran: too late to change the signal */
 
+/* libc's own function name, behind a wrapper here.  RTLD_NEXT finds it when
+ * this library comes before libc in the lookup order (a program linked with
+ * -ltricolor); libgc.so.1 loaded by a library (Guile's) comes after libc,
+ * where RTLD_NEXT finds nothing: then ask libc itself. */
+static void *libc_sym(const char *name)
+{
+    void *f = dlsym(RTLD_NEXT, name);
+    if (!f) {
+        void *libc = dlopen("libc.so.6", RTLD_NOW | RTLD_NOLOAD);
+        if (libc) {
+            f = dlsym(libc, name);
+            dlclose(libc);
+        }
+    }
+    if (!f)
+        tc_fatal("cannot find libc's %s: %s", name, dlerror());
+    return f;
+}
+
 /* libc's functions behind the wrappers here. */
 typedef int (*sigmask_fn)(int, const sigset_t *, sigset_t *);
 
@@ -76,9 +95,7 @@ static sigmask_fn real_sym(_Atomic(sigmask_fn) *cache, const char *name)
 {
     sigmask_fn f = atomic_load_explicit(cache, memory_order_acquire);
     if (!f) {
-        f = (sigmask_fn)dlsym(RTLD_NEXT, name);
-        if (!f)
-            tc_fatal("cannot find libc's %s: %s", name, dlerror());
+        f = (sigmask_fn)libc_sym(name);
         atomic_store_explicit(cache, f, memory_order_release);
     }
     return f;
@@ -950,9 +967,7 @@ static pthread_create_fn real_pthread_create(void)
     static _Atomic(pthread_create_fn) real;
     pthread_create_fn f = atomic_load_explicit(&real, memory_order_acquire);
     if (!f) {
-        f = (pthread_create_fn)dlsym(RTLD_NEXT, "pthread_create");
-        if (!f)
-            tc_fatal("cannot find libc's pthread_create: %s", dlerror());
+        f = (pthread_create_fn)libc_sym("pthread_create");
         atomic_store_explicit(&real, f, memory_order_release);
     }
     return f;
