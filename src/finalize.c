@@ -291,7 +291,9 @@ void finalize_fork_child(void) { atomic_store(&fin_started, false); }
 
 /* ---- the API --------------------------------------------------------------------- */
 
-void gc_set_finalizer(void *obj, void (*fn)(void *obj, void *arg), void *arg)
+void gc_set_finalizer(void *obj, void (*fn)(void *obj, void *arg), void *arg) { finalizer_set(obj, fn, arg, false); }
+
+void finalizer_set(void *obj, void (*fn)(void *obj, void *arg), void *arg, bool unordered)
 {
     gc_thread_t *t = current_thread();
     if (!t) {
@@ -322,15 +324,25 @@ void gc_set_finalizer(void *obj, void (*fn)(void *obj, void *arg), void *arg)
     if (fn && old) { /* a second one replaces the first */
         old->fn = (void (*)(void))fn;
         old->arg = arg;
+        if (unordered && !old->unordered)
+            atomic_fetch_add(&unordered_finalizers, 1);
+        else if (!unordered && old->unordered)
+            atomic_fetch_sub(&unordered_finalizers, 1);
+        old->unordered = unordered;
     } else if (fn) {
         fresh->idx = idx;
         fresh->kind = SPECIAL_FINALIZER;
+        fresh->unordered = unordered;
+        if (unordered)
+            atomic_fetch_add(&unordered_finalizers, 1);
         fresh->fn = (void (*)(void))fn;
         fresh->arg = arg;
         special_insert(s, fresh);
         fresh = NULL;
     } else if (old) {
         special_unlink(s, old);
+        if (old->unordered)
+            atomic_fetch_sub(&unordered_finalizers, 1);
         gone = old;
     }
     bool shade = fn && special_shade_now();

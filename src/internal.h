@@ -667,6 +667,8 @@ typedef struct special {
     struct special *next;
     uint32_t idx;   /* the object's slot in its span */
     uint8_t kind;   /* enum special_kind */
+    uint8_t unordered; /* a finalizer that keeps its referents only once queued (bdwgc's no_order) */
+    uint8_t doomed;    /* an unordered finalizer whose object was found unreachable: queue it at the sweep */
     uint64_t id;    /* a cleanup's id (gc_cleanup_stop names it) */
     void (*fn)(void); /* finalizer: void (*)(void *obj, void *arg); cleanup: void (*)(void *arg) */
     void *arg;      /* a root: what it points to lives as long as the record */
@@ -677,6 +679,15 @@ typedef struct special {
 } special_t;
 
 INTERNAL void special_init(void);
+/* gc_set_finalizer, unordered (bdwgc's GC_register_finalizer_no_order):
+ * what obj points to is not kept while obj is reachable, so cycles through
+ * it are collected; once obj is found unreachable, its referents are marked
+ * at mark termination (special_mark_unordered) for the finalizer. */
+INTERNAL void finalizer_set(void *obj, void (*fn)(void *obj, void *arg), void *arg, bool unordered);
+/* Mark termination, world stopped: queue the referents of the unreachable
+ * objects with unordered finalizers; true if anything was queued (drain). */
+INTERNAL bool special_mark_unordered(void);
+INTERNAL extern _Atomic long unordered_finalizers; /* records with unordered set */
 INTERNAL special_t *special_new(void); /* zeroed, or NULL */
 INTERNAL void special_free(special_t *sp);
 /* The special lock of the span based at base: taken inside an allocator
@@ -827,6 +838,7 @@ INTERNAL __attribute__((noreturn, format(printf, 1, 2))) void tc_fatal(const cha
  */
 struct ext_hooks {
     void (*extra_roots)(void);
+    void (*marked_reachable)(void); /* marking from the roots is done, before unordered finalizers' referents */
     void (*mark_done)(void);
     void (*cycle_start)(void);
     void (*heap_grown)(uintptr_t lo, uintptr_t hi);

@@ -249,6 +249,10 @@ static int cycle_stw(struct dl_phdr_info *info, size_t size, void *data)
     finq_mark();
     c->t1 = c->t2 = nanotime();
     mark_drain(mark_max_workers());
+    if (ext_hooks.marked_reachable)
+        ext_hooks.marked_reachable();
+    if (special_mark_unordered())
+        mark_drain(mark_max_workers());
     c->drain_ns = nanotime() - c->t2;
     finish_mark(c);
     c->t3 = start_the_world();
@@ -286,6 +290,10 @@ static int cycle_terminate(struct dl_phdr_info *info, size_t size, void *data)
     uint64_t t_rescan = nanotime();
     c->rescan_ns = t_rescan - t_roots;
     mark_drain(mark_max_workers());
+    if (ext_hooks.marked_reachable)
+        ext_hooks.marked_reachable();
+    if (special_mark_unordered())
+        mark_drain(mark_max_workers());
     c->drain_ns = nanotime() - t_rescan;
     if (env.gccheckmark && checkmark_begin()) {
         /* The roots of a stop-the-world cycle, whole. */

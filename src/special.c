@@ -168,7 +168,7 @@ static void mark_span_specials(span_t *s)
     for (special_t *sp = atomic_load_explicit(&s->specials, memory_order_relaxed); sp; sp = sp->next) {
         switch (sp->kind) {
         case SPECIAL_FINALIZER:
-            if (scan) {
+            if (scan && !sp->unordered) {
                 uintptr_t obj = s->base + sp->idx * s->elemsize;
                 mark_push_range(obj, obj + s->elemsize);
             }
@@ -195,9 +195,10 @@ static void mark_span_specials(span_t *s)
  * the adder sees the walk started (and shades for itself) or the walk sees
  * the bit, and then the record, under the span's lock.
  */
-void special_mark_roots(void)
+/* fn(s) for every in-use span with records, by the arenas' bitmaps, under
+ * the span's record lock. */
+static void each_span_with_records(void (*fn)(span_t *s, void *arg), void *arg)
 {
-    atomic_store(&walk_started, true);
     for (heap_arena_t *a = arena_first(); a; a = a->next) {
         for (size_t w = 0; w < PAGES_PER_ARENA / 64; w++) {
             uint64_t bits = __atomic_load_n(&a->specials[w], __ATOMIC_SEQ_CST);
@@ -208,14 +209,56 @@ void special_mark_roots(void)
                 gc_thread_t *t = special_lock_take(base);
                 span_t *s = a->spans[i];
                 if (s && __atomic_load_n(&s->state, __ATOMIC_ACQUIRE) == SPAN_INUSE && s->base == base)
-                    mark_span_specials(s);
+                    fn(s, arg);
                 special_lock_give(base, t);
             }
         }
     }
 }
 
+static void mark_span_specials_cb(span_t *s, void *arg)
+{
+    (void)arg;
+    mark_span_specials(s);
+}
+
+void special_mark_roots(void)
+{
+    atomic_store(&walk_started, true);
+    each_span_with_records(mark_span_specials_cb, NULL);
+}
+
 void special_mark_done(void) { atomic_store(&walk_started, false); }
+
+_Atomic long unordered_finalizers;
+
+/* An unreachable object whose unordered finalizer will be queued at its
+ * sweep keeps what it points to from now on, for that finalizer.  The
+ * object itself stays unmarked: the sweep revives it. */
+static void doom_unordered(span_t *s, void *arg)
+{
+    if (span_noscan(s))
+        return;
+    for (special_t *sp = atomic_load_explicit(&s->specials, memory_order_relaxed); sp; sp = sp->next) {
+        if (sp->kind != SPECIAL_FINALIZER || !sp->unordered || mark_object_marked(s, sp->idx))
+            continue;
+        /* Decided now: marking its referents may reach the object itself
+         * (a cycle), which must not save it. */
+        sp->doomed = 1;
+        uintptr_t obj = s->base + sp->idx * s->elemsize;
+        mark_push_range(obj, obj + s->elemsize);
+        *(bool *)arg = true;
+    }
+}
+
+bool special_mark_unordered(void)
+{
+    if (!atomic_load(&unordered_finalizers))
+        return false;
+    bool queued = false;
+    each_span_with_records(doom_unordered, &queued);
+    return queued;
+}
 
 /* ---- sweeping ---------------------------------------------------------------- */
 
@@ -236,8 +279,20 @@ void special_sweep(span_t *s)
         unsigned idx = sp->idx;
         uint64_t bit = (uint64_t)1 << (idx % 64);
         if (s->mark_bits[idx / 64] & bit) { /* live: its records stay */
-            while (sp && sp->idx == idx)
-                prev = sp, sp = sp->next;
+            while (sp && sp->idx == idx) {
+                special_t *next = sp->next;
+                if (unlikely(sp->doomed) &&
+                    finq_push_locked(&queued, SPECIAL_FINALIZER, sp->fn, (void *)(s->base + idx * s->elemsize), sp->arg)) {
+                    /* Unreachable when marking ended (special_mark_unordered),
+                     * marked since only for its finalizer. */
+                    atomic_fetch_sub(&unordered_finalizers, 1);
+                    unlink_after(s, prev, sp);
+                    special_free(sp);
+                } else {
+                    prev = sp;
+                }
+                sp = next;
+            }
             continue;
         }
         uintptr_t obj = s->base + idx * s->elemsize;
@@ -250,6 +305,8 @@ void special_sweep(span_t *s)
                 /* Revived either way: by the finalizer, or to wait for memory. */
                 revive = true;
                 drop = finalized = finq_push_locked(&queued, SPECIAL_FINALIZER, sp->fn, (void *)obj, sp->arg);
+                if (drop && sp->unordered)
+                    atomic_fetch_sub(&unordered_finalizers, 1);
                 break;
             case SPECIAL_CLEANUP:
                 if (!revive) {
@@ -300,6 +357,8 @@ void special_drop(span_t *s, unsigned idx)
         special_t *next = sp->next;
         if (sp->kind == SPECIAL_WEAK)
             weak_clear(sp);
+        else if (sp->kind == SPECIAL_FINALIZER && sp->unordered)
+            atomic_fetch_sub(&unordered_finalizers, 1);
         else if (sp->kind == SPECIAL_PROFILE)
             profile_free(sp->bucket, s->elemsize, false);
         unlink_after(s, prev, sp);

@@ -140,10 +140,12 @@ static void cycle_start(void)
         f();
 }
 
+static void marked_reachable(void) { layer_links_done(0); }
+
 static void mark_done(void)
 {
     GC_gc_no++;
-    layer_mark_done();
+    layer_links_done(1);
     layer_debug_mark_done();
     layer_kind_mark_done();
 }
@@ -173,6 +175,7 @@ static void layer_init_once(void)
     ext_hooks.extra_roots = extra_roots;
     ext_hooks.cycle_start = cycle_start;
     ext_hooks.mark_done = mark_done;
+    ext_hooks.marked_reachable = marked_reachable;
     gc_init_once();
     uintptr_t lo = heap_min(), hi = heap_max();
     if (lo < hi)

@@ -4,18 +4,21 @@
  * Finalizers: each registration is a record {fn, client data}, a collected
  * object handed to gc_set_finalizer as its arg (so tricolor keeps the client
  * data alive while it is set), and a table from object to record gives the
- * old finalizer back, as bdwgc's calls return it.  Every variant (ordered,
- * no_order, ignore_self, unreachable) runs in tricolor's order, Go's: what a
- * finalizable object points to is kept for its finalizer.  By default the
+ * old finalizer back, as bdwgc's calls return it.  Ordered and ignore_self
+ * finalizers are tricolor's (Go's order: what a finalizable object points to
+ * is kept, so cycles through one are never collected); no_order and
+ * unreachable ones are unordered (finalizer_set): cycles are collected, and
+ * the referents are kept from the moment the object is found unreachable.  By default the
  * finalizers run on tricolor's finalizer thread; with finalize-on-demand they
  * wait in a queue (collected nodes from a global: kept) for
  * GC_invoke_finalizers, and the notifier is called.
  *
  * Disappearing links: a table from the link's address to the hidden object;
- * at mark termination, with the world stopped (layer_mark_done), a link
+ * at mark termination, with the world stopped (layer_links_done), a link
  * whose object was not marked is set to NULL, and one that lives in a dead
- * object is dropped.  A long link waits while its object's finalizer has
- * yet to run.  The tables' locks are allocator-section locks (a stopped
+ * object is dropped: a short link as soon as marking from the roots is done,
+ * a long one at the end, and not while its object's finalizer has yet to
+ * run.  The tables' locks are allocator-section locks (a stopped
  * thread never holds one, so the hook can take them) and their memory is
  * sys_map'd: nothing under them calls malloc.
  */
@@ -73,7 +76,8 @@ static void fin_run(void *obj, void *arg)
         notify();
 }
 
-static void register_finalizer(void *obj, GC_finalization_proc fn, void *cd, GC_finalization_proc *ofn, void **ocd)
+static void register_finalizer(void *obj, GC_finalization_proc fn, void *cd, GC_finalization_proc *ofn, void **ocd,
+                               bool unordered)
 {
     layer_init();
     obj = gc_base(obj);
@@ -104,7 +108,7 @@ static void register_finalizer(void *obj, GC_finalization_proc fn, void *cd, GC_
     if (!obj)
         return;
     if (rec)
-        gc_set_finalizer(obj, fin_run, rec);
+        finalizer_set(obj, fin_run, rec, unordered);
     else if (!fn)
         gc_set_finalizer(obj, NULL, NULL);
 }
@@ -112,25 +116,25 @@ static void register_finalizer(void *obj, GC_finalization_proc fn, void *cd, GC_
 BDWGC_API void GC_register_finalizer(void *obj, GC_finalization_proc fn, void *cd, GC_finalization_proc *ofn,
                                      void **ocd)
 {
-    register_finalizer(obj, fn, cd, ofn, ocd);
+    register_finalizer(obj, fn, cd, ofn, ocd, false);
 }
 
 BDWGC_API void GC_register_finalizer_ignore_self(void *obj, GC_finalization_proc fn, void *cd,
                                                  GC_finalization_proc *ofn, void **ocd)
 {
-    register_finalizer(obj, fn, cd, ofn, ocd);
+    register_finalizer(obj, fn, cd, ofn, ocd, false);
 }
 
 BDWGC_API void GC_register_finalizer_no_order(void *obj, GC_finalization_proc fn, void *cd,
                                               GC_finalization_proc *ofn, void **ocd)
 {
-    register_finalizer(obj, fn, cd, ofn, ocd);
+    register_finalizer(obj, fn, cd, ofn, ocd, true);
 }
 
 BDWGC_API void GC_register_finalizer_unreachable(void *obj, GC_finalization_proc fn, void *cd,
                                                  GC_finalization_proc *ofn, void **ocd)
 {
-    register_finalizer(obj, fn, cd, ofn, ocd);
+    register_finalizer(obj, fn, cd, ofn, ocd, true);
 }
 
 /* GC_free drops an object's finalizer unrun: forget it here too. */
@@ -256,37 +260,38 @@ static bool survives(uintptr_t p)
     return mark_object_marked(s, span_obj_index(s, p));
 }
 
-void layer_mark_done(void)
+/* which 0: the short links, once marking from the roots is done (before
+ * unordered finalizers keep their objects' referents); 1: the long ones,
+ * at the end of marking. */
+void layer_links_done(int which)
 {
-    for (int which = 0; which < 2; which++) {
-        struct table *t = &links[which];
-        if (!t->live)
+    struct table *t = &links[which];
+    if (!t->live)
+        return;
+    pthread_mutex_lock(&t->lock);
+    for (size_t i = 0; i < t->cap; i++) {
+        uintptr_t link = t->keys[i];
+        if (link <= 1)
             continue;
-        pthread_mutex_lock(&t->lock);
-        for (size_t i = 0; i < t->cap; i++) {
-            uintptr_t link = t->keys[i];
-            if (link <= 1)
-                continue;
-            if (!survives(link)) { /* the link itself is in a dead object */
-                table_del(t, (long)i);
-                continue;
-            }
-            uintptr_t obj = ~t->vals[i];
-            if (survives(obj))
-                continue;
-            if (which == 1) {
-                /* A long link outlives its object's finalization. */
-                pthread_mutex_lock(&fins.lock);
-                bool pending = table_find(&fins, obj) >= 0;
-                pthread_mutex_unlock(&fins.lock);
-                if (pending)
-                    continue;
-            }
-            *(void **)link = NULL;
+        if (!survives(link)) { /* the link itself is in a dead object */
             table_del(t, (long)i);
+            continue;
         }
-        pthread_mutex_unlock(&t->lock);
+        uintptr_t obj = ~t->vals[i];
+        if (survives(obj))
+            continue;
+        if (which == 1) {
+            /* A long link outlives its object's finalization. */
+            pthread_mutex_lock(&fins.lock);
+            bool pending = table_find(&fins, obj) >= 0;
+            pthread_mutex_unlock(&fins.lock);
+            if (pending)
+                continue;
+        }
+        *(void **)link = NULL;
+        table_del(t, (long)i);
     }
+    pthread_mutex_unlock(&t->lock);
 }
 
 void layer_finalize_init(void) {}

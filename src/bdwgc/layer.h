@@ -85,7 +85,7 @@ INTERNAL void layer_warn(const char *fmt, GC_word arg);
 INTERNAL extern int layer_dont_gc_depth;
 
 /* finalize.c */
-INTERNAL void layer_mark_done(void);
+INTERNAL void layer_links_done(int which);
 INTERNAL void layer_finalize_init(void);
 
 /* finalize.c */
