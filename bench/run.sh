@@ -9,14 +9,16 @@
 # Environment:
 #   BENCH_REPS=n        rounds (default 3; 1 with BENCH_QUICK=1)
 #   BENCH_QUICK=1       small sizes, 1 round
-#   BENCH_ONLY=name     one benchmark: binary_trees, gcbench, mt_alloc, small_heap, pause, memlimit, pool or profile
-#                       (a space-separated list works too)
+#   BENCH_ONLY=name     one benchmark: binary_trees, gcbench, mt_alloc, small_heap, pause, memlimit, pool,
+#                       profile, or the clients of libgc.so.1: w3m, guile, ecl (a space-separated list works too)
 #   BENCH_SYSTEMS=list  systems to run, in this order (default
-#                       "tricolor tricolor-stw tricolor-noprof bdwgc malloc mimalloc go"); absent
+#                       "tricolor tricolor-stw tricolor-noprof bdwgc libgc malloc mimalloc go"); absent
 #                       ones are skipped.  tricolor-stw is tricolor run with GODEBUG=gcstoptheworld=1
 #                       (marking with the world stopped), for the concurrent collector's cost;
 #                       tricolor-noprof with GODEBUG=memprofilerate=0 (no heap profile sampling),
-#                       for the profiler's cost (binary_trees only)
+#                       for the profiler's cost (binary_trees only).  libgc is bdwgc's build of each
+#                       benchmark (and the Debian clients w3m, guile-3.0, ecl) run on tricolor's
+#                       drop-in build/bdwgc/libgc.so.1 through LD_LIBRARY_PATH
 #   BENCH_TIMEOUT=s     kill a run after s seconds (default 600)
 #   BENCH_INSTALL=1     apt-get install -y libgc-dev libmimalloc-dev golang-go first
 #   BENCH_BT_DEPTH, BENCH_GCB_ROUNDS, BENCH_MT_ARGS ("threads iterations slots"),
@@ -52,9 +54,9 @@ QUICK=${BENCH_QUICK:-0}
 [ "$QUICK" = 0 ] && QUICK=
 if [ -n "$QUICK" ]; then REPS=${BENCH_REPS:-1}; else REPS=${BENCH_REPS:-3}; fi
 TIMEOUT=${BENCH_TIMEOUT:-600}
-ALL_BENCHES="binary_trees gcbench mt_alloc small_heap pause memlimit pool profile"
+ALL_BENCHES="binary_trees gcbench mt_alloc small_heap pause memlimit pool profile w3m guile ecl"
 BENCHES=${BENCH_ONLY:-$ALL_BENCHES}
-ALL_SYSTEMS="tricolor tricolor-stw tricolor-noprof bdwgc malloc mimalloc go"
+ALL_SYSTEMS="tricolor tricolor-stw tricolor-noprof bdwgc libgc malloc mimalloc go"
 WANT_SYSTEMS=${BENCH_SYSTEMS:-$ALL_SYSTEMS}
 
 if [ -n "$QUICK" ]; then
@@ -79,6 +81,7 @@ fi
 
 bench_args() {
     case $1 in
+    w3m | guile | ecl) ;;
     binary_trees) echo "$BT_DEPTH" ;;
     gcbench) echo "$GCB_ROUNDS" ;;
     mt_alloc) echo "$MT_ARGS" ;;
@@ -104,8 +107,10 @@ bench_systems() {
         profile:tricolor | profile:go) list="$list $s" ;;
         profile:*) ;;
         pause:mimalloc) ;;
-        memlimit:tricolor | memlimit:bdwgc | memlimit:go) list="$list $s" ;;
+        memlimit:tricolor | memlimit:bdwgc | memlimit:libgc | memlimit:go) list="$list $s" ;;
         memlimit:*) ;;
+        w3m:bdwgc | w3m:libgc | guile:bdwgc | guile:libgc | ecl:bdwgc | ecl:libgc) list="$list $s" ;;
+        w3m:* | guile:* | ecl:*) ;;
         *) list="$list $s" ;;
         esac
     done
@@ -181,6 +186,10 @@ for s in $WANT_SYSTEMS; do
         else SYSTEMS="$SYSTEMS $s"; fi ;;
     bdwgc)
         if have_header gc.h; then SYSTEMS="$SYSTEMS bdwgc"; else skip bdwgc "no gc.h (apt-get install libgc-dev, or BENCH_INSTALL=1)"; fi ;;
+    libgc)
+        if ! have_header gc.h; then skip libgc "no gc.h (apt-get install libgc-dev, or BENCH_INSTALL=1)"
+        elif [ ! -f "$ROOT/build/bdwgc/libgc.so.1" ]; then skip libgc "no build/bdwgc/libgc.so.1 (make)"
+        else SYSTEMS="$SYSTEMS libgc"; fi ;;
     malloc) SYSTEMS="$SYSTEMS malloc" ;;
     mimalloc)
         if have_header mimalloc.h; then SYSTEMS="$SYSTEMS mimalloc"; else skip mimalloc "no mimalloc.h (apt-get install libmimalloc-dev, or BENCH_INSTALL=1)"; fi ;;
@@ -199,6 +208,38 @@ $CC -O2 -Wall -o "$BIN/measure" "$BENCH_DIR/measure.c" || { msg "run.sh: cannot 
 
 export GOCACHE="$OUT/gocache" GOPATH="$OUT/gopath" GO111MODULE=on GOPROXY=off GOFLAGS= GOTOOLCHAIN=local
 BUILT=
+# The clients of libgc.so.1, Debian's binaries: a wrapper runs the workload
+# (the same on bdwgc and on tricolor's libgc: run_one sets LD_LIBRARY_PATH)
+# and prints the BENCH line; measure counts the client as the wrapper's child.
+client_wrapper() { # bench exe
+    local prog
+    case $1 in w3m) prog=w3m ;; guile) prog=guile-3.0 ;; ecl) prog=ecl ;; esac
+    command -v "$prog" >/dev/null 2>&1 || { echo "no $prog (apt-get install ${prog})"; return 1; }
+    case $1 in
+    w3m)
+        # A generated table of 30,000 rows (about 4 MB of HTML), as bdwgc.md's w3m workload.
+        awk 'BEGIN { print "<html><body><table border=1>"
+                     for (i = 0; i < 30000; i++) { printf "<tr>"; for (j = 0; j < 6; j++) printf "<td>%d %s</td>", i * 7 + j, substr("xxxxxxxxxxxx", 1, 1 + (i * 13 + j * 7) % 12); print "</tr>" }
+                     print "</table></body></html>" }' >"$BIN/w3m_page.html"
+        printf '#!/bin/sh
+w3m -dump -T text/html -cols 120 %s | md5sum
+echo "BENCH collections=0 maxpause_ns=0 totalpause_ns=0"
+'             "$BIN/w3m_page.html" >"$2" ;;
+    guile)
+        printf '#!/bin/sh
+guile-3.0 -c %s
+echo "BENCH collections=0 maxpause_ns=0 totalpause_ns=0"
+'             "'(define (mk n) (let lp ((i 0) (l (quote ()))) (if (= i n) l (lp (+ i 1) (cons (make-vector 4 i) l))))) (let lp ((k 0) (s 0)) (if (< k 100) (lp (+ k 1) (+ s (length (mk 100000)))) (begin (display s) (newline))))'" >"$2" ;;
+    ecl)
+        printf '%s
+' '(defun mk (n) (let ((l nil)) (dotimes (i n l) (push (make-array 4 :initial-element i) l))))'             '(let ((s 0)) (dotimes (k 100) (incf s (length (mk 100000)))) (print s))' >"$BIN/ecl_work.lsp"
+        printf '#!/bin/sh
+ecl -norc -load %s -eval "(ext:exit)"
+echo "BENCH collections=0 maxpause_ns=0 totalpause_ns=0"
+'             "$BIN/ecl_work.lsp" >"$2" ;;
+    esac
+    chmod +x "$2"
+}
 build_one() { # bench system
     local b=$1 s=$2 exe=$BIN/$1_$2 log=$OUT/build_$1_$2.log
     case $s in
@@ -208,7 +249,11 @@ build_one() { # bench system
         # The profile benchmark compares stack walks, libunwind's among them where it is installed.
         [ "$b" = profile ] && have_header libunwind.h && extra="$extra -DHAVE_LIBUNWIND -lunwind"
         $CC $CFLAGS -DSYS_TRICOLOR -I"$TRICOLOR_INCLUDE" -o "$exe" "$BENCH_DIR/$b.c" "$TRICOLOR_LIB" $extra -pthread -ldl -lm ;;
-    bdwgc) $CC $CFLAGS -DSYS_BDWGC -o "$exe" "$BENCH_DIR/$b.c" -lgc -pthread ;;
+    bdwgc | libgc)
+        case $b in
+        w3m | guile | ecl) client_wrapper "$b" "$exe" ;;
+        *) $CC $CFLAGS -DSYS_BDWGC -o "$exe" "$BENCH_DIR/$b.c" -lgc -pthread ;;
+        esac ;;
     malloc) $CC $CFLAGS -DSYS_MALLOC -o "$exe" "$BENCH_DIR/$b.c" -pthread ;;
     mimalloc) $CC $CFLAGS -DSYS_MIMALLOC -o "$exe" "$BENCH_DIR/$b.c" -lmimalloc -pthread ;;
     go) (cd "$BENCH_DIR/go" && go build -o "$exe" "$b.go" common.go) ;;
@@ -280,7 +325,9 @@ run_one() { # bench system round
     local godebug=${GODEBUG-}
     [ "$s" = tricolor-stw ] && godebug=${godebug:+$godebug,}gcstoptheworld=1
     [ "$s" = tricolor-noprof ] && godebug=${godebug:+$godebug,}memprofilerate=0
-    GODEBUG=$godebug "$BIN/measure" -o "$base.m" -t "$TIMEOUT" -- "$exe" $(bench_args "$b") >"$base.out" 2>"$base.err"
+    local libpath=${LD_LIBRARY_PATH-}
+    [ "$s" = libgc ] && libpath=$ROOT/build/bdwgc${libpath:+:$libpath}
+    GODEBUG=$godebug LD_LIBRARY_PATH=$libpath "$BIN/measure" -o "$base.m" -t "$TIMEOUT" -- "$exe" $(bench_args "$b") >"$base.out" 2>"$base.err"
     local st wall user sys rss coll maxp totp
     st=$(field status "$base.m"); wall=$(field wall_ns "$base.m")
     user=$(field user_us "$base.m"); sys=$(field sys_us "$base.m"); rss=$(field maxrss_kb "$base.m")

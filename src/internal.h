@@ -842,6 +842,7 @@ struct ext_hooks {
     void (*mark_done)(void);
     void (*cycle_start)(void);
     void (*heap_grown)(uintptr_t lo, uintptr_t hi);
+    void (*event)(int ev); /* bdwgc's GC_EventType, around each stop of the world (mgc.c) */
     /* Client kinds (objects from alloc_kind): scan_object marks what the
      * object at base holds (through mark_push_ptr / mark_push_range), only
      * ever with the world stopped, since a mark procedure may read memory

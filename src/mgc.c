@@ -158,6 +158,15 @@ struct cycle {
  */
 static uintptr_t run_sp; /* gc_run's stack pointer, under gc_lock */
 struct ext_hooks ext_hooks;
+
+/* bdwgc's collection events (GC_set_on_collection_event), for the layer. */
+enum { EV_START, EV_MARK_START, EV_MARK_END, EV_RECLAIM_START, EV_RECLAIM_END, EV_END, EV_PRE_STOP_WORLD,
+       EV_POST_STOP_WORLD, EV_PRE_START_WORLD, EV_POST_START_WORLD };
+static inline void gc_event(int e)
+{
+    if (ext_hooks.event)
+        ext_hooks.event(e);
+}
 _Atomic uint64_t last_marked_bytes;
 
 
@@ -238,7 +247,9 @@ static int cycle_stw(struct dl_phdr_info *info, size_t size, void *data)
         return 1;
     c->done = true;
     pthread_mutex_lock(&threads_lock);
+    gc_event(EV_PRE_STOP_WORLD);
     stop_the_world();
+    gc_event(EV_POST_STOP_WORLD);
     flush_caches();
     pool_cleanup();
     c->heap0 = (uint64_t)atomic_load(&heap_live);
@@ -255,7 +266,9 @@ static int cycle_stw(struct dl_phdr_info *info, size_t size, void *data)
         mark_drain(mark_max_workers());
     c->drain_ns = nanotime() - c->t2;
     finish_mark(c);
+    gc_event(EV_PRE_START_WORLD);
     c->t3 = start_the_world();
+    gc_event(EV_POST_START_WORLD);
     pthread_mutex_unlock(&threads_lock);
     return 1;
 }
@@ -271,7 +284,9 @@ static int cycle_terminate(struct dl_phdr_info *info, size_t size, void *data)
     c->done = true;
     pthread_mutex_lock(&threads_lock);
     c->t2 = nanotime();
+    gc_event(EV_PRE_STOP_WORLD);
     stop_the_world();
+    gc_event(EV_POST_STOP_WORLD);
     uint64_t t = nanotime();
     c->stop_ns = t - c->t2;
     atomic_store(&assists_on, false);
@@ -308,7 +323,9 @@ static int cycle_terminate(struct dl_phdr_info *info, size_t size, void *data)
     }
     finish_mark(c);
     atomic_store(&gc_phase, GC_OFF);
+    gc_event(EV_PRE_START_WORLD);
     c->t3 = start_the_world();
+    gc_event(EV_POST_START_WORLD);
     pthread_mutex_unlock(&threads_lock);
     return 1;
 }
@@ -353,7 +370,9 @@ static void cycle_concurrent(struct cycle *c)
 
     /* Phase 3: the first, short stop. */
     pthread_mutex_lock(&threads_lock);
+    gc_event(EV_PRE_STOP_WORLD);
     stop_the_world();
+    gc_event(EV_POST_STOP_WORLD);
     flush_caches();
     pool_cleanup();
     c->heap0 = (uint64_t)atomic_load(&heap_live);
@@ -361,7 +380,9 @@ static void cycle_concurrent(struct cycle *c)
     mark_threads(c);
     if (ext_hooks.kind_roots)
         ext_hooks.kind_roots(false);
+    gc_event(EV_PRE_START_WORLD);
     c->t1 = start_the_world();
+    gc_event(EV_POST_START_WORLD);
     pthread_mutex_unlock(&threads_lock);
 
     /* Phase 4: arm tracking before any object is scanned. */
@@ -491,6 +512,7 @@ static NOINLINE void run(bool forced)
     }
     if (ext_hooks.cycle_start)
         ext_hooks.cycle_start();
+    gc_event(EV_START);
     mark_start_helpers();
     struct cycle c = {.forced = forced, .trigger = atomic_load(&heap_trigger)};
     sweep_finish();
@@ -511,6 +533,7 @@ static NOINLINE void run(bool forced)
     record_cycle(&c, cpu);
     scavenge_trace(false);
     profile_flush();
+    gc_event(EV_END);
     pthread_mutex_unlock(&gc_lock);
     sweep_start_background();
     scavenge_wake();

@@ -522,10 +522,23 @@ BDWGC_API void GC_set_stop_func(GC_stop_func f) { stop_func = f; }
 BDWGC_API GC_stop_func GC_get_stop_func(void) { return stop_func; }
 typedef void (*GC_on_collection_event_proc)(int);
 typedef void (*GC_on_thread_event_proc)(int, void *);
-static GC_on_collection_event_proc on_collection_event;
+static _Atomic(GC_on_collection_event_proc) on_collection_event;
 static GC_on_thread_event_proc on_thread_event;
-BDWGC_API void GC_set_on_collection_event(GC_on_collection_event_proc f) { on_collection_event = f; }
-BDWGC_API GC_on_collection_event_proc GC_get_on_collection_event(void) { return on_collection_event; }
+
+/* Called by the collector holding gc_lock (the allocation lock here). */
+static void collection_event(int ev)
+{
+    GC_on_collection_event_proc f = atomic_load(&on_collection_event);
+    if (f)
+        f(ev);
+}
+
+BDWGC_API void GC_set_on_collection_event(GC_on_collection_event_proc f)
+{
+    atomic_store(&on_collection_event, f);
+    ext_hooks.event = f ? collection_event : NULL;
+}
+BDWGC_API GC_on_collection_event_proc GC_get_on_collection_event(void) { return atomic_load(&on_collection_event); }
 BDWGC_API void GC_set_on_thread_event(GC_on_thread_event_proc f) { on_thread_event = f; }
 BDWGC_API GC_on_thread_event_proc GC_get_on_thread_event(void) { return on_thread_event; }
 BDWGC_API void GC_set_log_fd(int fd) { (void)fd; }
