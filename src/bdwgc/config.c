@@ -50,6 +50,7 @@ BDWGC_API void *GC_least_plausible_heap_addr = (void *)~(uintptr_t)0;
 BDWGC_API void *GC_greatest_plausible_heap_addr = NULL;
 
 int layer_dont_gc_depth;
+int layer_abort_on_leak;
 
 /* ---- warnings and aborts ---------------------------------------------------- */
 
@@ -165,6 +166,9 @@ static size_t parse_size(const char *s)
     return (size_t)v;
 }
 
+static int force_unmap; /* GC_set_force_unmap_on_gcollect: GC_gcollect returns free pages too */
+BDWGC_API void GC_set_free_space_divisor(GC_word d);
+
 static pthread_once_t layer_once = PTHREAD_ONCE_INIT;
 
 static void layer_init_once(void)
@@ -185,17 +189,23 @@ static void layer_init_once(void)
     const char *s;
     if ((s = getenv("GC_PRINT_STATS")) && !env.gctrace)
         env.gctrace = 1;
+    if ((s = getenv("GC_PRINT_VERBOSE_STATS")) && env.gctrace < 2)
+        env.gctrace = 2;
+    if ((s = getenv("GC_ABORT_ON_LEAK")))
+        layer_abort_on_leak = strcmp(s, "0") != 0;
     if ((s = getenv("GC_DONT_GC")))
         GC_dont_gc = 1;
     if ((s = getenv("GC_MAXIMUM_HEAP_SIZE")) && *s && !getenv("GOMEMLIMIT"))
         gc_set_memory_limit((int64_t)parse_size(s));
-    if ((s = getenv("GC_FREE_SPACE_DIVISOR")) && !getenv("GOGC")) {
+    if ((s = getenv("GC_FREE_SPACE_DIVISOR"))) {
         long d = strtol(s, NULL, 10);
         if (d > 0)
-            GC_free_space_divisor = (GC_word)d;
+            GC_set_free_space_divisor((GC_word)d);
     }
     if ((s = getenv("GC_FIND_LEAK")))
         GC_find_leak = 1;
+    if ((s = getenv("GC_FORCE_UNMAP_ON_GCOLLECT")))
+        force_unmap = strcmp(s, "0") != 0;
 }
 
 void layer_init(void) { pthread_once(&layer_once, layer_init_once); }
@@ -217,7 +227,10 @@ BDWGC_API void GC_gcollect(void)
     layer_init();
     if (GC_dont_gc)
         return;
-    gc_collect();
+    if (force_unmap)
+        gc_free_os_memory();
+    else
+        gc_collect();
     layer_debug_report();
 }
 
@@ -474,7 +487,7 @@ FLAG(find_leak, GC_find_leak)
 FLAG(finalize_on_demand, GC_finalize_on_demand)
 FLAG(full_freq, GC_full_freq)
 
-static int force_unmap, handle_fork = 1, manual_vdb, max_prior = 1, rate = 10, pages_exec, disable_auto;
+static int handle_fork = 1, manual_vdb, max_prior = 1, rate = 10, pages_exec, disable_auto;
 static size_t min_bytes_allocd = 1;
 static GC_word allocd_per_finalizer = 10000;
 FLAG(force_unmap_on_gcollect, force_unmap)

@@ -13,6 +13,7 @@
 #include "layer.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 
 #define DBG_MAGIC 0xFEEDC0DEu
 #define DBG_HDR 32 /* GC_get_debug_header_size() */
@@ -120,6 +121,10 @@ void layer_debug_report(void)
         for (int i = 0; i < nl; i++)
             fprintf(stderr, "%p (%s:%d, sz= %zu, NORMAL)\n", (void *)l[i].obj, l[i].file ? l[i].file : "?", l[i].line,
                     l[i].size);
+    }
+    if (layer_abort_on_leak) {
+        fprintf(stderr, "tricolor (libgc): GC_ABORT_ON_LEAK is set: aborting\n");
+        abort();
     }
 }
 

@@ -83,6 +83,7 @@ INTERNAL int layer_kind_of(const void *p);
 INTERNAL void layer_init(void);
 INTERNAL void layer_warn(const char *fmt, GC_word arg);
 INTERNAL extern int layer_dont_gc_depth;
+INTERNAL extern int layer_abort_on_leak; /* GC_ABORT_ON_LEAK: abort once leaks or smashes were reported */
 
 /* finalize.c */
 INTERNAL void layer_links_done(int which);
