@@ -337,15 +337,28 @@ GC_API void gc_unregister_thread(void);
  * Stacks the collector did not create: coroutines and fibers (makecontext /
  * swapcontext, a language runtime's own stacks).  A stopped thread's stack is
  * scanned from its stack pointer up to the top of the stack it runs on:
- *   - the thread's own stack, or the one declared by gc_set_stack;
+ *   - the thread's own stack, the one declared by gc_set_stack, or one
+ *     registered with gc_add_stack;
  *   - otherwise the memory around the stack pointer: the collected object
  *     holding it, else the mapping holding it, up to its end (at most 64 MiB).
  * While a thread runs elsewhere, its own stack is scanned whole from where it
  * left it (the frames that switched away are live).  A coroutine that is not
- * running is not a stack: its stack (and its saved ucontext_t) must be memory
- * the collector scans - collected memory (gc_alloc), a registered root
- * (gc_add_roots), a global - or the references held only there are lost.
+ * running is ordinary memory: its stack (and its saved ucontext_t) must be
+ * memory the collector scans - a stack registered with gc_add_stack,
+ * collected memory (gc_alloc), a registered root (gc_add_roots), a global -
+ * or the references held only there are lost.
  */
+
+/* Register [lo, hi) as a coroutine's or fiber's stack, for as long as it
+ * exists (remove it before freeing it): a coroutine library's way, with no
+ * call at switches.  While a thread runs on it, it is scanned from that
+ * thread's stack pointer; while no thread does, it is scanned whole, so a
+ * suspended coroutine's locals are roots.  Returns 0, or -1 with errno
+ * EINVAL (an empty range) or ENOMEM.  No limit but memory. */
+GC_API int gc_add_stack(void *lo, void *hi);
+
+/* Forget the coroutine stack that starts at lo (gc_add_stack). */
+GC_API void gc_remove_stack(void *lo);
 
 /* The stack the calling thread runs on, as the collector sees it: [*lo, *hi),
  * hi being the end it grows down from.  That is the stack declared by

@@ -337,7 +337,8 @@ INTERNAL gc_thread_t *thread_register_below(uintptr_t hi);
 /* With the world stopped: t's stack (the one it runs on and its own) from
  * its stack pointer sp; returns the bytes scanned. */
 INTERNAL uint64_t threads_mark_stack(gc_thread_t *t, uintptr_t sp);
-INTERNAL void threads_mark_pending(void); /* with the world stopped: stacks of threads still registering */
+INTERNAL void threads_mark_pending(void);
+INTERNAL void threads_mark_coroutines(void); /* after the threads: the stacks of coroutines not running */ /* with the world stopped: stacks of threads still registering */
 INTERNAL void threads_init(void);
 INTERNAL void stop_the_world(void);  /* with threads_lock held */
 INTERNAL uint64_t start_the_world(void); /* returns the time the world restarted */

@@ -198,6 +198,7 @@ static void mark_threads(struct cycle *c)
         roots_mark_tls(t->tp);
     }
     threads_mark_pending();
+    threads_mark_coroutines();
     if (ext_hooks.extra_roots)
         ext_hooks.extra_roots();
 }

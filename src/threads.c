@@ -708,6 +708,78 @@ static uintptr_t home_floor(gc_thread_t *t)
     return t->stack_lo;
 }
 
+/*
+ * Registered coroutine stacks (gc_add_stack): a growable array under a
+ * section lock (no thread is stopped while changing it).  In a pause, a
+ * thread whose stack pointer is on one scans it from there (claimed for
+ * this pause); every other one is a suspended coroutine's, scanned whole.
+ */
+typedef struct coro_stack {
+    uintptr_t lo, hi;
+    uint32_t claimed; /* the stw_seq of the pause in which a thread ran on it */
+} coro_stack_t;
+
+static pthread_mutex_t cstacks_lock = PTHREAD_MUTEX_INITIALIZER;
+static coro_stack_t *cstacks;
+static size_t ncstacks, cstacks_cap;
+
+static coro_stack_t *cstack_find(uintptr_t sp)
+{
+    for (size_t i = 0; i < ncstacks; i++)
+        if (sp >= cstacks[i].lo && sp < cstacks[i].hi)
+            return &cstacks[i];
+    return NULL;
+}
+
+int gc_add_stack(void *lo, void *hi)
+{
+    uintptr_t l = (uintptr_t)lo, h = (uintptr_t)hi;
+    if (!lo || h <= l) {
+        errno = EINVAL;
+        return -1;
+    }
+    gc_thread_t *t = section_lock(&cstacks_lock);
+    if (ncstacks == cstacks_cap) {
+        size_t cap = cstacks_cap ? cstacks_cap * 2 : 64;
+        coro_stack_t *n = sys_map(cap * sizeof *n, SYS_OTHER);
+        if (!n) {
+            section_unlock(&cstacks_lock, t);
+            errno = ENOMEM;
+            return -1;
+        }
+        if (cstacks)
+            memcpy(n, cstacks, ncstacks * sizeof *n);
+        /* The old array is kept (at most the size of the live one): a
+         * stopped collector never waits for an unmap. */
+        cstacks = n;
+        cstacks_cap = cap;
+    }
+    cstacks[ncstacks++] = (coro_stack_t){l, h, 0};
+    section_unlock(&cstacks_lock, t);
+    return 0;
+}
+
+void gc_remove_stack(void *lo)
+{
+    gc_thread_t *t = section_lock(&cstacks_lock);
+    for (size_t i = 0; i < ncstacks; i++)
+        if (cstacks[i].lo == (uintptr_t)lo) {
+            cstacks[i] = cstacks[--ncstacks];
+            break;
+        }
+    section_unlock(&cstacks_lock, t);
+}
+
+void threads_mark_coroutines(void)
+{
+    uint32_t seq = atomic_load(&stw_seq);
+    pthread_mutex_lock(&cstacks_lock);
+    for (size_t i = 0; i < ncstacks; i++)
+        if (cstacks[i].claimed != seq)
+            mark_range(cstacks[i].lo, cstacks[i].hi);
+    pthread_mutex_unlock(&cstacks_lock);
+}
+
 uint64_t threads_mark_stack(gc_thread_t *t, uintptr_t sp)
 {
     uintptr_t hlo = t->stack_lo, hhi = t->stack_hi, alo = t->alt_lo, ahi = t->alt_hi;
@@ -723,7 +795,17 @@ uint64_t threads_mark_stack(gc_thread_t *t, uintptr_t sp)
     }
     uint64_t bytes = 0;
     bool on_alt = ahi && sp < ahi && (alo ? sp >= alo : ahi - sp <= FOREIGN_MAX);
-    uintptr_t top = on_alt ? ahi : foreign_top(sp);
+    uintptr_t top;
+    coro_stack_t *cs;
+    if (on_alt) {
+        top = ahi;
+    } else if (ncstacks && (cs = cstack_find(sp))) {
+        /* A registered coroutine stack: from sp, and not again whole. */
+        cs->claimed = atomic_load(&stw_seq);
+        top = cs->hi;
+    } else {
+        top = foreign_top(sp);
+    }
     if (sp < top) {
         mark_range(sp, top);
         bytes += top - sp;

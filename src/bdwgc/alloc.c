@@ -201,8 +201,19 @@ int layer_kind_of(const void *p)
     return unc ? K_UNCOLLECTABLE : K_NORMAL;
 }
 
-BDWGC_API void *GC_malloc(size_t lb) { return layer_alloc(lb, K_NORMAL); }
-BDWGC_API void *GC_malloc_atomic(size_t lb) { return layer_alloc(lb, K_PTRFREE); }
+/* The common two straight to the allocator, with the program's call site
+ * for the heap profile. */
+BDWGC_API void *GC_malloc(size_t lb)
+{
+    layer_init();
+    return alloc_from(at_least_one(lb), 0, (uintptr_t)__builtin_return_address(0));
+}
+
+BDWGC_API void *GC_malloc_atomic(size_t lb)
+{
+    layer_init();
+    return alloc_from(at_least_one(lb), 1, (uintptr_t)__builtin_return_address(0));
+}
 BDWGC_API void *GC_malloc_uncollectable(size_t lb) { return layer_alloc(lb, K_UNCOLLECTABLE); }
 BDWGC_API void *GC_malloc_atomic_uncollectable(size_t lb) { return layer_alloc(lb, K_AUNCOLLECTABLE); }
 /* Interior pointers are always recognised: off-page hints change nothing. */

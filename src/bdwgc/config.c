@@ -208,7 +208,13 @@ static void layer_init_once(void)
         force_unmap = strcmp(s, "0") != 0;
 }
 
-void layer_init(void) { pthread_once(&layer_once, layer_init_once); }
+_Atomic bool layer_ready;
+
+void layer_init_slow(void)
+{
+    pthread_once(&layer_once, layer_init_once);
+    atomic_store_explicit(&layer_ready, true, memory_order_release);
+}
 
 BDWGC_API void GC_init(void)
 {

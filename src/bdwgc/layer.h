@@ -79,8 +79,14 @@ INTERNAL void *layer_alloc(size_t lb, int kind);
 INTERNAL bool layer_is_uncollectable(const void *p);
 INTERNAL int layer_kind_of(const void *p);
 
-/* config.c */
-INTERNAL void layer_init(void);
+/* config.c: layer_init before anything else (cheap once done). */
+INTERNAL extern _Atomic bool layer_ready;
+INTERNAL void layer_init_slow(void);
+static inline void layer_init(void)
+{
+    if (__builtin_expect(!atomic_load_explicit(&layer_ready, memory_order_acquire), 0))
+        layer_init_slow();
+}
 INTERNAL void layer_warn(const char *fmt, GC_word arg);
 INTERNAL extern int layer_dont_gc_depth;
 INTERNAL extern int layer_abort_on_leak; /* GC_ABORT_ON_LEAK: abort once leaks or smashes were reported */
