@@ -32,6 +32,12 @@
  *                         coroutine whose stack and context are unregistered
  *                         malloc memory loses its objects (as the header says),
  *                         so what survives above survived by the registration.
+ *   coroutine_registered  round-robin coroutines on malloc'd stacks registered
+ *                         with gc_add_stack, no call at the switches, contexts
+ *                         in malloc'd memory: each list, held only in a
+ *                         suspended coroutine's frame, is intact at every
+ *                         resume; control: after gc_remove_stack a suspended
+ *                         coroutine's objects are reclaimed.
  *   coroutine_undeclared  the same without gc_set_stack, on a stack from mmap
  *                         (the collector scans the mapping around the stack
  *                         pointer) and on one from gc_alloc (the object around
@@ -507,6 +513,71 @@ static void test_coroutine_declared(void)
     free(stack);
     free(cc);
     printf("     coroutine_declared: %ld collections by the collector thread; control: %d of %d reclaimed\n",
+           collections, dead, RT_N);
+}
+
+/* ------------------------------------------------------------------------ */
+/* coroutine_registered                                                      */
+/* ------------------------------------------------------------------------ */
+
+/* Coroutines on stacks registered with gc_add_stack, with no call at the
+ * switches, and their contexts in malloc'd memory (so a suspended one's
+ * saved registers are no root): each list is held only in a suspended
+ * coroutine's frame, while the main thread and a collector thread collect.
+ * Then a control: the same after gc_remove_stack loses its objects. */
+static void test_coroutine_registered(void)
+{
+    guard(110);
+    collector_start();
+    doing("round-robin coroutines on stacks registered with gc_add_stack");
+    ucontext_t home;
+    struct coro *cs = calloc(RR_N, sizeof *cs);
+    TC_CHECK(cs != NULL, "calloc");
+    static char what[RR_N][120];
+    for (int i = 0; i < RR_N; i++) {
+        char *stack = malloc(RR_STACK);
+        TC_CHECK(stack != NULL, "malloc(%zu)", RR_STACK);
+        TC_CHECK(gc_add_stack(stack, stack + RR_STACK) == 0, "gc_add_stack: %s", strerror(errno));
+        struct coro *c = &cs[i];
+        c->who = BY_NONE;
+        c->body = body_rr;
+        c->seed = 40000 + (uint64_t)i * 100;
+        c->n = 3000;
+        c->rounds = RR_ROUNDS;
+        snprintf(what[i], sizeof what[i], "round-robin coroutine %d, suspended on a stack under gc_add_stack", i);
+        c->what = what[i];
+        coro_init(c, stack, RR_STACK, &home);
+    }
+    round_robin(cs, RR_N, RR_ROUNDS);
+    for (int i = 0; i < RR_N; i++) {
+        gc_remove_stack(cs[i].stack);
+        free(cs[i].stack);
+    }
+    long collections = atomic_load(&g_collections);
+    collector_stop();
+
+    TC_CHECK(gc_add_stack(NULL, NULL) == -1 && errno == EINVAL, "gc_add_stack(NULL, NULL) did not fail with EINVAL");
+
+    doing("the control: a coroutine whose stack was removed");
+    struct coro *cc = calloc(1, sizeof *cc);
+    char *stack = malloc(RR_STACK);
+    TC_CHECK(cc && stack, "malloc");
+    TC_CHECK(gc_add_stack(stack, stack + RR_STACK) == 0, "gc_add_stack");
+    cc->who = BY_NONE;
+    cc->body = body_control;
+    cc->what = "the control coroutine";
+    coro_init(cc, stack, RR_STACK, &home);
+    coro_resume(cc);
+    gc_remove_stack(stack);
+    tc_collect_clean();
+    tc_collect_clean();
+    int dead = rt_count_dead(&g_ctl);
+    TC_CHECK(dead >= RT_N - RT_SLACK, "control: %d of %d objects of a coroutine whose stack was removed were reclaimed",
+             dead, RT_N);
+    free(stack);
+    free(cc);
+    free(cs);
+    printf("     coroutine_registered: %ld collections by the collector thread; control: %d of %d reclaimed\n",
            collections, dead, RT_N);
 }
 
@@ -1608,6 +1679,7 @@ int main(int argc, char **argv)
         return child_main(argc - 2, argv + 2);
     static const tc_subtest tests[] = {
         {"coroutine_declared", test_coroutine_declared},
+        {"coroutine_registered", test_coroutine_registered},
         {"coroutine_undeclared", test_coroutine_undeclared},
         {"get_stack", test_get_stack},
         {"get_stack_undeclared", test_get_stack_undeclared},
