@@ -140,13 +140,19 @@ extern "C" {
 #define TRICOLOR_VERSION_PATCH 0
 #define TRICOLOR_VERSION "0.1.0"
 
+/* GC_API may come from tricolor-bdwgc's gc.h (bdwgc's, with extern): the
+ * two headers can be included in either order. */
 #if defined(__GNUC__)
+#ifndef GC_API
 #define GC_API __attribute__((visibility("default")))
+#endif
 #define GC_MALLOC_ATTR __attribute__((malloc, warn_unused_result))
 #define GC_WARN_UNUSED __attribute__((warn_unused_result))
 #else
 #define GC_WARN_UNUSED
+#ifndef GC_API
 #define GC_API
+#endif
 #define GC_MALLOC_ATTR
 #endif
 

@@ -404,8 +404,8 @@ BDWGC_API size_t GC_get_prof_stats_unsafe(struct GC_prof_stats_s *out, size_t sz
 
 BDWGC_API size_t GC_get_size_map_at(int i)
 {
-    if (i < 0)
-        return 0;
+    if (i < 0 || i > (int)MAX_SMALL_SIZE)
+        return (size_t)-1;
     if (i == 0)
         return 16;
     return ((size_t)i + 15) & ~(size_t)15;
@@ -562,7 +562,7 @@ BDWGC_API void GC_set_on_thread_event(GC_on_thread_event_proc f) { on_thread_eve
 BDWGC_API GC_on_thread_event_proc GC_get_on_thread_event(void) { return on_thread_event; }
 BDWGC_API void GC_set_log_fd(int fd) { (void)fd; }
 BDWGC_API void GC_noop1(GC_word x) { __asm__ volatile("" : : "r"(x) : "memory"); }
-BDWGC_API void GC_clear_stack(void *p) { (void)p; }
+BDWGC_API void *GC_clear_stack(void *p) { return p; }
 BDWGC_API int GC_get_handle_fork(void) { return handle_fork; }
 
 /* ---- roots ----------------------------------------------------------------------------- */

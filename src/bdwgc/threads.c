@@ -126,5 +126,19 @@ BDWGC_API void GC_atfork_child(void) {}
 BDWGC_API void GC_suspend_thread(pthread_t t) { thread_suspend(t); }
 BDWGC_API void GC_resume_thread(pthread_t t) { thread_resume(t); }
 BDWGC_API int GC_is_thread_suspended(pthread_t t) { return thread_is_suspended(t); }
-BDWGC_API void GC_stop_world_external(void) {}
-BDWGC_API void GC_start_world_external(void) {}
+/* Stop every other registered thread until GC_start_world_external (the
+ * caller must not allocate meanwhile). */
+BDWGC_API void GC_stop_world_external(void)
+{
+    layer_init();
+    pthread_mutex_lock(&gc_lock);
+    pthread_mutex_lock(&threads_lock);
+    stop_the_world();
+}
+
+BDWGC_API void GC_start_world_external(void)
+{
+    start_the_world();
+    pthread_mutex_unlock(&threads_lock);
+    pthread_mutex_unlock(&gc_lock);
+}
