@@ -18,7 +18,9 @@ step "install into $prefix"
 for f in include/tricolor.h lib/libtricolor.a lib/libtricolor.so lib/libtricolor.so.0 \
          lib/libtricolor.so.0.1.0 lib/pkgconfig/tricolor.pc \
          lib/cmake/tricolor/tricolorConfig.cmake lib/cmake/tricolor/tricolorConfigVersion.cmake \
-         lib/cmake/tricolor/tricolorTargets.cmake; do
+         lib/cmake/tricolor/tricolorTargets.cmake \
+         lib/tricolor-bdwgc/libgc.so.1 include/tricolor-bdwgc/gc.h include/tricolor-bdwgc/gc/gc.h \
+         include/tricolor-bdwgc/gc/gc_mark.h lib/pkgconfig/tricolor-bdwgc.pc; do
     [ -e "$prefix/$f" ] || { echo "install_smoke: $prefix/$f is missing" >&2; exit 1; }
 done
 
@@ -37,6 +39,17 @@ if command -v pkg-config >/dev/null 2>&1; then
         "$prefix/lib/libtricolor.a" $(pkg-config --static --libs-only-other tricolor) \
         $(pkg-config --static --libs-only-l tricolor | sed 's/-ltricolor//')
     "$work/hello-pc-static"
+
+    # The drop-in libgc: a bdwgc program built from source with its headers
+    # and pkg-config file runs on the installed libgc.so.1 (the .pc's rpath).
+    cflags=$(pkg-config --cflags tricolor-bdwgc)
+    libs=$(pkg-config --libs tricolor-bdwgc)
+    step "pkg-config tricolor-bdwgc: $cflags $libs"
+    # shellcheck disable=SC2086
+    "$cc" $cflags -DGC_THREADS "$src/examples/consumer/hello_bdwgc.c" -o "$work/hello-bdwgc" $libs
+    ldd "$work/hello-bdwgc" | grep -q "$prefix/lib/tricolor-bdwgc/libgc.so.1" \
+        || { echo "install_smoke: hello-bdwgc does not load the installed libgc.so.1:" >&2; ldd "$work/hello-bdwgc" >&2; exit 1; }
+    "$work/hello-bdwgc"
     pc_ok=1
 else
     echo "install_smoke: pkg-config not found (sudo apt-get install pkg-config); skipping its checks"
