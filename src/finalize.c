@@ -291,10 +291,11 @@ void finalize_fork_child(void) { atomic_store(&fin_started, false); }
 
 /* ---- the API --------------------------------------------------------------------- */
 
-void gc_set_finalizer(void *obj, void (*fn)(void *obj, void *arg), void *arg) { finalizer_set(obj, fn, arg, false); }
+void gc_set_finalizer(void *obj, void (*fn)(void *obj, void *arg), void *arg) { finalizer_set(obj, fn, arg, 0); }
 
-void finalizer_set(void *obj, void (*fn)(void *obj, void *arg), void *arg, bool unordered)
+void finalizer_set(void *obj, void (*fn)(void *obj, void *arg), void *arg, int flags)
 {
+    bool unordered = flags & FIN_UNORDERED;
     gc_thread_t *t = current_thread();
     if (!t) {
         errno = ENOMEM;
@@ -329,10 +330,12 @@ void finalizer_set(void *obj, void (*fn)(void *obj, void *arg), void *arg, bool 
         else if (!unordered && old->unordered)
             atomic_fetch_sub(&unordered_finalizers, 1);
         old->unordered = unordered;
+        old->ignore_self = (flags & FIN_IGNORE_SELF) != 0;
     } else if (fn) {
         fresh->idx = idx;
         fresh->kind = SPECIAL_FINALIZER;
         fresh->unordered = unordered;
+        fresh->ignore_self = (flags & FIN_IGNORE_SELF) != 0;
         if (unordered)
             atomic_fetch_add(&unordered_finalizers, 1);
         fresh->fn = (void (*)(void))fn;

@@ -124,7 +124,8 @@ typedef struct span {
     uint8_t needzero; /* slots may hold old bytes: zero them on allocation */
     uint8_t incache;  /* owned by a thread cache (on no list) */
     uint8_t black;    /* taken by a cache while marking: allocate black (span_take) */
-    uint8_t kind;     /* a client kind's object (bdwgc layer), scanned by ext_hooks.scan_object; 0: none */
+    uint8_t kind;     /* a client kind's object (bdwgc layer), scanned by ext_hooks.scan_object; 0: none;
+                         KIND_STOPPED set: its mark procedure runs only with the world stopped */
     uintptr_t *_Atomic shadow; /* a large object's words as last scanned, while marking (mark.c) */
     _Atomic uint32_t sweepgen; /* see sweep.c */
     uint64_t alloc_cache;      /* inverted alloc bits from freeindex on */
@@ -670,6 +671,7 @@ typedef struct special {
     uint8_t kind;   /* enum special_kind */
     uint8_t unordered; /* a finalizer that keeps its referents only once queued (bdwgc's no_order) */
     uint8_t doomed;    /* an unordered finalizer whose object was found unreachable: queue it at the sweep */
+    uint8_t ignore_self; /* a finalizer whose object's pointers to itself keep nothing (bdwgc's ignore_self) */
     uint64_t id;    /* a cleanup's id (gc_cleanup_stop names it) */
     void (*fn)(void); /* finalizer: void (*)(void *obj, void *arg); cleanup: void (*)(void *arg) */
     void *arg;      /* a root: what it points to lives as long as the record */
@@ -680,11 +682,16 @@ typedef struct special {
 } special_t;
 
 INTERNAL void special_init(void);
-/* gc_set_finalizer, unordered (bdwgc's GC_register_finalizer_no_order):
- * what obj points to is not kept while obj is reachable, so cycles through
- * it are collected; once obj is found unreachable, its referents are marked
- * at mark termination (special_mark_unordered) for the finalizer. */
-INTERNAL void finalizer_set(void *obj, void (*fn)(void *obj, void *arg), void *arg, bool unordered);
+/* gc_set_finalizer with bdwgc's variants.  FIN_UNORDERED (no_order): what
+ * obj points to is not kept while obj is unreachable, so cycles through it
+ * are collected; once obj is found unreachable, its referents are marked at
+ * mark termination (special_mark_unordered) for the finalizer.
+ * FIN_IGNORE_SELF: ordered, but obj's pointers into itself keep nothing. */
+enum { FIN_UNORDERED = 1, FIN_IGNORE_SELF = 2 };
+INTERNAL void finalizer_set(void *obj, void (*fn)(void *obj, void *arg), void *arg, int flags);
+/* Scan [lo, hi) now, into the collector's work, skipping words that point
+ * into [xlo, xhi) (an ignore_self finalizer's object). */
+INTERNAL void mark_range_except(uintptr_t lo, uintptr_t hi, uintptr_t xlo, uintptr_t xhi);
 /* Mark termination, world stopped: queue the referents of the unreachable
  * objects with unordered finalizers; true if anything was queued (drain). */
 INTERNAL bool special_mark_unordered(void);
@@ -853,8 +860,9 @@ struct ext_hooks {
     void (*scan_object)(uintptr_t base, size_t size, unsigned kind);
     void (*kind_roots)(bool final);
 };
-/* A zeroed object of size bytes, of client kind kind (1..255), alone in its
- * span; NULL with ENOMEM. */
+#define KIND_STOPPED 0x80
+/* A zeroed object of size bytes, of client kind kind (1..127, | KIND_STOPPED
+ * for a mark procedure's), alone in its span; NULL with ENOMEM. */
 INTERNAL void *alloc_kind(size_t size, unsigned kind);
 /* Inside scan_object or kind_roots: mark the object holding v / scan a range,
  * into the calling marker's work.  mark_scan_kind runs scan_object on a

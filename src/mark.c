@@ -506,10 +506,12 @@ void mark_push_rescan(uintptr_t lo, uintptr_t hi)
  * would be missed if it dies before the cycle ends.
  */
 /*
- * Client kinds (the bdwgc layer's mark procedures).  A procedure may read
- * memory the program changes or unmaps (Guile's VM stacks), so it runs only
- * with the world stopped: popped while the world runs, an object is left to
- * the final pause, which runs every marked one's procedure (kind_roots).
+ * Client kinds (the bdwgc layer's descriptors and mark procedures).  A
+ * procedure may read memory the program changes or unmaps (Guile's VM
+ * stacks), so it runs only with the world stopped (KIND_STOPPED): popped
+ * while the world runs, such an object is left to the final pause, which
+ * runs every marked one's procedure (kind_roots).  A descriptor's object is
+ * scanned at once, and rescanned conservatively where written.
  * kind_w is the work the procedure's pushes go to.
  */
 static __thread gcwork_t *kind_w;
@@ -517,10 +519,8 @@ static __thread gcwork_t *kind_w;
 
 static void scan_kind(gcwork_t *w, uintptr_t base)
 {
-    if (!threads_world_stopped() || !ext_hooks.scan_object)
-        return;
     span_t *s = span_of(base);
-    if (!s)
+    if (!s || !ext_hooks.scan_object || ((s->kind & KIND_STOPPED) && !threads_world_stopped()))
         return;
     gcwork_t *saved = kind_w;
     kind_w = w;
@@ -555,15 +555,38 @@ bool mark_set_bit(uintptr_t p)
     return true;
 }
 
+static void scan_except(gcwork_t *w, uintptr_t start, uintptr_t end, uintptr_t xlo, uintptr_t xhi)
+{
+    uintptr_t lo = heap_min();
+    uintptr_t range = heap_max() - lo;
+    for (const uintptr_t *p = (const uintptr_t *)start; p < (const uintptr_t *)end; p++) {
+        uintptr_t v = *p;
+        if (v - lo < range && (v < xlo || v >= xhi))
+            mark_ptr(w, v);
+    }
+    w->scanned += end - start;
+}
+
+void mark_range_except(uintptr_t lo, uintptr_t hi, uintptr_t xlo, uintptr_t xhi)
+{
+    lo = round_up(lo, sizeof(uintptr_t));
+    hi &= ~(uintptr_t)(sizeof(uintptr_t) - 1);
+    if (lo < hi)
+        scan_except(&gcw, lo, hi, xlo, xhi);
+}
+
 static NOINLINE void rescan_finalized(gcwork_t *w, span_t *s, uintptr_t lo, uintptr_t hi)
 {
     unsigned first = span_obj_index(s, lo), last = span_obj_index(s, hi - 1);
     gc_thread_t *t = special_lock_take(s->base);
     for (special_t *sp = atomic_load_explicit(&s->specials, memory_order_relaxed); sp && sp->idx <= last; sp = sp->next) {
-        if (sp->idx < first || sp->kind != SPECIAL_FINALIZER || mark_object_marked(s, sp->idx))
+        if (sp->idx < first || sp->kind != SPECIAL_FINALIZER || sp->unordered || mark_object_marked(s, sp->idx))
             continue;
         uintptr_t a = s->base + sp->idx * s->elemsize, b = a + s->elemsize;
-        scan_block(w, a < lo ? lo : a, b > hi ? hi : b);
+        if (sp->ignore_self)
+            scan_except(w, a < lo ? lo : a, b > hi ? hi : b, a, b);
+        else
+            scan_block(w, a < lo ? lo : a, b > hi ? hi : b);
     }
     special_lock_give(s->base, t);
 }
@@ -572,7 +595,7 @@ static NOINLINE void rescan_finalized(gcwork_t *w, span_t *s, uintptr_t lo, uint
 static void rescan_region(gcwork_t *w, uintptr_t lo, uintptr_t hi)
 {
     span_t *s = arena_of(lo)->spans[(lo >> PAGE_SHIFT) % PAGES_PER_ARENA];
-    if (unlikely(s->kind))
+    if (unlikely(s->kind & KIND_STOPPED))
         return; /* the final pause runs its procedure again (kind_roots) */
     if (unlikely(atomic_load_explicit(&s->nfinal, memory_order_relaxed)))
         rescan_finalized(w, s, lo, hi);

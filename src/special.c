@@ -170,7 +170,10 @@ static void mark_span_specials(span_t *s)
         case SPECIAL_FINALIZER:
             if (scan && !sp->unordered) {
                 uintptr_t obj = s->base + sp->idx * s->elemsize;
-                mark_push_range(obj, obj + s->elemsize);
+                if (sp->ignore_self)
+                    mark_range_except(obj, obj + s->elemsize, obj, obj + s->elemsize);
+                else
+                    mark_push_range(obj, obj + s->elemsize);
             }
             /* fallthrough */
         case SPECIAL_CLEANUP:

@@ -5,10 +5,10 @@
  * and the program's own from GC_new_kind) and the uncollectable set.
  *
  * Kinds: pointer-free objects are gc_alloc_noscan's, normal ones gc_alloc's.
- * A client kind whose descriptor names a mark procedure gets objects of its
- * own spans (alloc_kind), scanned by the procedure (mark.c here); any other
- * descriptor (a length, a bitmap, per-object) is scanned conservatively
- * whole, which finds at least what the descriptor would.
+ * A client kind's object gets a span of its own (alloc_kind), which carries
+ * the kind: the marker scans it by its descriptor (a length, a bitmap) or
+ * its mark procedure (mark.c here); a per-object descriptor (gcj's) is
+ * scanned conservatively whole, which finds at least what it would.
  *
  * Uncollectable objects are held by a hash set whose table is itself a
  * collected object reached from a global: so they are reachable (and their
@@ -66,20 +66,11 @@ BDWGC_API unsigned GC_new_proc(void *proc)
 
 BDWGC_API unsigned GC_new_proc_inner(void *proc) { return GC_new_proc(proc); }
 
-/* A client kind whose descriptor is a length of 0 holds no pointers. */
-static bool kind_noscan(int k)
-{
-    if (k == K_PTRFREE || k == K_AUNCOLLECTABLE)
-        return true;
-    if (k >= K_FIRST_CLIENT && (unsigned)k < nkinds)
-        return layer_kinds[k].descr == 0;
-    return false;
-}
+static bool kind_noscan(int k) { return k == K_PTRFREE || k == K_AUNCOLLECTABLE; }
 
-static bool kind_has_proc(int k)
-{
-    return k >= K_FIRST_CLIENT && (unsigned)k < nkinds && (layer_kinds[k].descr & 3) == GC_DS_PROC;
-}
+static bool kind_client(int k) { return k >= K_FIRST_CLIENT && (unsigned)k < nkinds; }
+
+static bool kind_has_proc(int k) { return kind_client(k) && (layer_kinds[k].descr & 3) == GC_DS_PROC; }
 
 /* ---- the uncollectable set ------------------------------------------------- */
 
@@ -174,16 +165,20 @@ static size_t at_least_one(size_t lb) { return lb < 16 ? 16 : lb; }
 void *layer_alloc(size_t lb, int kind)
 {
     layer_init();
-    if (kind_has_proc(kind)) {
-        void *o = alloc_kind(at_least_one(lb), (unsigned)kind);
-        if (o && !layer_kind_register(o)) {
+    if (kind_client(kind)) {
+        /* Its own span, which carries the kind for the marker. */
+        bool proc = kind_has_proc(kind);
+        void *o = alloc_kind(at_least_one(lb), (unsigned)kind | (proc ? KIND_STOPPED : 0));
+        if (o && proc && !layer_kind_register(o)) {
             gc_free(o);
             return NULL;
         }
         return o;
     }
     void *p = kind_noscan(kind) ? gc_alloc_noscan(at_least_one(lb)) : gc_alloc(at_least_one(lb));
-    if (p && (kind == K_UNCOLLECTABLE || kind == K_AUNCOLLECTABLE) && !unc_add(p))
+    if (!p)
+        return layer_oom(lb);
+    if ((kind == K_UNCOLLECTABLE || kind == K_AUNCOLLECTABLE) && !unc_add(p))
         return NULL;
     return p;
 }
@@ -194,7 +189,7 @@ int layer_kind_of(const void *p)
     if (!s)
         return K_NORMAL;
     if (s->kind)
-        return s->kind;
+        return s->kind & ~KIND_STOPPED;
     bool unc = layer_is_uncollectable(p);
     if (span_noscan(s))
         return unc ? K_AUNCOLLECTABLE : K_PTRFREE;
@@ -206,13 +201,15 @@ int layer_kind_of(const void *p)
 BDWGC_API void *GC_malloc(size_t lb)
 {
     layer_init();
-    return alloc_from(at_least_one(lb), 0, (uintptr_t)__builtin_return_address(0));
+    void *p = alloc_from(at_least_one(lb), 0, (uintptr_t)__builtin_return_address(0));
+    return __builtin_expect(p != NULL, 1) ? p : layer_oom(lb);
 }
 
 BDWGC_API void *GC_malloc_atomic(size_t lb)
 {
     layer_init();
-    return alloc_from(at_least_one(lb), 1, (uintptr_t)__builtin_return_address(0));
+    void *p = alloc_from(at_least_one(lb), 1, (uintptr_t)__builtin_return_address(0));
+    return __builtin_expect(p != NULL, 1) ? p : layer_oom(lb);
 }
 BDWGC_API void *GC_malloc_uncollectable(size_t lb) { return layer_alloc(lb, K_UNCOLLECTABLE); }
 BDWGC_API void *GC_malloc_atomic_uncollectable(size_t lb) { return layer_alloc(lb, K_AUNCOLLECTABLE); }

@@ -37,7 +37,12 @@ BDWGC_API GC_word GC_max_retries = 0;
 BDWGC_API GC_word GC_non_gc_bytes = 0;
 BDWGC_API unsigned long GC_time_limit = 999999;
 BDWGC_API char *GC_stackbottom = NULL;
-BDWGC_API GC_oom_func GC_oom_fn = NULL;
+static void *default_oom(size_t n)
+{
+    (void)n;
+    return NULL;
+}
+BDWGC_API GC_oom_func GC_oom_fn = default_oom; /* bdwgc's default returns NULL too: never NULL itself */
 BDWGC_API GC_finalizer_notifier_proc GC_finalizer_notifier = NULL;
 BDWGC_API GC_on_heap_resize_proc GC_on_heap_resize = NULL;
 BDWGC_API GC_push_other_roots_proc GC_push_other_roots = NULL;
@@ -167,6 +172,7 @@ static size_t parse_size(const char *s)
 }
 
 static int force_unmap; /* GC_set_force_unmap_on_gcollect: GC_gcollect returns free pages too */
+static void *oom_trampoline(size_t n);
 BDWGC_API void GC_set_free_space_divisor(GC_word d);
 
 static pthread_once_t layer_once = PTHREAD_ONCE_INIT;
@@ -181,6 +187,7 @@ static void layer_init_once(void)
     ext_hooks.mark_done = mark_done;
     ext_hooks.marked_reachable = marked_reachable;
     gc_init_once();
+    gc_set_oom_fn(oom_trampoline);
     uintptr_t lo = heap_min(), hi = heap_max();
     if (lo < hi)
         heap_grown(lo, hi);
@@ -220,6 +227,8 @@ BDWGC_API void GC_init(void)
 {
     layer_init();
     gc_register_thread();
+    /* A heap from the start, as bdwgc's (GC_get_heap_size is not 0). */
+    gc_keep_alive(gc_alloc(16));
 }
 
 BDWGC_API int GC_is_init_called(void) { return heap_max() != 0 || ext_hooks.mark_done != NULL; }
@@ -437,22 +446,20 @@ BDWGC_API void GC_print_free_list(int k, size_t n)
 
 /* ---- settings ------------------------------------------------------------------------- */
 
-static GC_oom_func oom_saved;
-
+/* tricolor calls it for sizes it could allocate (after collecting); the
+ * layer for impossible ones (layer_oom), as bdwgc calls it for both. */
 static void *oom_trampoline(size_t n)
 {
     GC_oom_func f = GC_oom_fn;
     return f ? f(n) : NULL;
 }
 
+void *layer_oom(size_t lb) { return lb > MAX_ALLOC_SIZE ? oom_trampoline(lb) : NULL; }
+
 BDWGC_API void GC_set_oom_fn(GC_oom_func f)
 {
     layer_init();
     GC_oom_fn = f;
-    if (!oom_saved) {
-        oom_saved = f;
-        gc_set_oom_fn(oom_trampoline);
-    }
 }
 BDWGC_API GC_oom_func GC_get_oom_fn(void) { return GC_oom_fn; }
 

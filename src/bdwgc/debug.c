@@ -257,6 +257,20 @@ static void dbg_fin_run(void *obj, void *cd)
     f->fn((char *)obj + DBG_HDR, f->cd);
 }
 
+/* The previous finalizer, as the program gave it (unwrapped). */
+static void debug_old(GC_finalization_proc of, void *oc, GC_finalization_proc *ofn, void **ocd)
+{
+    if (of == dbg_fin_run) {
+        struct dbg_fin *f = oc;
+        of = f->fn;
+        oc = f->cd;
+    }
+    if (ofn)
+        *ofn = of;
+    if (ocd)
+        *ocd = oc;
+}
+
 static void debug_register(void *p, GC_finalization_proc fn, void *cd, GC_finalization_proc *ofn, void **ocd)
 {
     if (ofn)
@@ -266,8 +280,11 @@ static void debug_register(void *p, GC_finalization_proc fn, void *cd, GC_finali
     struct dbg_hdr *h = header_of(p, "GC_debug_register_finalizer");
     if (!h)
         return;
+    GC_finalization_proc of;
+    void *oc;
     if (!fn) {
-        GC_register_finalizer(h, NULL, NULL, NULL, NULL);
+        GC_register_finalizer(h, NULL, NULL, &of, &oc);
+        debug_old(of, oc, ofn, ocd);
         return;
     }
     struct dbg_fin *f = GC_malloc(sizeof *f);
@@ -275,7 +292,8 @@ static void debug_register(void *p, GC_finalization_proc fn, void *cd, GC_finali
         return;
     f->fn = fn;
     f->cd = cd;
-    GC_register_finalizer(h, dbg_fin_run, f, NULL, NULL);
+    GC_register_finalizer(h, dbg_fin_run, f, &of, &oc);
+    debug_old(of, oc, ofn, ocd);
 }
 
 BDWGC_API void GC_debug_register_finalizer(void *p, GC_finalization_proc fn, void *cd, GC_finalization_proc *ofn,

@@ -4,11 +4,12 @@
  * Finalizers: each registration is a record {fn, client data}, a collected
  * object handed to gc_set_finalizer as its arg (so tricolor keeps the client
  * data alive while it is set), and a table from object to record gives the
- * old finalizer back, as bdwgc's calls return it.  Ordered and ignore_self
- * finalizers are tricolor's (Go's order: what a finalizable object points to
- * is kept, so cycles through one are never collected); no_order and
- * unreachable ones are unordered (finalizer_set): cycles are collected, and
- * the referents are kept from the moment the object is found unreachable.  By default the
+ * old finalizer back, as bdwgc's calls return it.  Ordered finalizers are
+ * tricolor's (Go's order: what a finalizable object points to is kept, so
+ * cycles through one are never collected); ignore_self ones the same but for
+ * the object's pointers to itself; no_order and unreachable ones are
+ * unordered (finalizer_set): cycles are collected, and the referents are
+ * kept from the moment the object is found unreachable.  By default the
  * finalizers run on tricolor's finalizer thread; with finalize-on-demand they
  * wait in a queue (collected nodes from a global: kept) for
  * GC_invoke_finalizers, and the notifier is called.
@@ -77,7 +78,7 @@ static void fin_run(void *obj, void *arg)
 }
 
 static void register_finalizer(void *obj, GC_finalization_proc fn, void *cd, GC_finalization_proc *ofn, void **ocd,
-                               bool unordered)
+                               int flags)
 {
     layer_init();
     obj = gc_base(obj);
@@ -108,7 +109,7 @@ static void register_finalizer(void *obj, GC_finalization_proc fn, void *cd, GC_
     if (!obj)
         return;
     if (rec)
-        finalizer_set(obj, fin_run, rec, unordered);
+        finalizer_set(obj, fin_run, rec, flags);
     else if (!fn)
         gc_set_finalizer(obj, NULL, NULL);
 }
@@ -116,25 +117,25 @@ static void register_finalizer(void *obj, GC_finalization_proc fn, void *cd, GC_
 BDWGC_API void GC_register_finalizer(void *obj, GC_finalization_proc fn, void *cd, GC_finalization_proc *ofn,
                                      void **ocd)
 {
-    register_finalizer(obj, fn, cd, ofn, ocd, false);
+    register_finalizer(obj, fn, cd, ofn, ocd, 0);
 }
 
 BDWGC_API void GC_register_finalizer_ignore_self(void *obj, GC_finalization_proc fn, void *cd,
                                                  GC_finalization_proc *ofn, void **ocd)
 {
-    register_finalizer(obj, fn, cd, ofn, ocd, false);
+    register_finalizer(obj, fn, cd, ofn, ocd, FIN_IGNORE_SELF);
 }
 
 BDWGC_API void GC_register_finalizer_no_order(void *obj, GC_finalization_proc fn, void *cd,
                                               GC_finalization_proc *ofn, void **ocd)
 {
-    register_finalizer(obj, fn, cd, ofn, ocd, true);
+    register_finalizer(obj, fn, cd, ofn, ocd, FIN_UNORDERED);
 }
 
 BDWGC_API void GC_register_finalizer_unreachable(void *obj, GC_finalization_proc fn, void *cd,
                                                  GC_finalization_proc *ofn, void **ocd)
 {
-    register_finalizer(obj, fn, cd, ofn, ocd, true);
+    register_finalizer(obj, fn, cd, ofn, ocd, FIN_UNORDERED);
 }
 
 /* GC_free drops an object's finalizer unrun: forget it here too. */
@@ -244,7 +245,8 @@ static int link_move(int which, void **link, void **new_link)
 }
 
 BDWGC_API int GC_general_register_disappearing_link(void **link, const void *obj) { return link_register(0, link, obj); }
-BDWGC_API int GC_register_disappearing_link(void **link) { return link_register(0, link, gc_base(*link)); }
+/* bdwgc's older call: the link disappears with the object holding it. */
+BDWGC_API int GC_register_disappearing_link(void **link) { return link_register(0, link, gc_base(link)); }
 BDWGC_API int GC_unregister_disappearing_link(void **link) { return link_unregister(0, link); }
 BDWGC_API int GC_move_disappearing_link(void **link, void **new_link) { return link_move(0, link, new_link); }
 BDWGC_API int GC_register_long_link(void **link, const void *obj) { return link_register(1, link, obj); }

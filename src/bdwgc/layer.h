@@ -88,6 +88,7 @@ static inline void layer_init(void)
         layer_init_slow();
 }
 INTERNAL void layer_warn(const char *fmt, GC_word arg);
+INTERNAL void *layer_oom(size_t lb); /* an allocation of lb failed: bdwgc's oom function for an impossible size */
 INTERNAL extern int layer_dont_gc_depth;
 INTERNAL extern int layer_abort_on_leak; /* GC_ABORT_ON_LEAK: abort once leaks or smashes were reported */
 

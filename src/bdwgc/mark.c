@@ -86,10 +86,30 @@ static __thread struct GC_ms_entry scratch[SCRATCH];
 
 static void scan_object(uintptr_t base, size_t size, unsigned kind)
 {
-    GC_word d = kind < MAX_KINDS ? layer_kinds[kind].descr : 0;
-    if ((d & 3) != GC_DS_PROC) {
+    kind &= ~KIND_STOPPED;
+    if (kind >= MAX_KINDS) {
         mark_kind_range(base, base + size);
         return;
+    }
+    GC_word d = layer_kinds[kind].descr;
+    switch (d & 3) {
+    case GC_DS_LENGTH: {
+        /* bdwgc's normal kind is a length of 0 with the size added. */
+        size_t len = (size_t)d + (layer_kinds[kind].adjust ? size : 0);
+        mark_kind_range(base, base + (len < size ? len : size));
+        return;
+    }
+    case GC_DS_BITMAP:
+        /* The first word is the highest bit; the low two are the tag. */
+        for (unsigned i = 0; i < 8 * sizeof(GC_word) - 2 && (i + 1) * sizeof(GC_word) <= size; i++)
+            if ((d >> (8 * sizeof(GC_word) - 1 - i)) & 1)
+                mark_kind_ptr(((uintptr_t *)base)[i]);
+        return;
+    case GC_DS_PER_OBJECT:
+        mark_kind_range(base, base + size);
+        return;
+    default:
+        break;
     }
     unsigned pi = (unsigned)(d >> 2) & ((1u << GC_LOG_MAX_MARK_PROCS) - 1);
     GC_mark_proc proc = (GC_mark_proc)layer_procs[pi];
