@@ -165,6 +165,7 @@ static size_t at_least_one(size_t lb) { return lb < 16 ? 16 : lb; }
 void *layer_alloc(size_t lb, int kind)
 {
     layer_init();
+    layer_maybe_finalize();
     if (kind_client(kind)) {
         /* Its own span, which carries the kind for the marker. */
         bool proc = kind_has_proc(kind);
@@ -201,6 +202,7 @@ int layer_kind_of(const void *p)
 BDWGC_API void *GC_malloc(size_t lb)
 {
     layer_init();
+    layer_maybe_finalize();
     void *p = alloc_from(at_least_one(lb), 0, (uintptr_t)__builtin_return_address(0));
     return __builtin_expect(p != NULL, 1) ? p : layer_oom(lb);
 }
@@ -208,6 +210,7 @@ BDWGC_API void *GC_malloc(size_t lb)
 BDWGC_API void *GC_malloc_atomic(size_t lb)
 {
     layer_init();
+    layer_maybe_finalize();
     void *p = alloc_from(at_least_one(lb), 1, (uintptr_t)__builtin_return_address(0));
     return __builtin_expect(p != NULL, 1) ? p : layer_oom(lb);
 }

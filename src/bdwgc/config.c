@@ -247,6 +247,7 @@ BDWGC_API void GC_gcollect(void)
     else
         gc_collect();
     layer_debug_report();
+    layer_run_finalizers();
 }
 
 BDWGC_API int GC_try_to_collect(GC_stop_func f)

@@ -41,7 +41,7 @@ struct fin_node {
 static struct table fins = {.lock = PTHREAD_MUTEX_INITIALIZER};
 static pthread_mutex_t queue_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct fin_node *queue_head, **queue_tail = &queue_head; /* a global: the nodes are kept */
-static _Atomic long queue_len;
+#define queue_len layer_fin_queued
 
 static void fin_forget(void *obj, struct fin *rec)
 {
@@ -52,14 +52,11 @@ static void fin_forget(void *obj, struct fin *rec)
     section_unlock(&fins.lock, t);
 }
 
+/* On tricolor's finalizer thread: queue it for a program thread. */
 static void fin_run(void *obj, void *arg)
 {
     struct fin *rec = arg;
     fin_forget(obj, rec);
-    if (!GC_finalize_on_demand) {
-        rec->fn(obj, rec->cd);
-        return;
-    }
     struct fin_node *n = gc_alloc(sizeof *n);
     if (!n) {
         rec->fn(obj, rec->cd); /* no memory for the queue: run it now */
@@ -73,8 +70,23 @@ static void fin_run(void *obj, void *arg)
     atomic_fetch_add(&queue_len, 1);
     pthread_mutex_unlock(&queue_lock);
     GC_finalizer_notifier_proc notify = GC_finalizer_notifier;
-    if (notify)
+    if (GC_finalize_on_demand && notify)
         notify();
+}
+
+_Atomic long layer_fin_queued;
+
+/* Not on demand: the program's threads run them, as bdwgc runs them in the
+ * thread that allocates or collects (programs count on it: ECL runs a Lisp
+ * finalizer only on a Lisp thread).  Not inside a finalizer. */
+void layer_run_finalizers(void)
+{
+    static __thread bool running;
+    if (GC_finalize_on_demand || running)
+        return;
+    running = true;
+    GC_invoke_finalizers();
+    running = false;
 }
 
 static void register_finalizer(void *obj, GC_finalization_proc fn, void *cd, GC_finalization_proc *ofn, void **ocd,

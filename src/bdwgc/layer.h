@@ -98,6 +98,14 @@ INTERNAL void layer_finalize_init(void);
 
 /* finalize.c */
 INTERNAL void layer_free_hook(void *obj);
+INTERNAL extern _Atomic long layer_fin_queued; /* finalizers waiting for a program thread */
+INTERNAL void layer_run_finalizers(void);
+/* On each allocation: run the waiting finalizers (not on demand). */
+static inline void layer_maybe_finalize(void)
+{
+    if (__builtin_expect(atomic_load_explicit(&layer_fin_queued, memory_order_relaxed) != 0, 0))
+        layer_run_finalizers();
+}
 
 /* debug.c */
 INTERNAL void layer_debug_mark_done(void);
@@ -109,6 +117,7 @@ BDWGC_API extern GC_finalizer_notifier_proc GC_finalizer_notifier;
 BDWGC_API void *GC_malloc(size_t lb);
 BDWGC_API void GC_free(void *p);
 BDWGC_API void GC_gcollect(void);
+BDWGC_API int GC_invoke_finalizers(void);
 BDWGC_API void GC_register_finalizer(void *obj, GC_finalization_proc fn, void *cd, GC_finalization_proc *ofn,
                                      void **ocd);
 
