@@ -870,6 +870,7 @@ INTERNAL void *alloc_kind(size_t size, unsigned kind);
 INTERNAL void mark_kind_ptr(uintptr_t v);
 INTERNAL void mark_kind_range(uintptr_t lo, uintptr_t hi);
 INTERNAL bool threads_world_stopped(void); /* between stop_the_world and start_the_world */
+INTERNAL extern void (*threads_restart_hook)(void); /* called by start_the_world before it wakes the threads */
 /* Park another registered thread until thread_resume (bdwgc's
  * GC_suspend_thread): it counts as blocked meanwhile.  False if th is not a
  * registered thread other than the caller. */

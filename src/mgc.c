@@ -167,6 +167,20 @@ static inline void gc_event(int e)
     if (ext_hooks.event)
         ext_hooks.event(e);
 }
+
+static void post_start_event(void) { gc_event(EV_POST_START_WORLD); }
+
+/* start_the_world with the events around it; "started" is reported when
+ * the world may run, before the wake-up (which may let a woken thread take
+ * this CPU first), where the pause ends in gctrace too. */
+static uint64_t start_world_events(void)
+{
+    gc_event(EV_PRE_START_WORLD);
+    threads_restart_hook = ext_hooks.event ? post_start_event : NULL;
+    uint64_t t = start_the_world();
+    threads_restart_hook = NULL;
+    return t;
+}
 _Atomic uint64_t last_marked_bytes;
 
 
@@ -267,9 +281,7 @@ static int cycle_stw(struct dl_phdr_info *info, size_t size, void *data)
         mark_drain(mark_max_workers());
     c->drain_ns = nanotime() - c->t2;
     finish_mark(c);
-    gc_event(EV_PRE_START_WORLD);
-    c->t3 = start_the_world();
-    gc_event(EV_POST_START_WORLD);
+    c->t3 = start_world_events();
     pthread_mutex_unlock(&threads_lock);
     return 1;
 }
@@ -324,9 +336,7 @@ static int cycle_terminate(struct dl_phdr_info *info, size_t size, void *data)
     }
     finish_mark(c);
     atomic_store(&gc_phase, GC_OFF);
-    gc_event(EV_PRE_START_WORLD);
-    c->t3 = start_the_world();
-    gc_event(EV_POST_START_WORLD);
+    c->t3 = start_world_events();
     pthread_mutex_unlock(&threads_lock);
     return 1;
 }
@@ -381,9 +391,7 @@ static void cycle_concurrent(struct cycle *c)
     mark_threads(c);
     if (ext_hooks.kind_roots)
         ext_hooks.kind_roots(false);
-    gc_event(EV_PRE_START_WORLD);
-    c->t1 = start_the_world();
-    gc_event(EV_POST_START_WORLD);
+    c->t1 = start_world_events();
     pthread_mutex_unlock(&threads_lock);
 
     /* Phase 4: arm tracking before any object is scanned. */

@@ -432,6 +432,8 @@ void stop_the_world(void)
 
 bool threads_world_stopped(void) { return atomic_load_explicit(&stw_seq, memory_order_relaxed) & 1; }
 
+void (*threads_restart_hook)(void);
+
 uint64_t start_the_world(void)
 {
     atomic_fetch_add(&stw_seq, 1); /* even: running */
@@ -439,6 +441,8 @@ uint64_t start_the_world(void)
      * this CPU for milliseconds before the call returns, while the world
      * runs again: not a pause. */
     uint64_t now = nanotime();
+    if (threads_restart_hook)
+        threads_restart_hook();
     futex(&stw_seq, FUTEX_WAKE, INT32_MAX);
     for (gc_thread_t *t = thread_list; t; t = t->next) {
         uint32_t h = T_HELD;
