@@ -162,6 +162,17 @@ static NOINLINE bool run_batch(gc_thread_t *t)
     return n > 0;
 }
 
+/* bdwgc's layer: run what is queued now, in the calling thread (bdwgc
+ * hands a collection's finalizers over before GC_gcollect returns). */
+void finalize_run_queued(void)
+{
+    gc_thread_t *t = current_thread();
+    if (!t || !atomic_load(&fin_used))
+        return;
+    while (run_batch(t))
+        ;
+}
+
 /* Wipe the dead stack the calls used: a stale copy of an object's address
  * there would keep it alive while the thread sleeps. */
 static NOINLINE void scrub_stack(void)

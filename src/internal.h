@@ -880,7 +880,9 @@ INTERNAL bool thread_is_suspended(pthread_t th);
 INTERNAL void mark_scan_kind(uintptr_t base);
 INTERNAL bool mark_set_bit(uintptr_t p); /* mark p's object without scanning it; false if not an object */
 INTERNAL extern struct ext_hooks ext_hooks;
-INTERNAL extern _Atomic uint64_t last_marked_bytes; /* the last cycle's marked bytes: heap_live's start after it */
+INTERNAL extern _Atomic uint64_t last_marked_bytes;
+INTERNAL extern _Atomic bool gc_disabled;
+INTERNAL void finalize_run_queued(void); /* the finalizer queue's calls, now, in the calling thread */ /* bdwgc's GC_disable: no cycle starts, not even a forced one */ /* the last cycle's marked bytes: heap_live's start after it */
 INTERNAL __attribute__((format(printf, 1, 2))) void tc_print(const char *fmt, ...);
 INTERNAL __attribute__((format(printf, 1, 2))) void tc_trace(const char *fmt, ...); /* no prefix */
 

@@ -303,13 +303,13 @@ static inline void mark_ptr(gcwork_t *w, uintptr_t v)
     if (__atomic_fetch_or(mw, bit, __ATOMIC_RELAXED) & bit)
         return;
     w->marked_bytes += s->elemsize;
-    if (span_noscan(s))
-        return;
     uintptr_t base = s->base + idx * s->elemsize;
     if (unlikely(s->kind)) {
         push(w, base | KIND_TAG, base + s->elemsize);
         return;
     }
+    if (span_noscan(s))
+        return;
     if (unlikely(span_sizeclass(s) == 0) && atomic_load_explicit(&shadows_on, memory_order_relaxed))
         base |= SHADOW_TAG;
     push(w, base, (base & ~TAGS) + s->elemsize);
@@ -595,8 +595,18 @@ static NOINLINE void rescan_finalized(gcwork_t *w, span_t *s, uintptr_t lo, uint
 static void rescan_region(gcwork_t *w, uintptr_t lo, uintptr_t hi)
 {
     span_t *s = arena_of(lo)->spans[(lo >> PAGE_SHIFT) % PAGES_PER_ARENA];
-    if (unlikely(s->kind & KIND_STOPPED))
-        return; /* the final pause runs its procedure again (kind_roots) */
+    if (unlikely(s->kind)) {
+        /* A mark procedure's object: the final pause runs it again
+         * (kind_roots).  A descriptor's: by its layout, not conservatively
+         * (the words it leaves out keep nothing). */
+        if (!(s->kind & KIND_STOPPED)) {
+            unsigned first = span_obj_index(s, lo), last = span_obj_index(s, hi - 1);
+            for (unsigned i = first; i <= last; i++)
+                if (mark_object_marked(s, i))
+                    scan_kind(w, s->base + i * s->elemsize);
+        }
+        return;
+    }
     if (unlikely(atomic_load_explicit(&s->nfinal, memory_order_relaxed)))
         rescan_finalized(w, s, lo, hi);
     if (span_sizeclass(s) == 0) {

@@ -182,6 +182,7 @@ static uint64_t start_world_events(void)
     return t;
 }
 _Atomic uint64_t last_marked_bytes;
+_Atomic bool gc_disabled;
 
 
 static void mark_threads(struct cycle *c)
@@ -515,7 +516,7 @@ static NOINLINE void run(bool forced)
     current_thread();
     pthread_mutex_lock(&gc_lock);
     run_sp = current_sp();
-    if (!forced && !pacer_should_trigger()) {
+    if ((!forced && !pacer_should_trigger()) || atomic_load(&gc_disabled)) {
         pthread_mutex_unlock(&gc_lock);
         return;
     }

@@ -200,6 +200,12 @@ static NOINLINE void suspended_park(gc_thread_t *t, const ucontext_t *uc)
     t->block_sp = sp;
     atomic_store(&t->bstate, T_BLOCKED);
     futex(&t->bstate, FUTEX_WAKE, INT32_MAX);
+    /* A stop that signalled this thread before it was blocked counts on its
+     * acknowledgement, and the signal cannot come in here (the handler
+     * blocks it): stop for it first. */
+    uint32_t seq = atomic_load(&stw_seq);
+    if ((seq & 1) && atomic_load(&t->stop_req) == seq)
+        suspend_self(t, uc);
     while (atomic_load(&t->suspend_req))
         futex(&t->suspend_req, FUTEX_WAIT, 1);
     block_leave(t);

@@ -43,8 +43,8 @@ BDWGC_API unsigned GC_new_kind(void **free_list, GC_word descr, int adjust, int 
 {
     (void)free_list;
     pthread_mutex_lock(&kinds_lock);
-    if (nkinds == MAX_KINDS)
-        tc_fatal("GC_new_kind: more than %d kinds", MAX_KINDS);
+    if (nkinds == K_TYPED)
+        tc_fatal("GC_new_kind: more than %d kinds", K_TYPED);
     unsigned k = nkinds++;
     layer_kinds[k] = (struct layer_kind){descr, adjust, clear};
     pthread_mutex_unlock(&kinds_lock);
@@ -68,7 +68,7 @@ BDWGC_API unsigned GC_new_proc_inner(void *proc) { return GC_new_proc(proc); }
 
 static bool kind_noscan(int k) { return k == K_PTRFREE || k == K_AUNCOLLECTABLE; }
 
-static bool kind_client(int k) { return k >= K_FIRST_CLIENT && (unsigned)k < nkinds; }
+static bool kind_client(int k) { return k >= K_FIRST_CLIENT && (unsigned)k < nkinds && k < K_TYPED; }
 
 static bool kind_has_proc(int k) { return kind_client(k) && (layer_kinds[k].descr & 3) == GC_DS_PROC; }
 
@@ -189,7 +189,7 @@ int layer_kind_of(const void *p)
     span_t *s = span_of((uintptr_t)p);
     if (!s)
         return K_NORMAL;
-    if (s->kind)
+    if (s->kind && s->kind != K_TYPED_SMALL)
         return s->kind & ~KIND_STOPPED;
     bool unc = layer_is_uncollectable(p);
     if (span_noscan(s))
@@ -236,6 +236,7 @@ BDWGC_API void GC_free(void *p)
     unc_remove(p);
     layer_free_hook(p);
     layer_kind_forget(p);
+    layer_typed_forget(p);
     gc_free(p);
 }
 

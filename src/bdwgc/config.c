@@ -139,11 +139,17 @@ static void extra_roots(void)
 
 static _Atomic(GC_start_callback_proc) start_callback;
 
+__thread bool layer_holds_gc_lock;
+
 static void cycle_start(void)
 {
+    layer_epilogue_wait();
     GC_start_callback_proc f = atomic_load(&start_callback);
-    if (f)
+    if (f) {
+        layer_holds_gc_lock = true;
         f();
+        layer_holds_gc_lock = false;
+    }
 }
 
 static void marked_reachable(void) { layer_links_done(0); }
@@ -154,6 +160,7 @@ static void mark_done(void)
     layer_links_done(1);
     layer_debug_mark_done();
     layer_kind_mark_done();
+    layer_typed_mark_done();
 }
 
 /* ---- initialisation -------------------------------------------------------------- */
@@ -247,6 +254,9 @@ BDWGC_API void GC_gcollect(void)
     else
         gc_collect();
     layer_debug_report();
+    /* The collection's finalizers, handed over before returning (Guile's
+     * (gc) drains its guardians right after). */
+    finalize_run_queued();
     layer_run_finalizers();
 }
 
@@ -286,8 +296,16 @@ BDWGC_API void GC_disable(void)
     if (disable_depth++ == 0) {
         saved_percent = gc_set_percent(-1);
         GC_dont_gc = 1;
+        atomic_store(&gc_disabled, true);
     }
     pthread_mutex_unlock(&disable_lock);
+    /* As bdwgc's (it takes the lock): no cycle runs once this returns.  Not
+     * when this thread holds the lock itself (inside GC_call_with_alloc_lock
+     * or the start callback). */
+    if (!layer_holds_gc_lock) {
+        pthread_mutex_lock(&gc_lock);
+        pthread_mutex_unlock(&gc_lock);
+    }
 }
 
 BDWGC_API void GC_enable(void)
@@ -295,6 +313,7 @@ BDWGC_API void GC_enable(void)
     pthread_mutex_lock(&disable_lock);
     if (disable_depth > 0 && --disable_depth == 0) {
         GC_dont_gc = 0;
+        atomic_store(&gc_disabled, false);
         gc_set_percent(saved_percent);
     }
     pthread_mutex_unlock(&disable_lock);

@@ -40,8 +40,10 @@ typedef void *(*GC_stack_base_func)(struct GC_stack_base *, void *);
 /* bdwgc's status codes. */
 enum { GC_SUCCESS = 0, GC_DUPLICATE = 1, GC_NO_THREADS = 2, GC_UNIMPLEMENTED = 3, GC_NOT_FOUND = 4 };
 
-/* bdwgc's predefined kinds. */
-enum { K_PTRFREE = 0, K_NORMAL = 1, K_UNCOLLECTABLE = 2, K_AUNCOLLECTABLE = 3, K_FIRST_CLIENT = 4 };
+/* bdwgc's predefined kinds, and the layer's own for typed objects (above
+ * any client kind: GC_new_kind stops short of them). */
+enum { K_PTRFREE = 0, K_NORMAL = 1, K_UNCOLLECTABLE = 2, K_AUNCOLLECTABLE = 3, K_FIRST_CLIENT = 4,
+       K_TYPED_SMALL = 61, K_TYPED = 62, K_TYPED_ARRAY = 63 };
 
 /* bdwgc's descriptor tags (the low two bits of a kind's descriptor). */
 enum { GC_DS_LENGTH = 0, GC_DS_BITMAP = 1, GC_DS_PROC = 2, GC_DS_PER_OBJECT = 3 };
@@ -61,6 +63,10 @@ INTERNAL bool layer_kind_register(void *obj);
 INTERNAL void layer_kind_forget(void *obj);
 INTERNAL void layer_kind_mark_done(void);
 INTERNAL void layer_mark_init(void);
+INTERNAL void layer_scan_typed(uintptr_t base, size_t size, bool array);
+INTERNAL void layer_typed_small_scan(uintptr_t base, size_t size);
+INTERNAL void layer_typed_forget(void *obj);
+INTERNAL void layer_typed_mark_done(void);
 
 /* table.c: address -> word; the caller holds lock.  table_find gives the
  * slot of key or -1; table_put adds an absent key (false without memory). */
@@ -82,14 +88,20 @@ INTERNAL int layer_kind_of(const void *p);
 /* config.c: layer_init before anything else (cheap once done). */
 INTERNAL extern _Atomic bool layer_ready;
 INTERNAL void layer_init_slow(void);
+INTERNAL extern __thread bool layer_in_epilogue; /* threads.c: this thread released the allocation lock */
+INTERNAL void layer_epilogue_end(void);
+INTERNAL void layer_epilogue_wait(void); /* a cycle starts: let a thread that just released the lock go on */
 static inline void layer_init(void)
 {
     if (__builtin_expect(!atomic_load_explicit(&layer_ready, memory_order_acquire), 0))
         layer_init_slow();
+    if (__builtin_expect(layer_in_epilogue, 0))
+        layer_epilogue_end();
 }
 INTERNAL void layer_warn(const char *fmt, GC_word arg);
 INTERNAL void *layer_oom(size_t lb); /* an allocation of lb failed: bdwgc's oom function for an impossible size */
 INTERNAL extern int layer_dont_gc_depth;
+INTERNAL extern __thread bool layer_holds_gc_lock; /* inside GC_alloc_lock .. GC_alloc_unlock or the start callback */
 INTERNAL extern int layer_abort_on_leak; /* GC_ABORT_ON_LEAK: abort once leaks or smashes were reported */
 
 /* finalize.c */
@@ -115,6 +127,8 @@ INTERNAL void layer_debug_report(void);
 BDWGC_API extern int GC_find_leak, GC_finalize_on_demand, GC_dont_gc;
 BDWGC_API extern GC_finalizer_notifier_proc GC_finalizer_notifier;
 BDWGC_API void *GC_malloc(size_t lb);
+BDWGC_API void *GC_malloc_atomic(size_t lb);
+BDWGC_API unsigned GC_new_proc(void *proc);
 BDWGC_API void GC_free(void *p);
 BDWGC_API void GC_gcollect(void);
 BDWGC_API int GC_invoke_finalizers(void);

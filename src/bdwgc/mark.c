@@ -14,12 +14,15 @@
  *     marked objects', for what changed meanwhile: a procedure may read
  *     memory that no write tracking sees, such as a VM's stacks);
  *   - mark termination drops the dead ones (layer_kind_mark_done).
- * Typed (GC_make_descriptor) and gcj objects are scanned conservatively
- * whole: a superset of what their descriptors name.
+ * Typed objects (GC_make_descriptor) are scanned by their layout (below);
+ * gcj objects conservatively whole, a superset of what theirs name.
  */
 #include "layer.h"
 
 #include <errno.h>
+#include <stdlib.h>
+
+#define UNUSED_FN __attribute__((unused))
 
 /* ---- the registry ------------------------------------------------------------ */
 
@@ -87,6 +90,14 @@ static __thread struct GC_ms_entry scratch[SCRATCH];
 static void scan_object(uintptr_t base, size_t size, unsigned kind)
 {
     kind &= ~KIND_STOPPED;
+    if (kind == K_TYPED_SMALL) {
+        layer_typed_small_scan(base, size);
+        return;
+    }
+    if (kind == K_TYPED || kind == K_TYPED_ARRAY) {
+        layer_scan_typed(base, size, kind == K_TYPED_ARRAY);
+        return;
+    }
     if (kind >= MAX_KINDS) {
         mark_kind_range(base, base + size);
         return;
@@ -150,37 +161,243 @@ BDWGC_API void GC_clear_mark_bit(const void *p)
     __atomic_fetch_and(&s->mark_bits[idx / 64], ~((uint64_t)1 << (idx % 64)), __ATOMIC_RELAXED);
 }
 
-/* ---- typed and gcj allocation (conservative) ---------------------------------------- */
+/* ---- typed objects (gc_typed.h) ------------------------------------------------------- */
 
+/*
+ * A descriptor from GC_make_descriptor: a length when every word may hold a
+ * pointer; bdwgc's bitmap (first word in the highest bit) when the layout
+ * fits in one; else a procedure descriptor whose environment is an index
+ * into typed_layouts (bitmaps kept for the life of the process, as bdwgc's).
+ * A typed object of TYPED_MIN_PRECISE bytes or more is a client kind's
+ * (K_TYPED, or K_TYPED_ARRAY for GC_calloc_explicitly_typed), alone in its
+ * span, with the descriptor (and an array's element size) in the span's last
+ * words: scanned by its layout, at once and where written (no world-stopped
+ * procedure), so a word left out (Guile's weak table slots) keeps nothing
+ * alive.  A smaller one is a normal object, scanned whole: the words its
+ * layout leaves out keep what they point to (next: spans per kind and size
+ * class, as bdwgc's free lists).
+ */
 typedef GC_word GC_descr;
+
+#define WORD_BITS (8 * sizeof(GC_word))
+#define BITMAP_MAX_WORDS (WORD_BITS - 2) /* the tag takes the low two bits */
+
+struct layout {
+    size_t nwords;
+    GC_word *bits; /* bit i % WORD_BITS of word i / WORD_BITS: word i may point */
+};
+
+static pthread_mutex_t layouts_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct layout *typed_layouts;
+static size_t nlayouts, layouts_cap;
+static unsigned typed_proc = ~0u;
 
 BDWGC_API GC_descr GC_make_descriptor(const GC_word *bitmap, size_t len)
 {
-    (void)bitmap;
-    return (GC_descr)(len * sizeof(GC_word)) | GC_DS_LENGTH;
+    layer_init();
+    size_t last = len;
+    while (last > 0 && !((bitmap[(last - 1) / WORD_BITS] >> ((last - 1) % WORD_BITS)) & 1))
+        last--;
+    if (last == 0)
+        return 0 | GC_DS_LENGTH; /* no pointers */
+    bool all = true;
+    for (size_t i = 0; i < last && all; i++)
+        all = (bitmap[i / WORD_BITS] >> (i % WORD_BITS)) & 1;
+    if (all)
+        return (GC_descr)(last * sizeof(GC_word)) | GC_DS_LENGTH;
+    if (last <= BITMAP_MAX_WORDS) {
+        GC_descr d = GC_DS_BITMAP;
+        for (size_t i = 0; i < last; i++)
+            if ((bitmap[i / WORD_BITS] >> (i % WORD_BITS)) & 1)
+                d |= (GC_word)1 << (WORD_BITS - 1 - i);
+        return d;
+    }
+    size_t nw = (last + WORD_BITS - 1) / WORD_BITS;
+    GC_word *bits = malloc(nw * sizeof(GC_word));
+    if (!bits)
+        return (GC_descr)(last * sizeof(GC_word)) | GC_DS_LENGTH; /* conservative */
+    memcpy(bits, bitmap, nw * sizeof(GC_word));
+    pthread_mutex_lock(&layouts_lock);
+    if (nlayouts == layouts_cap) {
+        size_t cap = layouts_cap ? layouts_cap * 2 : 16;
+        struct layout *n = realloc(typed_layouts, cap * sizeof *n);
+        if (!n) {
+            pthread_mutex_unlock(&layouts_lock);
+            free(bits);
+            return (GC_descr)(last * sizeof(GC_word)) | GC_DS_LENGTH;
+        }
+        typed_layouts = n;
+        layouts_cap = cap;
+    }
+    if (typed_proc == ~0u)
+        typed_proc = GC_new_proc(NULL); /* a number of its own, taken on first need */
+    size_t idx = nlayouts;
+    typed_layouts[idx] = (struct layout){last, bits};
+    /* Published with the count: a marker reads layouts below nlayouts only. */
+    atomic_store_explicit((_Atomic size_t *)&nlayouts, idx + 1, memory_order_release);
+    pthread_mutex_unlock(&layouts_lock);
+    return ((GC_descr)idx << (2 + GC_LOG_MAX_MARK_PROCS) | typed_proc) << 2 | GC_DS_PROC;
 }
 
-BDWGC_API void *GC_malloc_explicitly_typed(size_t lb, GC_descr d)
+/* Mark the words of [base, base + size) that descriptor d names. */
+static void scan_typed(uintptr_t base, size_t size, GC_descr d)
 {
-    (void)d;
-    return GC_malloc(lb);
+    const uintptr_t *w = (const uintptr_t *)base;
+    size_t nw = size / sizeof(GC_word);
+    switch (d & 3) {
+    case GC_DS_LENGTH:
+        mark_kind_range(base, base + ((size_t)d < size ? (size_t)d : size));
+        return;
+    case GC_DS_BITMAP:
+        for (size_t i = 0; i < BITMAP_MAX_WORDS && i < nw; i++)
+            if ((d >> (WORD_BITS - 1 - i)) & 1)
+                mark_kind_ptr(w[i]);
+        return;
+    case GC_DS_PROC: {
+        size_t idx = (size_t)(d >> (2 + 2 + GC_LOG_MAX_MARK_PROCS));
+        if (((d >> 2) & ((1u << GC_LOG_MAX_MARK_PROCS) - 1)) == typed_proc &&
+            idx < atomic_load_explicit((_Atomic size_t *)&nlayouts, memory_order_acquire)) {
+            const struct layout *l = &typed_layouts[idx];
+            for (size_t i = 0; i < l->nwords && i < nw; i++)
+                if ((l->bits[i / WORD_BITS] >> (i % WORD_BITS)) & 1)
+                    mark_kind_ptr(w[i]);
+            return;
+        }
+        break;
+    }
+    default:
+        break;
+    }
+    mark_kind_range(base, base + size); /* anything else: conservatively */
 }
 
-BDWGC_API void *GC_malloc_explicitly_typed_ignore_off_page(size_t lb, GC_descr d)
+/* The words after the program's: the descriptor, and an array's element size. */
+static GC_word *typed_tail(uintptr_t base, size_t size) { return (GC_word *)(base + size) - 2; }
+
+void layer_scan_typed(uintptr_t base, size_t size, bool array)
 {
-    (void)d;
-    return GC_malloc(lb);
+    GC_word *tail = typed_tail(base, size);
+    GC_descr d = tail[0];
+    size_t body = size - 2 * sizeof(GC_word);
+    if (!array) {
+        scan_typed(base, body, d);
+        return;
+    }
+    size_t esize = tail[1];
+    if (!esize)
+        return;
+    for (size_t off = 0; off + esize <= body; off += esize)
+        scan_typed(base + off, esize, d);
 }
+
+/*
+ * Typed objects this small share scanned spans (of their size class) with
+ * normal ones, a span each would waste most of a page: such a span is
+ * marked K_TYPED_SMALL, the marker hands each of its marked objects to
+ * layer_typed_small_scan, and the descriptor of each typed object is in
+ * typed_small (object start -> descriptor); a normal object is not there and
+ * is scanned whole.  Scanned spans, so that writes while marking runs are
+ * tracked.  Dead objects leave the table at mark termination.
+ */
+#define TYPED_MIN_PRECISE 512
+
+static struct table typed_small_tab = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+/* Not used yet: with it, Guile's weak tables lose their dropped keys as on
+ * bdwgc, but a guardian's object then came back with a symbol that the
+ * symbol table (a weak set) had dropped meanwhile (guile_threads.sh's
+ * guardian-sync).  Until that is understood, small typed objects are
+ * normal ones. */
+static UNUSED_FN void *typed_small(size_t lb, GC_descr d)
+{
+    void *p = GC_malloc(lb); /* a scanned span: written pages are tracked */
+    if (!p)
+        return NULL;
+    gc_thread_t *t = section_lock(&typed_small_tab.lock);
+    bool ok = table_put(&typed_small_tab, (uintptr_t)p, d);
+    /* Under the table's lock, so that no marker looks at the span between
+     * the flag and the entry; the span keeps the flag until it is freed. */
+    span_t *s = span_of((uintptr_t)p);
+    if (ok && s)
+        s->kind = K_TYPED_SMALL;
+    section_unlock(&typed_small_tab.lock, t);
+    if (!ok) {
+        GC_free(p);
+        return GC_malloc(lb); /* no memory for the entry: conservatively */
+    }
+    return p;
+}
+
+void layer_typed_small_scan(uintptr_t base, size_t size)
+{
+    pthread_mutex_lock(&typed_small_tab.lock);
+    long i = table_find(&typed_small_tab, base);
+    GC_descr d = i >= 0 ? typed_small_tab.vals[i] : 0;
+    pthread_mutex_unlock(&typed_small_tab.lock);
+    if (i >= 0)
+        scan_typed(base, size, d);
+    else
+        mark_kind_range(base, base + size); /* a normal object of the same span */
+}
+
+void layer_typed_forget(void *obj)
+{
+    if (!typed_small_tab.live)
+        return;
+    gc_thread_t *t = section_lock(&typed_small_tab.lock);
+    long i = table_find(&typed_small_tab, (uintptr_t)obj);
+    if (i >= 0)
+        table_del(&typed_small_tab, i);
+    section_unlock(&typed_small_tab.lock, t);
+}
+
+void layer_typed_mark_done(void)
+{
+    if (!typed_small_tab.live)
+        return;
+    pthread_mutex_lock(&typed_small_tab.lock);
+    for (size_t i = 0; i < typed_small_tab.cap; i++)
+        if (typed_small_tab.keys[i] > 1 && !marked(typed_small_tab.keys[i]))
+            table_del(&typed_small_tab, (long)i);
+    pthread_mutex_unlock(&typed_small_tab.lock);
+}
+
+static void *typed_alloc(size_t lb, GC_descr d, size_t esize, bool array)
+{
+    layer_init();
+    if ((d & 3) == GC_DS_LENGTH && (size_t)d == 0)
+        return GC_malloc_atomic(lb); /* no pointers */
+    if (lb < TYPED_MIN_PRECISE)
+        return GC_malloc(lb); /* conservatively, for now: see typed_small */
+    if (lb > SIZE_MAX - 2 * sizeof(GC_word)) {
+        errno = ENOMEM;
+        return layer_oom(lb);
+    }
+    uintptr_t p = (uintptr_t)alloc_kind(lb + 2 * sizeof(GC_word), array ? K_TYPED_ARRAY : K_TYPED);
+    if (!p)
+        return layer_oom(lb);
+    /* The descriptor goes in before any marker can find the object: it is
+     * not reachable until this returns. */
+    span_t *s = span_of(p);
+    GC_word *tail = typed_tail(p, s->elemsize);
+    tail[0] = d;
+    tail[1] = esize;
+    return (void *)p;
+}
+
+BDWGC_API void *GC_malloc_explicitly_typed(size_t lb, GC_descr d) { return typed_alloc(lb, d, 0, false); }
+
+BDWGC_API void *GC_malloc_explicitly_typed_ignore_off_page(size_t lb, GC_descr d) { return typed_alloc(lb, d, 0, false); }
 
 BDWGC_API void *GC_calloc_explicitly_typed(size_t n, size_t lb, GC_descr d)
 {
-    (void)d;
     if (lb && n > SIZE_MAX / lb) {
         errno = ENOMEM;
-        return NULL;
+        return layer_oom(SIZE_MAX);
     }
-    return GC_malloc(n * lb);
+    return typed_alloc(n * lb, d, lb, true);
 }
+
 
 BDWGC_API int GC_gcj_kind = K_NORMAL;
 BDWGC_API int GC_gcj_debug_kind = K_NORMAL;

@@ -12,6 +12,7 @@
 
 #include <dlfcn.h>
 #include <signal.h>
+#include <time.h>
 
 BDWGC_API int GC_pthread_create(pthread_t *t, const pthread_attr_t *a, void *(*fn)(void *), void *arg)
 {
@@ -88,7 +89,11 @@ BDWGC_API void GC_set_stackbottom(void *handle, const struct GC_stack_base *sb)
         gc_set_stack(NULL, sb->mem_base);
 }
 
-BDWGC_API void *GC_do_blocking(GC_fn_type fn, void *cd) { return gc_do_blocking(fn, cd); }
+BDWGC_API void *GC_do_blocking(GC_fn_type fn, void *cd)
+{
+    layer_init();
+    return gc_do_blocking(fn, cd);
+}
 BDWGC_API void *GC_call_with_gc_active(GC_fn_type fn, void *cd) { return gc_call_active(fn, cd); }
 
 BDWGC_API int GC_get_suspend_signal(void) { return gc_stop_signal(); }
@@ -101,12 +106,54 @@ BDWGC_API void GC_register_altstack(void *a, GC_word b, void *c, GC_word d)
     (void)a, (void)b, (void)c, (void)d;
 }
 
+/*
+ * The lock's epilogue.  A program may change what its mark procedures read
+ * under the lock and finish the change just after releasing it: Guile grows
+ * a VM stack inside GC_call_with_alloc_lock and stores the new stack pointer
+ * after it returns.  bdwgc collects only when a thread allocates, so nothing
+ * stops the world in those few instructions; tricolor's collector, waiting
+ * for gc_lock, would start a cycle at once.  So a cycle about to start waits
+ * until the thread that last released the lock has come back into the
+ * library (any layer call), or for at most EPILOGUE_NS.
+ */
+#define EPILOGUE_NS (5 * 1000 * 1000)
+_Atomic uint64_t layer_epilogue_until; /* 0: none */
+__thread bool layer_in_epilogue;
+
+static void epilogue_begin(void)
+{
+    layer_in_epilogue = true;
+    atomic_store(&layer_epilogue_until, nanotime() + EPILOGUE_NS);
+}
+
+void layer_epilogue_end(void)
+{
+    layer_in_epilogue = false;
+    atomic_store(&layer_epilogue_until, 0);
+}
+
+void layer_epilogue_wait(void)
+{
+    uint64_t until;
+    while ((until = atomic_load(&layer_epilogue_until)) != 0 && nanotime() < until) {
+        struct timespec ts = {0, 20 * 1000};
+        nanosleep(&ts, NULL);
+    }
+}
+
 BDWGC_API void GC_alloc_lock(void)
 {
     layer_init();
     pthread_mutex_lock(&gc_lock);
+    layer_holds_gc_lock = true;
 }
-BDWGC_API void GC_alloc_unlock(void) { pthread_mutex_unlock(&gc_lock); }
+
+BDWGC_API void GC_alloc_unlock(void)
+{
+    layer_holds_gc_lock = false;
+    epilogue_begin();
+    pthread_mutex_unlock(&gc_lock);
+}
 
 BDWGC_API void *GC_call_with_alloc_lock(GC_fn_type fn, void *cd)
 {
