@@ -86,7 +86,7 @@ typedef struct gcwork {
 /* Queue entries are word-aligned ranges; the low bits tag special ones. */
 #define RESCAN_TAG ((uintptr_t)1) /* rescan the marked objects in a written range */
 #define SHADOW_TAG ((uintptr_t)2) /* a large object: scan it recording its shadow */
-#define KIND_TAG ((uintptr_t)3)   /* a client kind's object: ext_hooks.scan_object, world stopped */
+#define KIND_TAG ((uintptr_t)3)   /* a client kind's object: ext_hooks.scan_object (scan_kind) */
 #define TAGS ((uintptr_t)3)
 
 _Atomic int gc_phase;
@@ -499,23 +499,15 @@ void mark_push_rescan(uintptr_t lo, uintptr_t hi)
 }
 
 /*
- * An object with a finalizer is scanned by the specials' root walk whether or
- * not it is marked: what it points to must outlive it until the finalizer ran
- * (special.c).  Written after that scan, it must be rescanned like a marked
- * object, or a pointer stored into it then, while it was still reachable,
- * would be missed if it dies before the cycle ends.
- */
-/*
  * Client kinds (the bdwgc layer's descriptors and mark procedures).  A
  * procedure may read memory the program changes or unmaps (Guile's VM
  * stacks), so it runs only with the world stopped (KIND_STOPPED): popped
  * while the world runs, such an object is left to the final pause, which
  * runs every marked one's procedure (kind_roots).  A descriptor's object is
- * scanned at once, and rescanned conservatively where written.
+ * scanned by its layout at once, and again where written (rescan_region).
  * kind_w is the work the procedure's pushes go to.
  */
 static __thread gcwork_t *kind_w;
-
 
 static void scan_kind(gcwork_t *w, uintptr_t base)
 {
@@ -575,6 +567,13 @@ void mark_range_except(uintptr_t lo, uintptr_t hi, uintptr_t xlo, uintptr_t xhi)
         scan_except(&gcw, lo, hi, xlo, xhi);
 }
 
+/*
+ * An object with a finalizer is scanned by the specials' root walk whether or
+ * not it is marked: what it points to must outlive it until the finalizer ran
+ * (special.c).  Written after that scan, it must be rescanned like a marked
+ * object, or a pointer stored into it then, while it was still reachable,
+ * would be missed if it dies before the cycle ends.
+ */
 static NOINLINE void rescan_finalized(gcwork_t *w, span_t *s, uintptr_t lo, uintptr_t hi)
 {
     unsigned first = span_obj_index(s, lo), last = span_obj_index(s, hi - 1);

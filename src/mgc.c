@@ -512,7 +512,7 @@ NOINLINE void gc_run(bool forced)
 
 static NOINLINE void run(bool forced)
 {
-    __builtin_unwind_init(); /* the caller's registers, into this frame: see mark_self */
+    __builtin_unwind_init(); /* the caller's registers, into this frame: see run_sp */
     current_thread();
     pthread_mutex_lock(&gc_lock);
     run_sp = current_sp();
