@@ -500,7 +500,7 @@ static void record_cycle(struct cycle *c, uint64_t cpu)
 static NOINLINE void run(bool forced);
 
 /* A collection in the calling thread.  That thread's stack is scanned from
- * inside run()'s frame (mark_self), so a slot of that frame that run() has
+ * inside run()'s frame (run_sp), so a slot of that frame that run() has
  * not written yet would be read with whatever a dead frame of the program
  * left there (a deep recursion's pointer, say: it kept a whole dropped tree
  * alive).  Wipe the dead stack that run()'s frame will occupy first. */
