@@ -123,7 +123,7 @@ fi
 # --- build ---------------------------------------------------------------------------------------
 mkdir -p "$work" || die "cannot create $work"
 cd "$work" || die "cannot cd to $work"
-rm -f ./"$test" ./*.so test.out test.err build.log core core.*
+rm -f ./"$test" ./*.so test.out test.err hang.txt build.log core core.*
 S=$src/tests
 # bdwgc's headers; GC_BUILTIN_ATOMIC as in Debian's build (configure --with-libatomic-ops=none),
 # so that private/gc_atomic_ops.h needs no <atomic_ops.h> (libatomic-ops-dev).
@@ -185,14 +185,35 @@ echo "bdwgc: $test built; loads $lib"
 # --- run -----------------------------------------------------------------------------------------
 ulimit -c 0 2>/dev/null
 start=$(date +%s.%N)
-timeout -k 10 "$timeout_s" ./"$test" >test.out 2>test.err
-rc=$?
+# A run past its time is a hang: every thread's stack goes to hang.txt (gdb -p, if installed) and
+# into the failure report, then SIGKILL (a process whose world is stopped for good sits in the
+# stop signal's handler, with SIGTERM blocked).
+./"$test" >test.out 2>test.err </dev/null &
+pid=$!
+deadline=$((SECONDS + timeout_s))
+while kill -0 "$pid" 2>/dev/null && [ $SECONDS -lt $deadline ]; do
+  sleep 0.05
+done
+if kill -0 "$pid" 2>/dev/null; then
+  if command -v gdb >/dev/null 2>&1; then
+    timeout -s KILL 60 gdb -q -batch -p "$pid" -ex 'set pagination off' -ex 'info threads' \
+      -ex 'thread apply all bt 25' >hang.txt 2>&1 </dev/null || true
+  else
+    echo "(gdb is not installed: no stacks)" >hang.txt
+  fi
+  kill -KILL "$pid" 2>/dev/null
+  wait "$pid" 2>/dev/null
+  rc=124
+else
+  wait "$pid"
+  rc=$?
+fi
 secs=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }')
 
 problems=()
 case $rc in
   0) ;;
-  124|137) problems+=("timed out after ${timeout_s}s (rc $rc)") ;;
+  124) problems+=("timed out after ${timeout_s}s: a hang (every thread's stack below)") ;;
   *) if [ $rc -gt 128 ]; then problems+=("exit status $rc (signal $((rc - 128)): $(kill -l $((rc - 128)) 2>/dev/null))")
      else problems+=("exit status $rc"); fi ;;
 esac
@@ -235,5 +256,9 @@ fi
   echo "bdwgc: FAIL: $test on $lib (${secs}s):"
   printf '  - %s\n' "${problems[@]}"
   show test.out; show test.err
+  if [ -f hang.txt ]; then
+    echo "  --- every thread's stack at the time limit (hang.txt) ---"
+    grep -v '^\[New LWP\|^\[Thread debugging\|^Using host libthread_db' hang.txt | sed 's/^/  /'
+  fi
 } >&2
 exit 1
