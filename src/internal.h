@@ -859,6 +859,10 @@ struct ext_hooks {
      * and the final pause (true: the marked ones). */
     void (*scan_object)(uintptr_t base, size_t size, unsigned kind);
     void (*kind_roots)(bool final);
+    /* fork: take (true) or give back (false) the layer's own locks, in the
+     * parent and the child, right after gc_lock is taken and before it is
+     * given back, so that no cycle runs and no slow path waits meanwhile. */
+    void (*fork_locks)(bool take);
 };
 #define KIND_STOPPED 0x80
 /* A zeroed object of size bytes, of client kind kind (1..127, | KIND_STOPPED

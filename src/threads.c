@@ -37,8 +37,9 @@
  * the frames that switched away, and is scanned too.
  *
  * fork: the atfork handlers take every lock of the library in order (gc_lock,
- * threads_lock, central, heap, metadata) so the child gets a consistent heap;
- * the child then forgets the other threads, returning their cached spans.
+ * the bdwgc layer's, threads_lock, central, heap, metadata) so the child gets
+ * a consistent heap; the child then forgets the other threads, returning
+ * their cached spans.
  */
 #include "internal.h"
 
@@ -1146,6 +1147,8 @@ void slow_wait_fork(void)
 static void fork_prepare(void)
 {
     pthread_mutex_lock(&gc_lock);
+    if (ext_hooks.fork_locks)
+        ext_hooks.fork_locks(true);
     profile_lock_all();
     atomic_store(&fork_barrier, 1);
     while (atomic_load(&slow_active) > 0)
@@ -1174,6 +1177,8 @@ static void fork_parent(void)
     pthread_mutex_unlock(&threads_lock);
     atomic_store(&fork_barrier, 0);
     profile_unlock_all();
+    if (ext_hooks.fork_locks)
+        ext_hooks.fork_locks(false);
     pthread_mutex_unlock(&gc_lock);
 }
 

@@ -16,7 +16,8 @@
  *                   and rewrites that memory; the objects die with the kind object.
  *                   Kinds with a length or bitmap descriptor keep what they point to
  *   typed           GC_make_descriptor objects: the bitmap's words keep their
- *                   targets; zeroed
+ *                   targets, the other words keep nothing (small and large
+ *                   objects); zeroed
  *   finalizers      old fn/cd returned; NULL unregisters; client data kept; ordered
  *                   chains (A before B, at a later collection); no_order cycles are
  *                   finalized, ordered ones never; ignore_self; contents intact
@@ -29,7 +30,8 @@
  *                   points to, until GC_free; the atomic kind
  *   debug           GC_debug_malloc: a write past the end is reported with the
  *                   file:line (child process); GC_debug_free, GC_debug_realloc,
- *                   GC_debug_register_finalizer
+ *                   GC_debug_register_finalizer; find-leak mode with threads
+ *                   that leak and collect at once (child process)
  *   enable_disable  GC_disable nests; nothing is collected meanwhile
  *   stats           the heap statistics
  *   oom             GC_set_oom_fn and impossible sizes
@@ -39,6 +41,8 @@
  *                   collections run stays intact
  *   variables       bdwgc's variables and their getters and setters; the plausible
  *                   heap bounds hold every object, also after the heap grew 200 MiB
+ *   fork            children forked while two threads use every lock of the layer
+ *                   collect, allocate, finalize and exit; none hangs
  *
  * One subtest per process: `test_libgc <name>` (no name: each in a child).
  * Exits 0 when every check holds; otherwise prints "FAIL file:line: [subtest]
@@ -984,7 +988,7 @@ static struct ty *volatile ty_objs[TY_N];
 static struct ty *volatile ty_arr, *volatile ty_bigarr;
 static GC_word *volatile ty_big;
 
-NOINLINE static void ty_make(GC_descr d, GC_descr dbig, watch_t *w)
+NOINLINE static void ty_make(GC_descr d, GC_descr dbig, watch_t *w, watch_t *wx)
 {
     size_t t = 0;
     for (size_t i = 0; i < TY_N; i++) {
@@ -997,7 +1001,7 @@ NOINLINE static void ty_make(GC_descr d, GC_descr dbig, watch_t *w)
         o->p2 = watch_new(w, t++);
         o->p5 = watch_new(w, t++);
         o->x1 = i;
-        o->x3 = 3;
+        o->x3 = (GC_word)watch_new(wx, i); /* not a pointer word: keeps nothing */
         o->x4 = 4;
         ty_objs[i] = o;
     }
@@ -1017,6 +1021,7 @@ NOINLINE static void ty_make(GC_descr d, GC_descr dbig, watch_t *w)
     ty_big[0] = (GC_word)watch_new(w, t++);
     ty_big[64] = (GC_word)watch_new(w, t++);
     ty_big[TY_BIGW - 1] = (GC_word)watch_new(w, t++);
+    ty_big[1] = (GC_word)watch_new(wx, TY_N);
     ty_bigarr = GC_calloc_explicitly_typed(TY_BIGN, sizeof(struct ty), d);
     TC_CHECK(ty_bigarr != NULL, "GC_calloc_explicitly_typed(%d, %zu) returned NULL", TY_BIGN, sizeof(struct ty));
     nz = tc_nonzero_at(ty_bigarr, TY_BIGN * sizeof(struct ty));
@@ -1040,18 +1045,26 @@ static void t_typed(void)
     GC_set_bit(bmbig, TY_BIGW - 1);
     GC_descr dbig = GC_make_descriptor(bmbig, TY_BIGW);
 
-    watch_t w;
+    watch_t w, wx;
     watch_init(&w, TY_N * 3 + TY_CALLOC * 2 + 3 + 3, 40, 3000);
-    ty_make(d, dbig, &w);
+    watch_init(&wx, TY_N + 1, 40, 5000);
+    ty_make(d, dbig, &w, &wx);
     collect_churn(40, 4000, 4);
     for (size_t i = 0; i < w.n; i++)
         watch_alive(&w, i, "target of a typed object's pointer word");
     for (size_t i = 0; i < TY_N; i++)
-        TC_CHECK(ty_objs[i]->x1 == i && ty_objs[i]->x3 == 3 && ty_objs[i]->x4 == 4,
+        TC_CHECK(ty_objs[i]->x1 == i && ty_objs[i]->x3 == (GC_word)tc_unhide(wx.hid[i]) && ty_objs[i]->x4 == 4,
                  "typed object %zu's non-pointer words changed", i);
     for (size_t j = 0; j < TY_CALLOC; j++)
         TC_CHECK(ty_arr[j].x1 == j, "typed array element %zu changed", j);
     progress("%zu targets kept by bitmap words", w.n);
+    /* What only a word outside the bitmap holds is garbage while its typed
+     * object lives (Guile's weak tables are typed objects whose bitmap leaves
+     * the key out), for small objects as for large ones. */
+    size_t xcl = watch_cleared(&wx, 0, wx.n);
+    TC_CHECK(xcl + 3 >= wx.n, "only %zu of %zu objects held by words outside the bitmap reclaimed", xcl, wx.n);
+    progress("%zu/%zu held only by non-pointer words reclaimed (the large object's: %s)", xcl, wx.n,
+             wx.link[TY_N] ? "kept" : "reclaimed");
 
     /* Dropped, their targets are reclaimed. */
     for (size_t i = 0; i < TY_N; i++)
@@ -1952,6 +1965,43 @@ static void dbg_child_clean(void)
     printf("child done\n");
 }
 
+/* Find-leak mode, bdwgc's thread_leak_test harder: threads leak debug
+ * objects and collect at once, each collection's report printed while other
+ * threads' collections stop the world. */
+#define LK_THREADS 4
+#define LK_ROUNDS 150
+
+static void *dbg_leaker(void *arg)
+{
+    int line = 300 + (int)(intptr_t)arg;
+    for (int r = 0; r < LK_ROUNDS; r++) {
+        void *p[8];
+        for (int i = 0; i < 8; i++) {
+            p[i] = GC_debug_malloc(16 + (size_t)i, "leakfile.c", line);
+            TC_CHECK(p[i] != NULL, "GC_debug_malloc returned NULL");
+        }
+        for (int i = 0; i < 8; i += 2)
+            GC_debug_free(p[i]);
+        GC_gcollect();
+    }
+    return NULL;
+}
+
+static void dbg_child_leaks(void)
+{
+    GC_set_find_leak(1);
+    pthread_t th[LK_THREADS];
+    for (int i = 0; i < LK_THREADS; i++) {
+        int e = GC_pthread_create(&th[i], NULL, dbg_leaker, (void *)(intptr_t)i);
+        TC_CHECK(e == 0, "GC_pthread_create: %s", strerror(e));
+    }
+    for (int i = 0; i < LK_THREADS; i++)
+        pthread_join(th[i], NULL);
+    GC_gcollect();
+    GC_gcollect();
+    printf("child done\n");
+}
+
 static void t_debug(void)
 {
     child_t c;
@@ -1969,6 +2019,14 @@ static void t_debug(void)
              status_str(c.status), c.err);
     TC_CHECK(strstr(c.err, "cleanfile.c") == NULL, "intact debug objects were reported; stderr:\n%s", c.err);
     progress("GC_debug_free, GC_debug_realloc, finalizers: no reports");
+    child_free(&c);
+    run_self(&c, "debug_child_leaks", 60);
+    TC_CHECK(WIFEXITED(c.status) && WEXITSTATUS(c.status) == 0 && strstr(c.out, "child done"),
+             "the find-leak child with %d collecting threads %s (a report and a pause waiting for each "
+             "other?); stderr:\n%.2000s", LK_THREADS, status_str(c.status), c.err);
+    TC_CHECK(strstr(c.err, "Found ") && strstr(c.err, "leakfile.c:30"),
+             "the find-leak child reported no leaked object of leakfile.c; stderr:\n%.2000s", c.err);
+    progress("%d threads leaking and collecting at once: leaks reported, no hang", LK_THREADS);
     child_free(&c);
 }
 
@@ -2610,6 +2668,107 @@ static void t_variables(void)
 }
 
 /* ======================================================================== */
+/* fork                                                                      */
+/* ======================================================================== */
+
+/* Threads that keep every lock of the layer busy while the main thread
+ * forks: debug objects, finalizers, links, typed and uncollectable objects,
+ * GC_disable.  A child that inherited one of those locks held would hang at
+ * its first collection. */
+#define FK_FORKS 40
+static atomic_bool fk_stop;
+static _Atomic long fk_rounds;
+static GC_descr fk_descr;
+
+static void fk_fin(void *obj, void *cd)
+{
+    (void)obj;
+    (void)cd;
+}
+
+static void fk_layer_work(void)
+{
+    void *d = GC_debug_malloc(40, GC_EXTRAS);
+    TC_CHECK(d != NULL, "GC_debug_malloc returned NULL");
+    GC_debug_register_finalizer(d, fk_fin, NULL, NULL, NULL);
+    void **o = GC_malloc(2 * sizeof(void *));
+    TC_CHECK(o != NULL, "GC_malloc returned NULL");
+    o[0] = GC_malloc(16);
+    GC_general_register_disappearing_link(&o[1], o[0]);
+    GC_register_long_link(&o[0], o[0]);
+    void *t = GC_malloc_explicitly_typed(32, fk_descr);
+    TC_CHECK(t != NULL, "GC_malloc_explicitly_typed returned NULL");
+    void *u = GC_malloc_uncollectable(24);
+    TC_CHECK(u != NULL, "GC_malloc_uncollectable returned NULL");
+    GC_free(u);
+    GC_disable();
+    GC_enable();
+    sink = t;
+}
+
+static void *fk_worker(void *arg)
+{
+    (void)arg;
+    while (!atomic_load(&fk_stop)) {
+        fk_layer_work();
+        atomic_fetch_add(&fk_rounds, 1);
+    }
+    return NULL;
+}
+
+static void t_fork(void)
+{
+    GC_word bm[1] = {0};
+    GC_set_bit(bm, 0);
+    fk_descr = GC_make_descriptor(bm, 4);
+    pthread_t th[2];
+    for (int i = 0; i < 2; i++) {
+        int e = GC_pthread_create(&th[i], NULL, fk_worker, NULL);
+        TC_CHECK(e == 0, "GC_pthread_create: %s", strerror(e));
+    }
+    int hung = 0;
+    for (int f = 0; f < FK_FORKS; f++) {
+        long before = atomic_load(&fk_rounds);
+        for (int w = 0; w < 2000 && atomic_load(&fk_rounds) < before + 20; w++)
+            usleep(500);
+        fflush(stdout);
+        fflush(stderr);
+        pid_t pid = fork();
+        TC_CHECK(pid >= 0, "fork: %s", strerror(errno));
+        if (pid == 0) {
+            /* Only this thread exists here: every lock the workers held at
+             * the fork must be free. */
+            for (int i = 0; i < 50; i++)
+                fk_layer_work();
+            GC_gcollect();
+            fk_layer_work();
+            GC_gcollect();
+            GC_invoke_finalizers();
+            _exit(0);
+        }
+        int status = 0;
+        pid_t r = 0;
+        for (int w = 0; w < 400 && (r = waitpid(pid, &status, WNOHANG)) == 0; w++)
+            usleep(50000);
+        if (r == 0) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &status, 0);
+            hung = f + 1;
+            break;
+        }
+        TC_CHECK(r == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                 "fork child %d: %s", f, status_str(status));
+    }
+    atomic_store(&fk_stop, true);
+    for (int i = 0; i < 2; i++)
+        pthread_join(th[i], NULL);
+    TC_CHECK(hung == 0, "fork child %d of %d still running after 20 s: a lock of the library held by "
+             "another thread at the fork", hung, FK_FORKS);
+    progress("%d children forked while 2 threads used the layer (%ld rounds) collected and exited",
+             FK_FORKS, atomic_load(&fk_rounds));
+}
+
+/* ======================================================================== */
 /* main                                                                      */
 /* ======================================================================== */
 
@@ -2633,12 +2792,14 @@ static const subtest_t tests[] = {
     {"threads", t_threads},
     {"incremental", t_incremental},
     {"variables", t_variables},
+    {"fork", t_fork},
 };
 #define NTESTS (sizeof tests / sizeof *tests)
 
 static const subtest_t children[] = {
     {"debug_child_smash", dbg_child_smash},
     {"debug_child_clean", dbg_child_clean},
+    {"debug_child_leaks", dbg_child_leaks},
 };
 
 static double now_s(void)

@@ -93,22 +93,31 @@ static bool unc_insert_locked(uintptr_t *tab, size_t cap, uintptr_t p)
     }
 }
 
+/* A bigger table is allocated with unc_lock released: an allocation may wait
+ * for a collection, or for a fork (which takes unc_lock after gc_lock). */
 static bool unc_add(void *obj)
 {
-    pthread_mutex_lock(&unc_lock);
-    if ((unc_used + 1) * 2 > unc_cap) {
+    uintptr_t *fresh = NULL;
+    size_t fresh_cap = 0;
+    for (;;) {
+        pthread_mutex_lock(&unc_lock);
+        if ((unc_used + 1) * 2 <= unc_cap)
+            break;
         size_t cap = unc_cap ? (unc_live * 4 > unc_cap ? unc_cap * 2 : unc_cap) : 256;
-        uintptr_t *t = gc_alloc(cap * sizeof(uintptr_t));
-        if (!t) {
-            pthread_mutex_unlock(&unc_lock);
-            return false;
+        if (fresh && fresh_cap >= cap) {
+            for (size_t i = 0; i < unc_cap; i++)
+                if (unc_table[i] > 1)
+                    unc_insert_locked(fresh, fresh_cap, unc_table[i]);
+            unc_table = fresh;
+            unc_cap = fresh_cap;
+            unc_used = unc_live;
+            break;
         }
-        for (size_t i = 0; i < unc_cap; i++)
-            if (unc_table[i] > 1)
-                unc_insert_locked(t, cap, unc_table[i]);
-        unc_table = t;
-        unc_cap = cap;
-        unc_used = unc_live;
+        pthread_mutex_unlock(&unc_lock);
+        fresh = gc_alloc(cap * sizeof(uintptr_t)); /* zeroed; a power of two */
+        fresh_cap = cap;
+        if (!fresh)
+            return false;
     }
     if (unc_insert_locked(unc_table, unc_cap, (uintptr_t)obj)) {
         unc_used++;
@@ -372,3 +381,16 @@ BDWGC_API int GC_get_kind_and_size(const void *p, size_t *psize)
 
 BDWGC_API void GC_register_displacement(size_t n) { (void)n; }
 BDWGC_API void GC_debug_register_displacement(size_t n) { (void)n; }
+
+/* fork (config.c): after mark.c's, whose layouts_lock is held around
+ * GC_new_proc. */
+void layer_alloc_locks(bool take)
+{
+    if (take) {
+        pthread_mutex_lock(&kinds_lock);
+        pthread_mutex_lock(&unc_lock);
+    } else {
+        pthread_mutex_unlock(&unc_lock);
+        pthread_mutex_unlock(&kinds_lock);
+    }
+}

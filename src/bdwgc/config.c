@@ -154,6 +154,29 @@ static void cycle_start(void)
 
 static void marked_reachable(void) { layer_links_done(0); }
 
+static pthread_mutex_t disable_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* fork: with gc_lock held (threads.c), every lock of the layer, so that the
+ * child's tables are whole and its locks free.  None of them is held while
+ * waiting for gc_lock or allocating, so taking them after it cannot wait
+ * forever. */
+static void fork_locks(bool take)
+{
+    if (take) {
+        layer_finalize_locks(true);
+        layer_debug_locks(true);
+        layer_mark_locks(true);
+        layer_alloc_locks(true);
+        pthread_mutex_lock(&disable_lock);
+    } else {
+        pthread_mutex_unlock(&disable_lock);
+        layer_alloc_locks(false);
+        layer_mark_locks(false);
+        layer_debug_locks(false);
+        layer_finalize_locks(false);
+    }
+}
+
 static void mark_done(void)
 {
     GC_gc_no++;
@@ -193,6 +216,7 @@ static void layer_init_once(void)
     ext_hooks.cycle_start = cycle_start;
     ext_hooks.mark_done = mark_done;
     ext_hooks.marked_reachable = marked_reachable;
+    ext_hooks.fork_locks = fork_locks;
     gc_init_once();
     gc_set_oom_fn(oom_trampoline);
     uintptr_t lo = heap_min(), hi = heap_max();
@@ -284,7 +308,6 @@ BDWGC_API int GC_collect_a_little(void)
     return 0;
 }
 
-static pthread_mutex_t disable_lock = PTHREAD_MUTEX_INITIALIZER;
 static int disable_depth, saved_percent;
 
 /* Nest: collections resume at the last GC_enable.  GC_gcollect does

@@ -98,18 +98,20 @@ void layer_debug_mark_done(void)
     pthread_mutex_unlock(&reg.lock);
 }
 
-/* Print what the last collections found (outside any pause). */
+/* Print what the last collections found (outside any pause).  The lock as an
+ * allocator section: a thread stopped while holding it would leave the next
+ * mark termination (layer_debug_mark_done) waiting for it for good. */
 void layer_debug_report(void)
 {
     if (!nsmashed && !nleaked)
         return;
-    pthread_mutex_lock(&reg.lock);
+    gc_thread_t *t = section_lock(&reg.lock);
     struct found s[MAX_FOUND], l[MAX_FOUND];
     int ns = nsmashed, nl = nleaked, total = nleaked_total;
     memcpy(s, smashed, sizeof(struct found) * (size_t)ns);
     memcpy(l, leaked, sizeof(struct found) * (size_t)nl);
     nsmashed = nleaked = nleaked_total = 0;
-    pthread_mutex_unlock(&reg.lock);
+    section_unlock(&reg.lock, t);
     if (ns) {
         fprintf(stderr, "GC_check_heap_block: found %d smashed heap objects:\n", ns);
         for (int i = 0; i < ns; i++)
@@ -315,4 +317,12 @@ BDWGC_API void GC_debug_register_finalizer_unreachable(void *p, GC_finalization_
                                                        GC_finalization_proc *ofn, void **ocd)
 {
     debug_register(p, fn, cd, ofn, ocd);
+}
+
+void layer_debug_locks(bool take)
+{
+    if (take)
+        pthread_mutex_lock(&reg.lock);
+    else
+        pthread_mutex_unlock(&reg.lock);
 }

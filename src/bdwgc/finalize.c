@@ -9,10 +9,11 @@
  * cycles through one are never collected); ignore_self ones the same but for
  * the object's pointers to itself; no_order and unreachable ones are
  * unordered (finalizer_set): cycles are collected, and the referents are
- * kept from the moment the object is found unreachable.  By default the
- * finalizers run on tricolor's finalizer thread; with finalize-on-demand they
- * wait in a queue (collected nodes from a global: kept) for
- * GC_invoke_finalizers, and the notifier is called.
+ * kept from the moment the object is found unreachable.  tricolor's
+ * finalizer thread puts each call in a queue (collected nodes from a global:
+ * kept); by default the program's threads run them at their next allocation
+ * or GC_gcollect (layer_run_finalizers), with finalize-on-demand only
+ * GC_invoke_finalizers does, and the notifier is called.
  *
  * Disappearing links: a table from the link's address to the hidden object;
  * at mark termination, with the world stopped (layer_links_done), a link
@@ -309,3 +310,11 @@ void layer_links_done(int which)
 }
 
 void layer_finalize_init(void) {}
+
+/* fork (config.c): a link table's lock is taken before fins's, as in
+ * layer_links_done. */
+void layer_finalize_locks(bool take)
+{
+    pthread_mutex_t *const l[] = {&links[0].lock, &links[1].lock, &fins.lock, &queue_lock};
+    layer_lock_list(l, sizeof l / sizeof l[0], take);
+}

@@ -67,6 +67,22 @@ INTERNAL void layer_scan_typed(uintptr_t base, size_t size, bool array);
 INTERNAL void layer_typed_small_scan(uintptr_t base, size_t size);
 INTERNAL void layer_typed_forget(void *obj);
 INTERNAL void layer_typed_mark_done(void);
+/* fork: each file's locks, taken (true) or given back (false) in the order
+ * config.c's fork_locks calls them: finalize, debug, mark, alloc. */
+INTERNAL void layer_finalize_locks(bool take);
+INTERNAL void layer_debug_locks(bool take);
+INTERNAL void layer_mark_locks(bool take);
+INTERNAL void layer_alloc_locks(bool take);
+/* Locks l[0..n) in order (take), or unlocked in the reverse order. */
+static inline void layer_lock_list(pthread_mutex_t *const *l, size_t n, bool take)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (take)
+            pthread_mutex_lock(l[i]);
+        else
+            pthread_mutex_unlock(l[n - 1 - i]);
+    }
+}
 
 /* table.c: address -> word; the caller holds lock.  table_find gives the
  * slot of key or -1; table_put adds an absent key (false without memory). */

@@ -22,8 +22,6 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#define UNUSED_FN __attribute__((unused))
-
 /* ---- the registry ------------------------------------------------------------ */
 
 static struct table kobj = {.lock = PTHREAD_MUTEX_INITIALIZER};
@@ -303,12 +301,9 @@ void layer_scan_typed(uintptr_t base, size_t size, bool array)
 
 static struct table typed_small_tab = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
-/* Not used yet: with it, Guile's weak tables lose their dropped keys as on
- * bdwgc, but a guardian's object then came back with a symbol that the
- * symbol table (a weak set) had dropped meanwhile (guile_threads.sh's
- * guardian-sync).  Until that is understood, small typed objects are
- * normal ones. */
-static UNUSED_FN void *typed_small(size_t lb, GC_descr d)
+/* Guile's weak tables need this: each entry is a small typed object whose
+ * descriptor leaves the weak slot out. */
+static void *typed_small(size_t lb, GC_descr d)
 {
     void *p = GC_malloc(lb); /* a scanned span: written pages are tracked */
     if (!p)
@@ -328,12 +323,14 @@ static UNUSED_FN void *typed_small(size_t lb, GC_descr d)
     return p;
 }
 
+/* By a marker: the collector's, or a program thread's assist, which must not
+ * be stopped while it holds the lock (the pause's markers take it too). */
 void layer_typed_small_scan(uintptr_t base, size_t size)
 {
-    pthread_mutex_lock(&typed_small_tab.lock);
+    gc_thread_t *t = section_lock(&typed_small_tab.lock);
     long i = table_find(&typed_small_tab, base);
     GC_descr d = i >= 0 ? typed_small_tab.vals[i] : 0;
-    pthread_mutex_unlock(&typed_small_tab.lock);
+    section_unlock(&typed_small_tab.lock, t);
     if (i >= 0)
         scan_typed(base, size, d);
     else
@@ -368,7 +365,7 @@ static void *typed_alloc(size_t lb, GC_descr d, size_t esize, bool array)
     if ((d & 3) == GC_DS_LENGTH && (size_t)d == 0)
         return GC_malloc_atomic(lb); /* no pointers */
     if (lb < TYPED_MIN_PRECISE)
-        return GC_malloc(lb); /* conservatively, for now: see typed_small */
+        return typed_small(lb, d);
     if (lb > SIZE_MAX - 2 * sizeof(GC_word)) {
         errno = ENOMEM;
         return layer_oom(lb);
@@ -505,4 +502,11 @@ BDWGC_API void *GC_finalized_malloc(size_t lb, const struct GC_finalizer_closure
     o[0] = (void *)fc;
     GC_register_finalizer(o, finalized_run, (void *)fc, NULL, NULL);
     return o + 1;
+}
+
+/* fork (config.c). */
+void layer_mark_locks(bool take)
+{
+    pthread_mutex_t *const l[] = {&kobj.lock, &typed_small_tab.lock, &layouts_lock};
+    layer_lock_list(l, sizeof l / sizeof l[0], take);
 }

@@ -185,23 +185,37 @@ echo "bdwgc: $test built; loads $lib"
 # --- run -----------------------------------------------------------------------------------------
 ulimit -c 0 2>/dev/null
 start=$(date +%s.%N)
-# A run past its time is a hang: every thread's stack goes to hang.txt (gdb -p, if installed) and
-# into the failure report, then SIGKILL (a process whose world is stopped for good sits in the
-# stop signal's handler, with SIGTERM blocked).
-./"$test" >test.out 2>test.err </dev/null &
+# A run past its time is a hang: every thread's stack of each of its processes goes to hang.txt
+# (gdb -p, if installed) and into the failure report, then SIGKILL (a process whose world is
+# stopped for good sits in the stop signal's handler, with SIGTERM blocked).
+# The test runs in a process group of its own (setsid), so that the children it forks (gctest
+# does) are found and killed with it.
+group() { # the processes of process group $1
+  local d stat fields
+  for d in /proc/[0-9]*; do
+    stat=$(cat "$d/stat" 2>/dev/null) || continue
+    read -r -a fields <<<"${stat##*) }" # state ppid pgrp ...
+    [ "${fields[2]:-}" = "$1" ] && echo "${d#/proc/}"
+  done
+}
+setsid ./"$test" >test.out 2>test.err </dev/null &
 pid=$!
 deadline=$((SECONDS + timeout_s))
 while kill -0 "$pid" 2>/dev/null && [ $SECONDS -lt $deadline ]; do
   sleep 0.05
 done
 if kill -0 "$pid" 2>/dev/null; then
-  if command -v gdb >/dev/null 2>&1; then
-    timeout -s KILL 60 gdb -q -batch -p "$pid" -ex 'set pagination off' -ex 'info threads' \
-      -ex 'thread apply all bt 25' >hang.txt 2>&1 </dev/null || true
-  else
-    echo "(gdb is not installed: no stacks)" >hang.txt
-  fi
-  kill -KILL "$pid" 2>/dev/null
+  : >hang.txt
+  for p in $(group "$pid"); do
+    echo "=== process $p ($(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null))" >>hang.txt
+    if command -v gdb >/dev/null 2>&1; then
+      timeout -s KILL 60 gdb -q -batch -p "$p" -ex 'set pagination off' -ex 'info threads' \
+        -ex 'thread apply all bt 25' >>hang.txt 2>&1 </dev/null || true
+    else
+      echo "(gdb is not installed: no stacks)" >>hang.txt
+    fi
+  done
+  kill -KILL -- "-$pid" 2>/dev/null
   wait "$pid" 2>/dev/null
   rc=124
 else
