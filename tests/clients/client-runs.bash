@@ -3,6 +3,7 @@
 # limit, their outputs compared, every failure recorded without stopping the script:
 #
 #   runs_init                        after client_init / need_program / check_loads
+#   guile_init NAME LIBDIR WORKDIR   all of those for a Guile script (GUILE, W: see below)
 #   run_one stock|tricolor TAG CMD...  CMD in WORK; stdout, stderr to TAG.LIB.out / .err; 0, or
 #                                    1 with the failure recorded (exit status, signal, hang)
 #   run_cmp WHAT FILE1 FILE2         the same bytes (lines matching $CMP_FILTER, a grep -e
@@ -22,6 +23,19 @@
 #                    crash that shows one run in five is worth repeating
 #   CLIENT_TRICOLOR_ENV  VAR=VALUE words added to the tricolor runs' environment (GOGC=10, say;
 #                    client_init clears the collectors' variables otherwise)
+
+# Guile's scripts: client_init, guile-3.0 mapping LIBDIR's libgc.so.1, runs_init; then GUILE (the
+# program) and W (WORK), Guile's cache in W, no auto-compilation, an earlier run's outputs removed.
+guile_init() { # NAME LIBDIR WORKDIR
+  client_init "$@"
+  need_program guile-3.0 guile-3.0
+  check_loads guile-3.0
+  runs_init
+  GUILE=$(command -v guile-3.0)
+  W=$WORK
+  export XDG_CACHE_HOME=$W/cache GUILE_AUTO_COMPILE=0
+  rm -rf "$W/cache" "$W"/*.go "$W"/*.go.* "$W"/*.out "$W"/*.err "$W"/*.time "$W"/*.cmp "$W"/*.hang
+}
 
 runs_init() {
   CLIENT_TIMEOUT=${CLIENT_TIMEOUT:-120}
