@@ -191,6 +191,7 @@ span_t *heap_alloc_span(size_t npages, unsigned spanclass)
     }
     s->spanclass = (uint8_t)spanclass;
     s->kind = 0;
+    atomic_store_explicit(&s->ext, NULL, memory_order_relaxed);
     s->nelems = (uint16_t)nelems;
     s->elemsize = cls ? class_size[cls] : npages * PAGE_SIZE;
     s->divmul = class_divmul[cls];

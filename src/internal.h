@@ -135,6 +135,7 @@ typedef struct span {
     struct special *_Atomic specials; /* special records, by slot then kind (special.c) */
     struct special *specials_last;    /* the list's last record: appends in slot order are O(1) */
     _Atomic uint32_t nfinal;          /* finalizer records on the list */
+    uint8_t *_Atomic ext;             /* the bdwgc layer's byte per slot (typed objects); NULL when made */
 } span_t;
 
 static inline unsigned span_class_of(unsigned cls, int noscan) { return cls << 1 | (noscan ? 1 : 0); }

@@ -17,7 +17,8 @@
  *                   Kinds with a length or bitmap descriptor keep what they point to
  *   typed           GC_make_descriptor objects: the bitmap's words keep their
  *                   targets, the other words keep nothing (small and large
- *                   objects); zeroed
+ *                   objects); zeroed; normal objects in a dead typed object's
+ *                   slot are scanned whole
  *   finalizers      old fn/cd returned; NULL unregisters; client data kept; ordered
  *                   chains (A before B, at a later collection); no_order cycles are
  *                   finalized, ordered ones never; ignore_self; contents intact
@@ -1032,6 +1033,28 @@ NOINLINE static void ty_make(GC_descr d, GC_descr dbig, watch_t *w, watch_t *wx)
     TC_CHECK(t == w->n, "%zu targets made, %zu watched", t, w->n);
 }
 
+#define TY_REUSE 400
+static struct ty *volatile ty_norm[TY_REUSE];
+
+NOINLINE static void ty_fill(GC_descr d)
+{
+    for (size_t i = 0; i < TY_REUSE; i++) {
+        ty_norm[i] = GC_malloc_explicitly_typed(sizeof(struct ty), d);
+        TC_CHECK(ty_norm[i] != NULL, "GC_malloc_explicitly_typed returned NULL");
+    }
+}
+
+NOINLINE static void ty_reuse(watch_t *w)
+{
+    for (size_t i = 0; i < TY_REUSE; i++) {
+        struct ty *o = GC_malloc(sizeof *o);
+        TC_CHECK(o != NULL, "GC_malloc returned NULL");
+        o->x1 = (GC_word)watch_new(w, 2 * i);
+        o->x4 = (GC_word)watch_new(w, 2 * i + 1);
+        ty_norm[i] = o;
+    }
+}
+
 static void t_typed(void)
 {
     GC_word bm[GC_BITMAP_SIZE(struct ty)] = {0};
@@ -1078,6 +1101,23 @@ static void t_typed(void)
     }
     TC_CHECK(cl + 3 >= w.n, "only %zu of %zu targets reclaimed once the typed objects died", cl, w.n);
     progress("%zu/%zu reclaimed after the typed objects died", cl, w.n);
+
+    /* The typed objects' slots, reused by normal objects of their size: every
+     * word of those keeps its target (no descriptor of the dead is left). */
+    watch_t wn;
+    watch_init(&wn, TY_REUSE * 2, 40, 7000);
+    ty_fill(d);
+    for (size_t i = 0; i < TY_REUSE; i++)
+        ty_norm[i] = NULL;
+    GC_gcollect();
+    GC_gcollect();
+    ty_reuse(&wn);
+    collect_churn(40, 4000, 4);
+    for (size_t i = 0; i < wn.n; i++)
+        watch_alive(&wn, i, "target of a normal object's word, in a typed object's old slot");
+    progress("%zu targets of normal objects in reused slots kept", wn.n);
+    for (size_t i = 0; i < TY_REUSE; i++)
+        ty_norm[i] = NULL;
 
     /* n * size overflows: NULL (bdwgc: what the oom function returns). */
     volatile size_t many = SIZE_MAX / 8;

@@ -290,73 +290,141 @@ void layer_scan_typed(uintptr_t base, size_t size, bool array)
 
 /*
  * Typed objects this small share scanned spans (of their size class) with
- * normal ones, a span each would waste most of a page: such a span is
- * marked K_TYPED_SMALL, the marker hands each of its marked objects to
- * layer_typed_small_scan, and the descriptor of each typed object is in
- * typed_small (object start -> descriptor); a normal object is not there and
- * is scanned whole.  Scanned spans, so that writes while marking runs are
- * tracked.  Dead objects leave the table at mark termination.
+ * normal ones, a span each would waste most of a page.  Such a span is
+ * marked K_TYPED_SMALL, so the marker hands each of its marked objects to
+ * layer_typed_small_scan, and its ext array has a byte per slot: 0 for a
+ * normal object (scanned whole), else k, the object's descriptor being
+ * typed_descs[k - 1].  Scanned spans, so that writes while marking runs are
+ * tracked.  The arrays are pointer-free collected objects, kept by
+ * typed_spans (a scanned object: static roots keep it); a dead object's
+ * byte is cleared at mark termination, before its slot can be reused, and a
+ * span made anew (its ext reset by the heap) drops out of typed_spans then.
+ * Programs use a few descriptors: past 255 an object is scanned whole.
  */
 #define TYPED_MIN_PRECISE 512
+#define TYPED_DESCS 255
 
-static struct table typed_small_tab = {.lock = PTHREAD_MUTEX_INITIALIZER};
+static pthread_mutex_t typed_lock = PTHREAD_MUTEX_INITIALIZER; /* an allocator section's */
+static GC_descr typed_descs[TYPED_DESCS];
+static _Atomic unsigned typed_ndescs;
+struct typed_span {
+    span_t *s;
+    uint8_t *ext;
+};
+static struct typed_span *typed_spans;
+static size_t typed_nspans, typed_cap;
+
+/* k for d (1..255), or 0: scanned whole.  Under typed_lock. */
+static unsigned typed_desc_index(GC_descr d)
+{
+    unsigned n = atomic_load_explicit(&typed_ndescs, memory_order_relaxed);
+    for (unsigned i = 0; i < n; i++)
+        if (typed_descs[i] == d)
+            return i + 1;
+    if (n == TYPED_DESCS)
+        return 0;
+    typed_descs[n] = d;
+    atomic_store_explicit(&typed_ndescs, n + 1, memory_order_release);
+    return n + 1;
+}
+
+/* Gives s its ext array (on first use), then slot idx the number k.  The
+ * collected memory is allocated with the lock released: an allocation may
+ * wait for a collection, whose mark termination takes the lock. */
+static void typed_set(span_t *s, unsigned idx, GC_descr d)
+{
+    uint8_t *fresh = NULL;
+    struct typed_span *grown = NULL;
+    size_t grown_cap = 0;
+    for (;;) {
+        gc_thread_t *t = section_lock(&typed_lock);
+        uint8_t *ext = atomic_load_explicit(&s->ext, memory_order_relaxed);
+        if (!ext && fresh && typed_nspans < typed_cap) {
+            typed_spans[typed_nspans++] = (struct typed_span){s, fresh};
+            ext = fresh;
+            atomic_store_explicit(&s->ext, ext, memory_order_release);
+            s->kind = K_TYPED_SMALL; /* the span keeps it until made anew */
+        }
+        if (ext) {
+            /* Release: a marker that sees k finds typed_descs[k - 1]. */
+            __atomic_store_n(&ext[idx], (uint8_t)typed_desc_index(d), __ATOMIC_RELEASE);
+            section_unlock(&typed_lock, t);
+            return;
+        }
+        if (grown && grown_cap > typed_cap) {
+            if (typed_nspans)
+                memcpy(grown, typed_spans, typed_nspans * sizeof *grown);
+            typed_spans = grown;
+            typed_cap = grown_cap;
+            grown = NULL;
+        }
+        bool need_fresh = !fresh, need_grown = typed_nspans == typed_cap;
+        size_t cap = typed_cap ? typed_cap * 2 : 64;
+        section_unlock(&typed_lock, t);
+        if (need_fresh && !(fresh = gc_alloc_noscan(s->nelems)))
+            return; /* no memory: the object stays a normal one, scanned whole */
+        if (need_grown) {
+            if (!(grown = gc_alloc(cap * sizeof *grown)))
+                return;
+            grown_cap = cap;
+        }
+    }
+}
 
 /* Guile's weak tables need this: each entry is a small typed object whose
  * descriptor leaves the weak slot out. */
 static void *typed_small(size_t lb, GC_descr d)
 {
     void *p = GC_malloc(lb); /* a scanned span: written pages are tracked */
-    if (!p)
-        return NULL;
-    gc_thread_t *t = section_lock(&typed_small_tab.lock);
-    bool ok = table_put(&typed_small_tab, (uintptr_t)p, d);
-    /* Under the table's lock, so that no marker looks at the span between
-     * the flag and the entry; the span keeps the flag until it is freed. */
-    span_t *s = span_of((uintptr_t)p);
-    if (ok && s)
-        s->kind = K_TYPED_SMALL;
-    section_unlock(&typed_small_tab.lock, t);
-    if (!ok) {
-        GC_free(p);
-        return GC_malloc(lb); /* no memory for the entry: conservatively */
-    }
+    span_t *s = p ? span_of((uintptr_t)p) : NULL;
+    if (s)
+        typed_set(s, span_obj_index(s, (uintptr_t)p), d);
     return p;
 }
 
-/* By a marker: the collector's, or a program thread's assist, which must not
- * be stopped while it holds the lock (the pause's markers take it too). */
+/* By a marker.  Lock-free: the ext array lives while its span does, and a
+ * byte read before its store is 0, a whole scan. */
 void layer_typed_small_scan(uintptr_t base, size_t size)
 {
-    gc_thread_t *t = section_lock(&typed_small_tab.lock);
-    long i = table_find(&typed_small_tab, base);
-    GC_descr d = i >= 0 ? typed_small_tab.vals[i] : 0;
-    section_unlock(&typed_small_tab.lock, t);
-    if (i >= 0)
-        scan_typed(base, size, d);
+    span_t *s = span_of(base);
+    uint8_t *ext = s ? atomic_load_explicit(&s->ext, memory_order_acquire) : NULL;
+    unsigned k = ext ? __atomic_load_n(&ext[span_obj_index(s, base)], __ATOMIC_ACQUIRE) : 0;
+    if (k)
+        scan_typed(base, size, typed_descs[k - 1]);
     else
         mark_kind_range(base, base + size); /* a normal object of the same span */
 }
 
 void layer_typed_forget(void *obj)
 {
-    if (!typed_small_tab.live)
+    span_t *s = span_of((uintptr_t)obj);
+    if (!s || !atomic_load_explicit(&s->ext, memory_order_relaxed))
         return;
-    gc_thread_t *t = section_lock(&typed_small_tab.lock);
-    long i = table_find(&typed_small_tab, (uintptr_t)obj);
-    if (i >= 0)
-        table_del(&typed_small_tab, i);
-    section_unlock(&typed_small_tab.lock, t);
+    gc_thread_t *t = section_lock(&typed_lock);
+    uint8_t *ext = atomic_load_explicit(&s->ext, memory_order_relaxed);
+    if (ext)
+        ext[span_obj_index(s, (uintptr_t)obj)] = 0;
+    section_unlock(&typed_lock, t);
 }
 
+/* Mark termination, world stopped. */
 void layer_typed_mark_done(void)
 {
-    if (!typed_small_tab.live)
-        return;
-    pthread_mutex_lock(&typed_small_tab.lock);
-    for (size_t i = 0; i < typed_small_tab.cap; i++)
-        if (typed_small_tab.keys[i] > 1 && !marked(typed_small_tab.keys[i]))
-            table_del(&typed_small_tab, (long)i);
-    pthread_mutex_unlock(&typed_small_tab.lock);
+    pthread_mutex_lock(&typed_lock);
+    size_t n = 0;
+    for (size_t i = 0; i < typed_nspans; i++) {
+        struct typed_span e = typed_spans[i];
+        if (atomic_load_explicit(&e.s->ext, memory_order_relaxed) != e.ext)
+            continue; /* the span was made anew: its array is garbage now */
+        for (unsigned j = 0; j < e.s->nelems; j++)
+            if (e.ext[j] && !mark_object_marked(e.s, j))
+                e.ext[j] = 0;
+        typed_spans[n++] = e;
+    }
+    for (size_t i = n; i < typed_nspans; i++)
+        typed_spans[i] = (struct typed_span){0};
+    typed_nspans = n;
+    pthread_mutex_unlock(&typed_lock);
 }
 
 static void *typed_alloc(size_t lb, GC_descr d, size_t esize, bool array)
@@ -507,6 +575,6 @@ BDWGC_API void *GC_finalized_malloc(size_t lb, const struct GC_finalizer_closure
 /* fork (config.c). */
 void layer_mark_locks(bool take)
 {
-    pthread_mutex_t *const l[] = {&kobj.lock, &typed_small_tab.lock, &layouts_lock};
+    pthread_mutex_t *const l[] = {&kobj.lock, &typed_lock, &layouts_lock};
     layer_lock_list(l, sizeof l / sizeof l[0], take);
 }
