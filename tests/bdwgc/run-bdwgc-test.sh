@@ -37,6 +37,7 @@ ORIG=libgc_${VERSION}.orig.tar.gz
 ORIG_SHA256=f30107bcb062e0920a790ffffa56d9512348546859364c23a14be264b38836a0
 
 SKIP=77
+. "$(dirname "${BASH_SOURCE[0]}")/../gdb-stacks.bash"
 die() { echo "bdwgc: FAIL: $*" >&2; exit 1; }
 skip() { echo "bdwgc: SKIP: $*" >&2; exit $SKIP; }
 
@@ -205,16 +206,8 @@ while kill -0 "$pid" 2>/dev/null && [ $SECONDS -lt $deadline ]; do
   sleep 0.05
 done
 if kill -0 "$pid" 2>/dev/null; then
-  : >hang.txt
-  for p in $(group "$pid"); do
-    echo "=== process $p ($(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null))" >>hang.txt
-    if command -v gdb >/dev/null 2>&1; then
-      timeout -s KILL 60 gdb -q -batch -p "$p" -ex 'set pagination off' -ex 'info threads' \
-        -ex 'thread apply all bt 25' >>hang.txt 2>&1 </dev/null || true
-    else
-      echo "(gdb is not installed: no stacks)" >>hang.txt
-    fi
-  done
+  # shellcheck disable=SC2046
+  gdb_stacks hang.txt $(group "$pid")
   kill -KILL -- "-$pid" 2>/dev/null
   wait "$pid" 2>/dev/null
   rc=124

@@ -24,6 +24,8 @@
 #   CLIENT_TRICOLOR_ENV  VAR=VALUE words added to the tricolor runs' environment (GOGC=10, say;
 #                    client_init clears the collectors' variables otherwise)
 
+. "$(dirname "${BASH_SOURCE[0]}")/../gdb-stacks.bash"
+
 # Guile's scripts: client_init, guile-3.0 mapping LIBDIR's libgc.so.1, runs_init; then GUILE (the
 # program) and W (WORK), Guile's cache in W, no auto-compilation, an earlier run's outputs removed.
 guile_init() { # NAME LIBDIR WORKDIR
@@ -78,12 +80,7 @@ _hang() { # PID FILE
   while kid=$(_child_of "$leaf") && [ -n "$kid" ]; do
     leaf=$kid
   done
-  if command -v gdb >/dev/null 2>&1; then
-    timeout -s KILL 60 gdb -q -batch -p "$leaf" -ex 'set pagination off' -ex 'info threads' \
-      -ex 'thread apply all bt 25' >"$file" 2>&1 </dev/null || true
-  else
-    echo "(gdb is not installed: no stacks)" >"$file"
-  fi
+  gdb_stacks "$file" "$leaf"
   for p in $leaf $pid; do
     kill -KILL "$p" 2>/dev/null || true
   done
