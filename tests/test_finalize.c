@@ -372,15 +372,20 @@ static bool lg_done(void) { return atomic_load(&lg_freed) >= LG_N - 2; }
 
 static void t_large(void)
 {
+    /* m0 is read before the objects exist: a cycle may start while
+     * lg_make allocates (4.8 MB passes the first heap goal) and free some
+     * of them before lg_make returns. */
     gc_memstats m0, m1;
-    lg_make();
     gc_read_memstats(&m0);
+    lg_make();
     TC_CHECK(collect_until(lg_done), "%d of %d large objects finalized, %d freed", atomic_load(&lg_fins), LG_N,
              atomic_load(&lg_freed));
     gc_read_memstats(&m1);
     TC_CHECK(atomic_load(&lg_bad) == 0, "%d finalizers found their large object overwritten", atomic_load(&lg_bad));
-    TC_CHECK(m1.heap_alloc + (uint64_t)(LG_N - 2) * LG_SIZE / 2 <= m0.heap_alloc + (uint64_t)LG_SIZE,
-             "heap_alloc %llu -> %llu: the large objects' memory did not come back",
+    /* At most 2 objects may still be held (by stale words); a third
+     * LG_SIZE of slack covers the finalizer and cleanup bookkeeping. */
+    TC_CHECK(m1.heap_alloc <= m0.heap_alloc + 3 * (uint64_t)LG_SIZE,
+             "heap_alloc %llu before, %llu after: the large objects' memory did not come back",
              (unsigned long long)m0.heap_alloc, (unsigned long long)m1.heap_alloc);
 }
 
