@@ -401,3 +401,12 @@ void barrier_rescan(struct rescan *r, bool stopped)
 }
 
 void barrier_fork_child(void) { pthread_mutex_init(&track_lock, NULL); }
+
+int barrier_page_state(uintptr_t p)
+{
+    heap_arena_t *a = arena_of(p);
+    if (!a)
+        return 0;
+    size_t i = (p >> PAGE_SHIFT) % PAGES_PER_ARENA;
+    return (int)page_armed(a, i) | (int)page_fresh(a, i) << 1;
+}

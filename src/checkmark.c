@@ -98,11 +98,24 @@ bool checkmark_begin(void)
     return true;
 }
 
-/* The lost write itself: an object the concurrent mark did mark (its saved
- * bit) holding a word into an object it missed.  Called on the way to the
- * fatal message only: each span's mark bits have become its missed objects,
- * saved still holds what the concurrent mark found. */
-static bool lost_write(uintptr_t *by, uintptr_t *slot, uintptr_t *target)
+/* What the diagnostics know of object b's span and page. */
+static void describe(uintptr_t b, char *buf, size_t n)
+{
+    span_t *s = span_of(b);
+    int st = barrier_page_state(b);
+    const char *wt = writetrack_page_state(b);
+    snprintf(buf, n, "span %p, %zu-byte objects%s%s; its page %s%s%s%s", (void *)s->base, s->elemsize,
+             s->black ? ", black" : "", s->incache ? ", in a cache" : "",
+             st & 1 ? "armed" : "not armed", st & 2 ? ", fresh" : "", *wt ? ", " : "", wt);
+}
+
+/* The lost write itself: an object both marks marked (reachable, and
+ * scanned or allocated black by the concurrent mark) holding a word into an
+ * object the concurrent mark missed.  An object only the concurrent mark
+ * marked may be floating garbage and proves nothing.  Called on the way to
+ * the fatal message only: now holds the checkmark's bits, each span's mark
+ * bits have become its missed objects, saved holds the concurrent mark's. */
+static bool lost_write(const uint64_t *now, uintptr_t *by, uintptr_t *slot, uintptr_t *target)
 {
     size_t w = 0;
     for (size_t i = 0; i < nspans; w += span_bitmap_words(spans[i]), i++) {
@@ -110,7 +123,7 @@ static bool lost_write(uintptr_t *by, uintptr_t *slot, uintptr_t *target)
         if (span_noscan(s))
             continue;
         for (unsigned k = 0; k < s->nelems; k++) {
-            if (!(saved[w + k / 64] >> (k % 64) & 1))
+            if (!(saved[w + k / 64] & now[w + k / 64] >> (k % 64) & 1))
                 continue;
             uintptr_t b = s->base + (uintptr_t)k * s->elemsize;
             for (const uintptr_t *q = (const uintptr_t *)b; (uintptr_t)q < b + s->elemsize; q++) {
@@ -130,24 +143,37 @@ static bool lost_write(uintptr_t *by, uintptr_t *slot, uintptr_t *target)
 
 static __attribute__((noreturn)) void report(size_t missed, uintptr_t first)
 {
+    size_t words = 0;
+    for (size_t i = 0; i < nspans; i++)
+        words += span_bitmap_words(spans[i]);
+    size_t now_bytes = round_up(words * sizeof(uint64_t) + 1, PAGE_SIZE);
+    uint64_t *now = sys_map(now_bytes, SYS_GC);
     size_t w = 0;
     for (size_t i = 0; i < nspans; w += span_bitmap_words(spans[i]), i++)
-        for (unsigned j = 0; j < span_bitmap_words(spans[i]); j++)
+        for (unsigned j = 0; j < span_bitmap_words(spans[i]); j++) {
+            if (now)
+                now[w + j] = spans[i]->mark_bits[j];
             spans[i]->mark_bits[j] &= ~saved[w + j];
+        }
     uintptr_t by = 0, slot = 0, target = first;
-    char what[200];
-    if (lost_write(&by, &slot, &target))
-        snprintf(what, sizeof what, "the object %p (span %p, %zu-byte objects), which this mark did mark, "
-                 "holds it at %p: a write there went unseen", (void *)by, (void *)span_of(by)->base,
-                 span_of(by)->elemsize, (void *)slot);
-    else
-        snprintf(what, sizeof what, "no object this mark marked refers to it: a root does (a stack, registers, "
-                                    "a global, a registered region or a finalizer's record)");
-    span_t *s = span_of(target);
+    char what[400], where[200];
+    if (now && lost_write(now, &by, &slot, &target)) {
+        describe(by, where, sizeof where);
+        snprintf(what, sizeof what, "the object %p (%s), reachable and marked by this mark, holds it at %p: "
+                 "a write there went unseen", (void *)by, where, (void *)slot);
+    } else if (threads_find_root(target, target + span_of(target)->elemsize, where, sizeof where)) {
+        snprintf(what, sizeof what, "no reachable object this mark marked refers to it: %s", where);
+    } else if (roots_find(target, target + span_of(target)->elemsize, where, sizeof where)) {
+        snprintf(what, sizeof what, "no reachable object this mark marked refers to it: %s", where);
+    } else {
+        snprintf(what, sizeof what, "no reachable object this mark marked refers to it: a finalizer's or "
+                                    "cleanup's record does, or another root");
+    }
+    describe(target, where, sizeof where);
     tc_fatal("gccheckmark: %zu reachable object%s left unmarked by the concurrent mark (%s write tracking); "
-             "%p (%zu bytes, span %p of %zu pages, size class %u): %s",
-             missed, missed == 1 ? "" : "s", writetrack_name(), (void *)target, s->elemsize, (void *)s->base,
-             s->npages, span_sizeclass(s), what);
+             "%p (%zu bytes, %s; span of %zu pages, size class %u): %s",
+             missed, missed == 1 ? "" : "s", writetrack_name(), (void *)target, span_of(target)->elemsize, where,
+             span_of(target)->npages, span_sizeclass(span_of(target)), what);
 }
 
 void checkmark_end(void)

@@ -290,6 +290,8 @@ typedef struct gc_thread {
     pthread_t self;
     uintptr_t stack_lo, stack_hi; /* stack bounds */
     uintptr_t stop_sp;            /* lowest live stack address while stopped */
+    uint8_t stop_how;             /* how it last stopped (STOP_*: a diagnostic, threads_find_root) */
+    uintptr_t sig_lo, sig_hi;     /* the used part of its signal stack while stopped on it, else 0, 0 */
     uintptr_t alt_lo, alt_hi;     /* the stack declared by gc_set_stack (alt_hi 0: none; alt_lo 0: unknown) */
     uintptr_t home_sp;            /* where it left its own stack for the declared one, if known */
     _Atomic uint32_t stop_req;    /* the stw_seq this thread was signalled for, until it stops */
@@ -324,6 +326,13 @@ typedef struct gc_thread {
 #define GC_WANT_PROFILE 8  /* the allocation is a profile sample: record its stack */
 
 enum { T_RUNNING, T_BLOCKED, T_HELD };
+
+enum { STOP_HANDLER = 1, STOP_ALTSTACK, STOP_NESTED, STOP_DEFERRED };
+/* World stopped, for a diagnostic: where a registered thread holds a word
+ * into [lo, hi) (its stack, saved registers or signal stack), described in
+ * buf; false if none does. */
+INTERNAL bool threads_find_root(uintptr_t lo, uintptr_t hi, char *buf, size_t n);
+INTERNAL uintptr_t gc_run_sp(void); /* the collecting thread's stack is scanned from here (mgc.c) */
 
 INTERNAL extern int gc_stop_sig; /* SIGPWR, TRICOLOR_STOP_SIGNAL or gc_set_stop_signal */
 
@@ -498,6 +507,7 @@ INTERNAL void arena_unlock_all(void);
 INTERNAL void roots_init(void);
 INTERNAL void roots_lock(void); /* for fork */
 INTERNAL void roots_unlock(void);
+INTERNAL bool roots_find(uintptr_t lo, uintptr_t hi, char *buf, size_t n); /* a diagnostic: which root holds a word into [lo, hi) */
 INTERNAL void roots_mark_globals_all(void); /* every word of them, tracked or not (checkmark) */
 INTERNAL void roots_mark_globals(void);     /* data+bss of every loaded object (only the written pages of tracked ones) */
 INTERNAL void roots_track_globals(void);    /* scan the globals, arming write tracking on them first */
@@ -560,6 +570,7 @@ INTERNAL void barrier_stop(void);                  /* nothing armed or fresh bet
 INTERNAL void barrier_fresh_span(span_t *s);       /* s was taken while marking: its writes must be seen */
 INTERNAL void barrier_rearm_released(uintptr_t base, size_t len); /* released pages lost write protection */
 INTERNAL void barrier_fork_child(void);
+INTERNAL int barrier_page_state(uintptr_t p); /* bit 0 armed, bit 1 fresh (diagnostics: checkmark.c) */
 
 /* ---- scavenge.c -------------------------------------------------------- */
 
@@ -657,6 +668,9 @@ INTERNAL bool writetrack_protect(uintptr_t base, size_t len);
 INTERNAL bool writetrack_unprotect(uintptr_t base, size_t len);
 INTERNAL long writetrack_scan(uintptr_t base, size_t len, void (*fn)(uintptr_t start, uintptr_t end, void *arg),
                               void *arg);
+/* What the backend knows of the page holding p, for a diagnostic: "" when
+ * nothing (uffd, none). */
+INTERNAL const char *writetrack_page_state(uintptr_t p);
 
 /* ---- special.c --------------------------------------------------------- */
 

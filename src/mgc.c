@@ -157,6 +157,7 @@ struct cycle {
  * those alive.
  */
 static uintptr_t run_sp; /* gc_run's stack pointer, under gc_lock */
+uintptr_t gc_run_sp(void) { return run_sp; }
 struct ext_hooks ext_hooks;
 
 /* bdwgc's collection events (GC_set_on_collection_event), for the layer. */
@@ -204,11 +205,14 @@ static void mark_threads(struct cycle *c)
             /* In gc_do_blocking (its registers in the frame at block_sp) or
              * parked by thread_suspend (its registers saved). */
             c->stack_bytes += threads_mark_stack(t, t->block_sp);
-            if (atomic_load(&t->suspend_req))
+            if (atomic_load(&t->suspend_req)) {
                 mark_range((uintptr_t)t->regs, (uintptr_t)(t->regs + 64));
+                mark_range(t->sig_lo, t->sig_hi);
+            }
         } else {
             c->stack_bytes += threads_mark_stack(t, t->stop_sp);
             mark_range((uintptr_t)t->regs, (uintptr_t)(t->regs + 64));
+            mark_range(t->sig_lo, t->sig_hi); /* the signal frame, if the stop ran on a signal stack */
         }
         roots_mark_tls(t->tp);
     }

@@ -33,6 +33,7 @@
 
 #include <elf.h>
 #include <link.h>
+#include <stdio.h>
 #include <unistd.h>
 
 /* ---- registered roots ---------------------------------------------------- */
@@ -369,4 +370,68 @@ void roots_init(void)
     if (!ok)
         tc_print("warning: this glibc's thread vector is not laid out as expected; "
                  "__thread variables may not be scanned");
+}
+
+/* ---- diagnostics ---------------------------------------------------------- */
+
+struct finding {
+    uintptr_t lo, hi, at;
+    char *buf;
+    size_t n;
+};
+
+static bool find_word(uintptr_t from, uintptr_t to, struct finding *f)
+{
+    for (const uintptr_t *q = (const uintptr_t *)round_up(from, sizeof(uintptr_t)); (uintptr_t)(q + 1) <= to; q++)
+        if (*q >= f->lo && *q < f->hi) {
+            f->at = (uintptr_t)q;
+            return true;
+        }
+    return false;
+}
+
+static int find_cb(struct dl_phdr_info *info, size_t size, void *data)
+{
+    (void)size;
+    struct finding *f = data;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_W))
+            continue;
+        uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
+        if (find_word(lo, lo + ph->p_memsz, f)) {
+            snprintf(f->buf, f->n, "the global at %p (%s + 0x%lx)", (void *)f->at,
+                     info->dlpi_name && *info->dlpi_name ? info->dlpi_name : "the program",
+                     (unsigned long)(f->at - info->dlpi_addr));
+            return 1;
+        }
+    }
+    return 0;
+}
+
+bool roots_find(uintptr_t lo, uintptr_t hi, char *buf, size_t n)
+{
+    struct finding f = {lo, hi, 0, buf, n};
+    if (dl_iterate_phdr(find_cb, &f))
+        return true;
+    for (size_t i = 0; i < nroots; i++)
+        if (find_word(roots[i].start, roots[i].end, &f)) {
+            snprintf(buf, n, "the registered region %p-%p at %p", (void *)roots[i].start, (void *)roots[i].end,
+                     (void *)f.at);
+            return true;
+        }
+    for (gc_thread_t *t = thread_list; t; t = t->next) {
+        const dtv_entry_t *dtv = t->dead ? NULL : dtv_of(t->tp);
+        if (!dtv)
+            continue;
+        for (size_t i = 0; i < ntls_mods; i++) {
+            size_t id = tls_mods[i].modid;
+            uintptr_t block = id <= dtv[-1].val ? dtv[id].val : 0;
+            if (block && block != (uintptr_t)-1 && find_word(block, block + tls_mods[i].size, &f)) {
+                snprintf(buf, n, "thread %d's thread-local block of module %zu at %p", (int)t->tid, id, (void *)f.at);
+                return true;
+            }
+        }
+    }
+    return false;
 }

@@ -162,23 +162,39 @@ static uintptr_t context_sp(const ucontext_t *uc)
 #endif
 }
 
+#define ALTSTACK_BYTES (64 << 10) /* the signal stack a thread gets (altstack_give) */
+
 /* The handler runs on an alternate signal stack (sigaltstack): the stack
- * pointer to scan from is the interrupted one. */
-static bool sp_on_sigaltstack(void)
+ * pointer to scan from is the interrupted one.  The signal frame stays on
+ * the signal stack, and it holds what the registers saved in t->regs do
+ * not: the vector registers (memmove of overlapping pointer arrays carries
+ * pointers only there for a moment), and the frames of any handler the
+ * stop interrupted.  So the used part of the signal stack is scanned too
+ * (sig_lo, sig_hi). */
+static bool sp_on_sigaltstack(gc_thread_t *t)
 {
     stack_t ss;
-    return sigaltstack(NULL, &ss) == 0 && (ss.ss_flags & SS_ONSTACK);
+    t->sig_lo = t->sig_hi = 0;
+    if (sigaltstack(NULL, &ss) != 0 || !(ss.ss_flags & SS_ONSTACK))
+        return false;
+    t->sig_lo = current_sp() & ~(uintptr_t)(sizeof(uintptr_t) - 1);
+    t->sig_hi = ((uintptr_t)ss.ss_sp + ss.ss_size) & ~(uintptr_t)(sizeof(uintptr_t) - 1);
+    return true;
 }
 
 /* Park the calling thread until the world restarts. */
-static NOINLINE void suspend_self(gc_thread_t *t, const ucontext_t *uc)
+static NOINLINE void suspend_self(gc_thread_t *t, const ucontext_t *uc, bool deferred)
 {
     uint32_t seq = atomic_load(&stw_seq);
     __builtin_unwind_init(); /* spill callee-saved registers into this frame */
     save_context(t, uc);
     uintptr_t sp = current_sp();
-    if (uc && sp_on_sigaltstack())
+    t->stop_how = deferred ? STOP_DEFERRED : STOP_HANDLER;
+    if (sp_on_sigaltstack(t) && uc) {
         sp = context_sp(uc);
+        if (!deferred)
+            t->stop_how = sp >= t->sig_lo && sp < t->sig_hi ? STOP_NESTED : STOP_ALTSTACK;
+    }
     t->stop_sp = sp;
     atomic_store(&t->stop_req, 0);
     atomic_fetch_add(&stw_acks, 1);
@@ -196,7 +212,7 @@ static NOINLINE void suspended_park(gc_thread_t *t, const ucontext_t *uc)
     __builtin_unwind_init();
     save_context(t, uc);
     uintptr_t sp = current_sp();
-    if (uc && sp_on_sigaltstack())
+    if (sp_on_sigaltstack(t) && uc)
         sp = context_sp(uc);
     t->block_sp = sp;
     atomic_store(&t->bstate, T_BLOCKED);
@@ -206,7 +222,7 @@ static NOINLINE void suspended_park(gc_thread_t *t, const ucontext_t *uc)
      * blocks it): stop for it first. */
     uint32_t seq = atomic_load(&stw_seq);
     if ((seq & 1) && atomic_load(&t->stop_req) == seq)
-        suspend_self(t, uc);
+        suspend_self(t, uc, false);
     while (atomic_load(&t->suspend_req))
         futex(&t->suspend_req, FUTEX_WAIT, 1);
     block_leave(t);
@@ -225,7 +241,7 @@ static void stop_handler(int sig, siginfo_t *info, void *uc)
         if (t->in_alloc)
             t->stop_pending = 1;
         else
-            suspend_self(t, uc);
+            suspend_self(t, uc, false);
     }
     if (t && atomic_load(&t->suspend_req) && atomic_load(&t->bstate) == T_RUNNING) {
         if (t->in_alloc)
@@ -243,7 +259,7 @@ void thread_suspend_deferred(gc_thread_t *t)
     if ((seq & 1) && atomic_load(&t->stop_req) == seq) {
         ucontext_t uc;
         getcontext(&uc);
-        suspend_self(t, &uc);
+        suspend_self(t, &uc, true);
     }
     if (atomic_load(&t->suspend_req) && atomic_load(&t->bstate) == T_RUNNING) {
         ucontext_t uc;
@@ -507,7 +523,6 @@ NOINLINE gc_thread_t *thread_register_below(uintptr_t hi)
  * stack, where the kernel could not push the frame and would kill the
  * process.  A thread without a signal stack of its own gets one.
  */
-#define ALTSTACK_BYTES (64 << 10)
 
 static void altstack_give(gc_thread_t *t)
 {
@@ -1234,4 +1249,47 @@ void threads_init(void)
         tc_fatal("cannot install the stop signal handler: %s", strerror(errno));
     atomic_store(&threads_ready, true);
     pthread_atfork(fork_prepare, fork_parent, fork_child);
+}
+
+static bool find_in(uintptr_t from, uintptr_t to, uintptr_t lo, uintptr_t hi, uintptr_t *at)
+{
+    for (const uintptr_t *q = (const uintptr_t *)from; (uintptr_t)q < to; q++)
+        if (*q >= lo && *q < hi) {
+            *at = (uintptr_t)q;
+            return true;
+        }
+    return false;
+}
+
+bool threads_find_root(uintptr_t lo, uintptr_t hi, char *buf, size_t n)
+{
+    static const char *how[] = {"?", "in its handler", "in its handler on the signal stack",
+                                "in its handler nested in another on the signal stack", "at the end of an allocator section"};
+    for (gc_thread_t *t = thread_list; t; t = t->next) {
+        if (t->dead || t->internal)
+            continue;
+        uintptr_t at, from = t == tls_thread ? gc_run_sp() : home_floor(t);
+        const char *h = t == tls_thread ? "(the collecting thread)" : how[t->stop_how < 5 ? t->stop_how : 0];
+        if (from >= t->stack_lo && from < t->stack_hi && find_in(from, t->stack_hi, lo, hi, &at)) {
+            snprintf(buf, n, "thread %d's stack %p-%p holds it at %p; stopped %s, scanned from %p", (int)t->tid,
+                     (void *)t->stack_lo, (void *)t->stack_hi, (void *)at, h, (void *)t->stop_sp);
+            return true;
+        }
+        if (find_in((uintptr_t)t->regs, (uintptr_t)(t->regs + 64), lo, hi, &at)) {
+            snprintf(buf, n, "thread %d's saved registers hold it; stopped %s", (int)t->tid, h);
+            return true;
+        }
+        if (t->sig_hi && find_in(t->sig_lo, t->sig_hi, lo, hi, &at)) {
+            snprintf(buf, n, "thread %d's signal stack holds it at %p (used part %p-%p); stopped %s", (int)t->tid,
+                     (void *)at, (void *)t->sig_lo, (void *)t->sig_hi, h);
+            return true;
+        }
+        if (t->altstack && find_in((uintptr_t)t->altstack, (uintptr_t)t->altstack + ALTSTACK_BYTES, lo, hi, &at)) {
+            snprintf(buf, n, "thread %d's signal stack %p-%p holds it at %p; stopped %s, scanned from %p", (int)t->tid,
+                     t->altstack, (void *)((uintptr_t)t->altstack + ALTSTACK_BYTES), (void *)at, h,
+                     (void *)t->stop_sp);
+            return true;
+        }
+    }
+    return false;
 }

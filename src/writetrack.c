@@ -976,6 +976,18 @@ bool writetrack_unprotect(uintptr_t base, size_t len)
     }
 }
 
+const char *writetrack_page_state(uintptr_t p)
+{
+    struct wt_arena *ar;
+    if (backend != WT_MPROTECT || !(ar = wt_lookup(p)) || !bit_of(ar->registered, unit_of(p)))
+        return "";
+    size_t u = unit_of(p);
+    static const char *states[] = {"its unit clean (protected)", "its unit dirty",
+                                   "its unit clean (protected), a hole was opened there",
+                                   "its unit dirty, a hole was opened there"};
+    return states[(int)bit_of(ar->dirty, u) | (int)bit_of(ar->faulted, u) << 1];
+}
+
 /* Report every written run of pages in [base, base+len) to fn and protect
  * them again.  Returns the number of written OS pages, or -1 on error. */
 long writetrack_scan(uintptr_t base, size_t len, void (*fn)(uintptr_t start, uintptr_t end, void *arg), void *arg)

@@ -1846,7 +1846,7 @@ static void test_checkmark(void)
                  tc_status_str(c.status), c.err);
         /* Pointers move from heap array to heap array here: the edge lost is
          * from an object the mark did mark, and the message names it. */
-        TC_CHECK(strstr(m, "which this mark did mark, holds it at 0x") && strstr(m, "a write there went unseen"),
+        TC_CHECK(strstr(m, "reachable and marked by this mark, holds it at 0x") && strstr(m, "a write there went unseen"),
                  "the message does not name the lost write: %.600s", m);
         TC_CHECK(!strstr(c.err, "FAIL "), "a missed object was freed and seen damaged before the check stopped it: "
                  "%.600s", c.err);

@@ -13,11 +13,17 @@
  *                    registers (4 caller-saved, 4 callee-saved), none in memory,
  *                    while main collects: all 8 survive with their bytes intact;
  *                    the same loop holding hidden values: the objects die
+ *   vector_registers the same with 4 pointers only in vector registers, the
+ *                    thread's handlers running on its own stack, then on a
+ *                    signal stack of its own (the stop's signal frame is there)
  *   thread_tls       __thread variables (.tbss, .tdata) of another thread
  *   until_exit       objects reachable only from a thread's stack live while it
  *                    is blocked and die once it has exited
  */
 #include "roots_common.h"
+
+#include <errno.h>
+#include <signal.h>
 
 __thread void *volatile t_bss_slots[RT_N];
 __thread void *volatile t_data_slots[RT_N + 1] = {(void *)1};
@@ -258,25 +264,124 @@ TC_NOINLINE static void hold_in_registers(uintptr_t *vals, volatile int *ready, 
 #endif
 }
 
+/* The same with 4 values in vector registers (x86-64 xmm8-xmm11, aarch64
+ * v16-v19, all caller-saved): no general register keeps a copy. */
+#define NVEC 4
+TC_NOINLINE static void hold_in_vectors(uintptr_t *vals, volatile int *ready, volatile int *stop, uintptr_t key)
+{
+#if defined(__x86_64__)
+    __asm__ volatile("movq 0(%[v]), %%rax\n\t"
+                     "xorq %[k], %%rax\n\t"
+                     "movq %%rax, %%xmm8\n\t"
+                     "movq 8(%[v]), %%rax\n\t"
+                     "xorq %[k], %%rax\n\t"
+                     "movq %%rax, %%xmm9\n\t"
+                     "movq 16(%[v]), %%rax\n\t"
+                     "xorq %[k], %%rax\n\t"
+                     "movq %%rax, %%xmm10\n\t"
+                     "movq 24(%[v]), %%rax\n\t"
+                     "xorq %[k], %%rax\n\t"
+                     "movq %%rax, %%xmm11\n\t"
+                     "xorl %%eax, %%eax\n\t"
+                     "movl $1, (%[r])\n\t"
+                     "1:\n\t"
+                     "pause\n\t"
+                     "cmpl $0, (%[s])\n\t"
+                     "je 1b\n\t"
+                     "movq %%xmm8, %%rax\n\t"
+                     "xorq %[k], %%rax\n\t"
+                     "movq %%rax, 0(%[v])\n\t"
+                     "movq %%xmm9, %%rax\n\t"
+                     "xorq %[k], %%rax\n\t"
+                     "movq %%rax, 8(%[v])\n\t"
+                     "movq %%xmm10, %%rax\n\t"
+                     "xorq %[k], %%rax\n\t"
+                     "movq %%rax, 16(%[v])\n\t"
+                     "movq %%xmm11, %%rax\n\t"
+                     "xorq %[k], %%rax\n\t"
+                     "movq %%rax, 24(%[v])\n\t"
+                     :
+                     : [v] "r"(vals), [r] "r"(ready), [s] "r"(stop), [k] "r"(key)
+                     : "rax", "xmm8", "xmm9", "xmm10", "xmm11", "memory", "cc");
+#elif defined(__aarch64__)
+    __asm__ volatile("ldr x9, [%[v], #0]\n\t"
+                     "eor x9, x9, %[k]\n\t"
+                     "fmov d16, x9\n\t"
+                     "ldr x9, [%[v], #8]\n\t"
+                     "eor x9, x9, %[k]\n\t"
+                     "fmov d17, x9\n\t"
+                     "ldr x9, [%[v], #16]\n\t"
+                     "eor x9, x9, %[k]\n\t"
+                     "fmov d18, x9\n\t"
+                     "ldr x9, [%[v], #24]\n\t"
+                     "eor x9, x9, %[k]\n\t"
+                     "fmov d19, x9\n\t"
+                     "mov x9, #0\n\t"
+                     "mov w16, #1\n\t"
+                     "str w16, [%[r]]\n\t"
+                     "1:\n\t"
+                     "yield\n\t"
+                     "ldr w16, [%[s]]\n\t"
+                     "cbz w16, 1b\n\t"
+                     "fmov x9, d16\n\t"
+                     "eor x9, x9, %[k]\n\t"
+                     "str x9, [%[v], #0]\n\t"
+                     "fmov x9, d17\n\t"
+                     "eor x9, x9, %[k]\n\t"
+                     "str x9, [%[v], #8]\n\t"
+                     "fmov x9, d18\n\t"
+                     "eor x9, x9, %[k]\n\t"
+                     "str x9, [%[v], #16]\n\t"
+                     "fmov x9, d19\n\t"
+                     "eor x9, x9, %[k]\n\t"
+                     "str x9, [%[v], #24]\n\t"
+                     :
+                     : [v] "r"(vals), [r] "r"(ready), [s] "r"(stop), [k] "r"(key)
+                     : "x9", "x16", "v16", "v17", "v18", "v19", "memory", "cc");
+#else
+    (void)vals;
+    (void)key;
+    *ready = 1;
+    while (!*stop)
+        ;
+#endif
+}
+
+static void (*reg_hold)(uintptr_t *vals, volatile int *ready, volatile int *stop, uintptr_t key);
+static int reg_altstack; /* the thread runs its signal handlers on a signal stack of its own */
+
 static void *reg_thread(void *arg)
 {
     (void)arg;
+    stack_t ss = {.ss_sp = reg_altstack ? malloc(1 << 16) : NULL, .ss_size = 1 << 16};
+    if (reg_altstack && (!ss.ss_sp || sigaltstack(&ss, NULL) != 0))
+        TC_FAIL("sigaltstack: %s", strerror(errno));
     if (gc_register_thread() != 0)
         reg_register_failed = 1;
-    hold_in_registers(reg_vals, &reg_ready, &reg_stop, reg_key);
+    reg_hold(reg_vals, &reg_ready, &reg_stop, reg_key);
+    if (reg_altstack) {
+        ss.ss_flags = SS_DISABLE;
+        sigaltstack(&ss, NULL);
+        free(ss.ss_sp);
+    }
     return NULL;
 }
 
 static rt_set reg_set;
 
-static void test_registers(void)
+/* nreg values held by hold in a spinning thread (on a signal stack of its
+ * own when altstack), while main collects. */
+static void run_registers(void (*hold)(uintptr_t *, volatile int *, volatile int *, uintptr_t), int nreg, int altstack,
+                          const char *kind)
 {
 #if !defined(__x86_64__) && !defined(__aarch64__)
     printf("     registers: no register test for this architecture\n");
     exit(77);
 #endif
+    reg_hold = hold;
+    reg_altstack = altstack;
     for (int control = 1; control >= 0; control--) {
-        rt_populate_hidden(&reg_set, NREG, RT_SIZE, control ? 1400 : 1500);
+        rt_populate_hidden(&reg_set, nreg, RT_SIZE, control ? 1400 : 1500);
         memcpy(reg_vals, reg_set.hid, sizeof reg_vals);
         reg_key = control ? 0 : TC_KEY;
         reg_ready = 0;
@@ -290,9 +395,9 @@ static void test_registers(void)
             int dead = rt_count_dead(&reg_set);
             reg_stop = 1;
             tc_join(t);
-            TC_CHECK(dead >= NREG - 2, "control: only %d of %d objects known to a thread only as hidden values in "
-                                       "registers were reclaimed",
-                     dead, NREG);
+            TC_CHECK(dead >= nreg - 2, "control: only %d of %d objects known to a thread only as hidden values in "
+                                       "%s were reclaimed",
+                     dead, nreg, kind);
         } else {
             for (int r = 0; r < 6; r++) {
                 tc_churn(RT_SIZE, 4000);
@@ -300,23 +405,34 @@ static void test_registers(void)
             }
             reg_stop = 1;
             tc_join(t);
-            for (int i = 0; i < NREG; i++)
+            for (int i = 0; i < nreg; i++)
                 TC_CHECK(reg_vals[i] == reg_set.hid[i], "register %d came back as %#lx", i,
                          (unsigned long)reg_vals[i]);
             int lost = 0;
-            for (int i = 0; i < NREG; i++) {
+            for (int i = 0; i < nreg; i++) {
                 char *p = tc_unhide(reg_set.hid[i]);
                 if (gc_base(p) != p || tc_pattern_diff(p, RT_SIZE, 1500 + (uint32_t)i) >= 0) {
-                    fprintf(stderr, "object %d (%s register) held only in a register of a running thread was "
-                                    "freed\n",
-                            i, i < 4 ? "caller-saved" : "callee-saved");
+                    fprintf(stderr, "object %d held only in %s of a running thread was freed\n", i, kind);
                     lost++;
                 }
             }
-            TC_CHECK(lost == 0, "%d of %d objects held only in registers of a running thread were freed", lost,
-                     NREG);
+            TC_CHECK(lost == 0, "%d of %d objects held only in %s of a running thread were freed", lost, nreg,
+                     kind);
         }
     }
+}
+
+static void test_registers(void)
+{
+    run_registers(hold_in_registers, NREG, 0, "general registers (4 caller-saved, 4 callee-saved)");
+}
+
+/* Stopped on a signal stack, the thread's vector registers are saved in
+ * the signal frame there, not on its stack. */
+static void test_vector_registers(void)
+{
+    run_registers(hold_in_vectors, NVEC, 0, "vector registers");
+    run_registers(hold_in_vectors, NVEC, 1, "vector registers, its handlers on a signal stack");
 }
 
 int main(int argc, char **argv)
@@ -325,7 +441,7 @@ int main(int argc, char **argv)
         {"control", test_control},       {"thread_stack", test_thread_stack},
         {"registered", test_registered}, {"unregister", test_unregister},
         {"registers", test_registers},   {"thread_tls", test_thread_tls},
-        {"until_exit", test_until_exit},
+        {"until_exit", test_until_exit}, {"vector_registers", test_vector_registers},
     };
     return tc_main(argc, argv, tests, TC_NTESTS(tests));
 }
