@@ -304,6 +304,13 @@ typedef struct gc_thread {
     uintptr_t tp;                 /* thread pointer: finds the TLS blocks */
     volatile sig_atomic_t in_alloc;
     volatile sig_atomic_t stop_pending;
+    /* In a lock's epilogue (the bdwgc layer's GC_alloc_unlock): a stop is
+     * deferred, as inside an allocator section, until thread_epilogue_end or
+     * until the thread has run EPILOGUE_CPU_NS since the stop asked, or is
+     * in a system call (threads.c).  2 while still releasing the lock. */
+    volatile sig_atomic_t epilogue;
+    uint32_t defer_seq;           /* the stop the deferral below belongs to */
+    uint64_t defer_cpu0;          /* the thread's CPU time when that stop first came */
     volatile int gc_wanted;       /* GC_WANT_*: work for the end of the allocator section */
     int slow_depth;               /* nesting of slow_enter */
     bool internal;                /* a thread of the library's own */
@@ -387,6 +394,15 @@ static inline void enter_alloc(gc_thread_t *t)
 {
     t->in_alloc++;
     atomic_signal_fence(memory_order_seq_cst);
+}
+
+/* The epilogue is over: stop now if a stop was deferred for it. */
+static inline void thread_epilogue_end(gc_thread_t *t)
+{
+    t->epilogue = 0;
+    atomic_signal_fence(memory_order_seq_cst);
+    if (unlikely(t->stop_pending) && t->in_alloc == 0)
+        thread_suspend_deferred(t);
 }
 
 static inline void leave_alloc(gc_thread_t *t)

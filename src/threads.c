@@ -20,7 +20,9 @@
  * inside an allocator section (in_alloc) only notes stop_pending and stops at
  * the end of the section, in leave_alloc: so no thread is ever stopped with
  * its cache or an allocator lock mid-update.  The handler is installed with
- * SA_RESTART, and touches nothing but async-signal-safe state.  It stops only
+ * SA_RESTART, and touches nothing but async-signal-safe state.  A thread in
+ * a lock's epilogue (the bdwgc layer's) defers a stop the same way, for at
+ * most a little of its own CPU time (epilogue_defers).  It stops only
  * when this stop asked it to (stop_req): a stray signal adds no ack.  A thread
  * that keeps the signal blocked is named and the program stopped
  * (check_unstopped); pthread_sigmask and sigprocmask are wrapped so that a
@@ -185,7 +187,12 @@ static bool sp_on_sigaltstack(gc_thread_t *t)
 /* Park the calling thread until the world restarts. */
 static NOINLINE void suspend_self(gc_thread_t *t, const ucontext_t *uc, bool deferred)
 {
-    uint32_t seq = atomic_load(&stw_seq);
+    uint32_t seq = atomic_load(&stw_seq), want = seq;
+    /* One activation of the thread answers a stop: a signal sent again
+     * (stop_the_world, for a deferred stop) may come in while a deferred
+     * stop is on its way here, and only one of the two may acknowledge. */
+    if (!(seq & 1) || !atomic_compare_exchange_strong(&t->stop_req, &want, 0))
+        return;
     __builtin_unwind_init(); /* spill callee-saved registers into this frame */
     save_context(t, uc);
     uintptr_t sp = current_sp();
@@ -196,7 +203,6 @@ static NOINLINE void suspend_self(gc_thread_t *t, const ucontext_t *uc, bool def
             t->stop_how = sp >= t->sig_lo && sp < t->sig_hi ? STOP_NESTED : STOP_ALTSTACK;
     }
     t->stop_sp = sp;
-    atomic_store(&t->stop_req, 0);
     atomic_fetch_add(&stw_acks, 1);
     futex(&stw_acks, FUTEX_WAKE, 1);
     while (atomic_load(&stw_seq) == seq)
@@ -228,6 +234,62 @@ static NOINLINE void suspended_park(gc_thread_t *t, const ucontext_t *uc)
     block_leave(t);
 }
 
+/*
+ * A thread in a lock's epilogue (epilogue, set by the bdwgc layer as it
+ * releases the allocation lock) may be a few instructions short of making
+ * consistent what a mark procedure reads (Guile stores a grown VM stack's
+ * new stack pointer just after GC_call_with_alloc_lock returns), and the
+ * collector, which was waiting for the lock, stops the world at once.  So
+ * such a stop is deferred as one inside an allocator section is, until the
+ * thread comes back into the library (thread_epilogue_end), and
+ * stop_the_world sends the signal again every EPILOGUE_RESEND_NS meanwhile.
+ * The deferral ends by the thread's own progress, not by the clock: once it
+ * has run EPILOGUE_CPU_NS since the stop came, or when the signal finds it in
+ * a system call, it is past any epilogue and stops.  (A wall-clock bound
+ * fails under load: the thread may not run at all for longer.)
+ */
+#define EPILOGUE_CPU_NS (200 * 1000)
+#define EPILOGUE_RESEND_NS (200 * 1000)
+static _Atomic uint32_t stw_deferred; /* epilogue deferrals in the current stop */
+
+/* The signal came in a system call (or just after one): the interrupted
+ * instruction is one, or follows one. */
+static bool in_syscall(const ucontext_t *uc)
+{
+#if defined(__x86_64__)
+    const uint8_t *ip = (const uint8_t *)uc->uc_mcontext.gregs[REG_RIP];
+    if (ip[0] == 0x0f && ip[1] == 0x05) /* syscall, to be restarted */
+        return true;
+    return ((uintptr_t)ip & 4095) >= 2 && ip[-2] == 0x0f && ip[-1] == 0x05;
+#elif defined(__aarch64__)
+    const uint32_t *pc = (const uint32_t *)uc->uc_mcontext.pc;
+    if (*pc == 0xd4000001) /* svc #0 */
+        return true;
+    return ((uintptr_t)pc & 4095) >= 4 && pc[-1] == 0xd4000001;
+#else
+    (void)uc;
+    return true;
+#endif
+}
+
+static bool epilogue_defers(gc_thread_t *t, uint32_t seq, const ucontext_t *uc)
+{
+    /* (epilogue 2: still inside the unlock, whose futex wake is a system
+     * call that does not block) */
+    if (!uc || (t->epilogue != 2 && in_syscall(uc)))
+        return false;
+    uint64_t cpu = thread_cputime();
+    if (t->defer_seq != seq) {
+        t->defer_seq = seq;
+        t->defer_cpu0 = cpu;
+    }
+    if (cpu - t->defer_cpu0 >= EPILOGUE_CPU_NS)
+        return false;
+    atomic_fetch_add(&stw_deferred, 1);
+    futex(&stw_acks, FUTEX_WAKE, 1); /* the stopper waits 50 ms at a time: now it should resend */
+    return true;
+}
+
 static void stop_handler(int sig, siginfo_t *info, void *uc)
 {
     (void)sig;
@@ -238,7 +300,7 @@ static void stop_handler(int sig, siginfo_t *info, void *uc)
      * program's own, or a late one) must not add an acknowledgement. */
     uint32_t seq = atomic_load(&stw_seq);
     if (t && (seq & 1) && atomic_load(&t->stop_req) == seq) {
-        if (t->in_alloc)
+        if (t->in_alloc || (t->epilogue && epilogue_defers(t, seq, uc)))
             t->stop_pending = 1;
         else
             suspend_self(t, uc, false);
@@ -408,6 +470,7 @@ void stop_the_world(void)
 {
     gc_thread_t *self = tls_thread;
     atomic_store(&stw_acks, 0);
+    atomic_store(&stw_deferred, 0);
     uint32_t seq = atomic_fetch_add(&stw_seq, 1) + 1; /* odd: stopping */
     uint32_t n = 0;
     for (gc_thread_t *t = thread_list; t; t = t->next) {
@@ -438,7 +501,12 @@ void stop_the_world(void)
         uint32_t acks = atomic_load(&stw_acks);
         if (acks >= n)
             break;
-        futex_wait_for(&stw_acks, acks, 50 * 1000 * 1000);
+        bool resend = atomic_load(&stw_deferred) != 0;
+        futex_wait_for(&stw_acks, acks, resend ? EPILOGUE_RESEND_NS : 50 * 1000 * 1000);
+        if (resend && atomic_load(&stw_acks) < n)
+            for (gc_thread_t *t = thread_list; t; t = t->next)
+                if (t != self && atomic_load(&t->stop_req) == seq && t->epilogue)
+                    pthread_kill(t->self, gc_stop_sig);
         uint64_t now = nanotime();
         if (now >= next_check) {
             /* glibc blocks every signal for moments (pthread_create, say):

@@ -44,6 +44,12 @@
  *                   heap bounds hold every object, also after the heap grew 200 MiB
  *   fork            children forked while two threads use every lock of the layer
  *                   collect, allocate, finalize and exit; none hangs
+ *   epilogue        Guile's VM stack growth: the stack is replaced inside
+ *                   GC_call_with_alloc_lock and its stack pointer stored just
+ *                   after the call returns, while another thread on the same
+ *                   CPU collects (it waits for the lock, and takes the CPU at
+ *                   the unlock): the mark procedure never sees the pointer
+ *                   outside the stack
  *
  * One subtest per process: `test_libgc <name>` (no name: each in a child).
  * Exits 0 when every check holds; otherwise prints "FAIL file:line: [subtest]
@@ -71,6 +77,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -2756,6 +2763,111 @@ static void *fk_worker(void *arg)
     return NULL;
 }
 
+/* ------------------------------------------------------------------------ */
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+#define EP_WORDS (32 * 1024) /* each stack: 256 KiB, copied under the lock */
+#define EP_ITERS 2000        /* stack moves at least, */
+#define EP_COLLECTIONS 300   /* until this many collections ran, */
+#define EP_ITERS_MAX 200000  /* or this many moves (or 20 s) */
+struct ep_vm {
+    GC_word *_Atomic bottom, *_Atomic top, *_Atomic sp;
+};
+static struct ep_vm ep_vm;
+static GC_word *ep_stacks[2];
+static void *volatile ep_root; /* the kind object: its procedure reads ep_vm */
+static _Atomic long ep_calls, ep_bad, ep_grows;
+static _Atomic bool ep_stop;
+
+static struct GC_ms_entry *ep_mark(GC_word *addr, struct GC_ms_entry *msp, struct GC_ms_entry *lim, GC_word env)
+{
+    (void)addr, (void)lim, (void)env;
+    GC_word *sp = atomic_load(&ep_vm.sp), *lo = atomic_load(&ep_vm.bottom), *hi = atomic_load(&ep_vm.top);
+    atomic_fetch_add(&ep_calls, 1);
+    if (sp < lo || sp > hi)
+        atomic_fetch_add(&ep_bad, 1);
+    return msp;
+}
+
+/* Under the lock, as vm_expand_stack_inner: copy the stack to the other
+ * buffer and move bottom and top there; the new sp goes back to the caller. */
+static void *ep_grow(void *arg)
+{
+    GC_word **new_sp = arg;
+    GC_word *from = atomic_load(&ep_vm.bottom), *to = from == ep_stacks[0] ? ep_stacks[1] : ep_stacks[0];
+    memcpy(to, from, EP_WORDS * sizeof(GC_word));
+    *new_sp = to + (atomic_load(&ep_vm.sp) - from);
+    atomic_store(&ep_vm.bottom, to);
+    atomic_store(&ep_vm.top, to + EP_WORDS);
+    return to;
+}
+
+static void ep_pin(void)
+{
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(0, &set);
+    sched_setaffinity(0, sizeof set, &set); /* best effort: the race is likelier on one CPU */
+}
+
+static void *ep_collector(void *arg)
+{
+    (void)arg;
+    ep_pin();
+    while (!atomic_load(&ep_stop))
+        GC_gcollect();
+    return NULL;
+}
+
+static void t_epilogue(void)
+{
+    unsigned pi = GC_new_proc(ep_mark);
+    unsigned kind = GC_new_kind(GC_new_free_list(), GC_MAKE_PROC(pi, 0), 0, 1);
+    ep_root = GC_generic_malloc(64, (int)kind);
+    TC_CHECK(ep_root != NULL, "GC_generic_malloc of the VM kind returned NULL");
+    for (int i = 0; i < 2; i++) {
+        ep_stacks[i] = calloc(EP_WORDS, sizeof(GC_word));
+        TC_CHECK(ep_stacks[i] != NULL, "calloc");
+    }
+    atomic_store(&ep_vm.bottom, ep_stacks[0]);
+    atomic_store(&ep_vm.top, ep_stacks[0] + EP_WORDS);
+    atomic_store(&ep_vm.sp, ep_stacks[0] + EP_WORDS / 2);
+    ep_pin();
+    pthread_t c;
+    int e = pthread_create(&c, NULL, ep_collector, NULL);
+    TC_CHECK(e == 0, "pthread_create: %s", strerror(e));
+    GC_word gc0 = GC_get_gc_no();
+    double t0 = now_s();
+    for (int i = 0; i < EP_ITERS_MAX && (GC_get_gc_no() - gc0 < EP_COLLECTIONS || i < EP_ITERS) && now_s() - t0 < 20;
+         i++) {
+        GC_word *new_sp;
+        GC_call_with_alloc_lock(ep_grow, &new_sp);
+        atomic_store(&ep_vm.sp, new_sp); /* Guile's vp->sp = new_sp, after the lock */
+        atomic_fetch_add(&ep_grows, 1);
+        for (volatile int k = 0; k < 20000; k++) /* Scheme code: the collector gets the lock meanwhile */
+            ;
+        if (i % 16 == 0)
+            (void)GC_malloc(32); /* back into the library now and then, as Guile does */
+    }
+    atomic_store(&ep_stop, true);
+    pthread_join(c, NULL);
+    long collections = (long)(GC_get_gc_no() - gc0);
+    printf("     %ld stack moves, %ld collections, %ld mark procedure calls\n", atomic_load(&ep_grows), collections,
+           atomic_load(&ep_calls));
+    TC_CHECK(collections >= 50, "only %ld collections ran beside the stack moves", collections);
+    TC_CHECK(atomic_load(&ep_bad) == 0,
+             "%ld of %ld mark procedure calls saw the VM's stack pointer outside its stack: a collection stopped "
+             "the thread between GC_call_with_alloc_lock's return and its store",
+             atomic_load(&ep_bad), atomic_load(&ep_calls));
+    ep_root = NULL;
+}
+
 static void t_fork(void)
 {
     GC_word bm[1] = {0};
@@ -2833,6 +2945,7 @@ static const subtest_t tests[] = {
     {"incremental", t_incremental},
     {"variables", t_variables},
     {"fork", t_fork},
+    {"epilogue", t_epilogue},
 };
 #define NTESTS (sizeof tests / sizeof *tests)
 
@@ -2841,13 +2954,6 @@ static const subtest_t children[] = {
     {"debug_child_clean", dbg_child_clean},
     {"debug_child_leaks", dbg_child_leaks},
 };
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 int main(int argc, char **argv)
 {

@@ -143,7 +143,6 @@ __thread bool layer_holds_gc_lock;
 
 static void cycle_start(void)
 {
-    layer_epilogue_wait();
     GC_start_callback_proc f = atomic_load(&start_callback);
     if (f) {
         layer_holds_gc_lock = true;

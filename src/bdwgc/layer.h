@@ -106,7 +106,6 @@ INTERNAL extern _Atomic bool layer_ready;
 INTERNAL void layer_init_slow(void);
 INTERNAL extern __thread bool layer_in_epilogue; /* threads.c: this thread released the allocation lock */
 INTERNAL void layer_epilogue_end(void);
-INTERNAL void layer_epilogue_wait(void); /* a cycle starts: let a thread that just released the lock go on */
 static inline void layer_init(void)
 {
     if (__builtin_expect(!atomic_load_explicit(&layer_ready, memory_order_acquire), 0))

@@ -112,33 +112,26 @@ BDWGC_API void GC_register_altstack(void *a, GC_word b, void *c, GC_word d)
  * a VM stack inside GC_call_with_alloc_lock and stores the new stack pointer
  * after it returns.  bdwgc collects only when a thread allocates, so nothing
  * stops the world in those few instructions; tricolor's collector, waiting
- * for gc_lock, would start a cycle at once.  So a cycle about to start waits
- * until the thread that last released the lock has come back into the
- * library (any layer call), or for at most EPILOGUE_NS.
+ * for gc_lock, would stop it at once.  So the releasing thread is in its
+ * epilogue until it comes back into the library (any layer call), and a
+ * stop meanwhile waits for it (core threads.c: epilogue_defers).
  */
-#define EPILOGUE_NS (5 * 1000 * 1000)
-_Atomic uint64_t layer_epilogue_until; /* 0: none */
 __thread bool layer_in_epilogue;
 
-static void epilogue_begin(void)
+static void epilogue_begin(gc_thread_t *t)
 {
+    if (!t)
+        return;
     layer_in_epilogue = true;
-    atomic_store(&layer_epilogue_until, nanotime() + EPILOGUE_NS);
+    t->epilogue = 2; /* releasing: see epilogue_defers */
 }
 
 void layer_epilogue_end(void)
 {
     layer_in_epilogue = false;
-    atomic_store(&layer_epilogue_until, 0);
-}
-
-void layer_epilogue_wait(void)
-{
-    uint64_t until;
-    while ((until = atomic_load(&layer_epilogue_until)) != 0 && nanotime() < until) {
-        struct timespec ts = {0, 20 * 1000};
-        nanosleep(&ts, NULL);
-    }
+    gc_thread_t *t = tls_thread;
+    if (t)
+        thread_epilogue_end(t);
 }
 
 BDWGC_API void GC_alloc_lock(void)
@@ -151,8 +144,11 @@ BDWGC_API void GC_alloc_lock(void)
 BDWGC_API void GC_alloc_unlock(void)
 {
     layer_holds_gc_lock = false;
-    epilogue_begin();
+    gc_thread_t *t = tls_thread;
+    epilogue_begin(t);
     pthread_mutex_unlock(&gc_lock);
+    if (t && t->epilogue)
+        t->epilogue = 1;
 }
 
 BDWGC_API void *GC_call_with_alloc_lock(GC_fn_type fn, void *cd)
