@@ -315,6 +315,7 @@ typedef struct gc_thread {
     int slow_depth;               /* nesting of slow_enter */
     bool internal;                /* a thread of the library's own */
     bool dead;
+    uint8_t exit_rounds;          /* rounds of pthread key destructors seen while exiting */
     int64_t assist_debt;          /* bytes allocated while marking, not yet paid for by scan work */
     uint64_t scav_need;           /* bytes to return to the OS before going on (GC_WANT_SCAVENGE) */
     struct gcwork *gcw;           /* the thread's mark work buffer for assists, made on first use */

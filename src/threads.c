@@ -48,6 +48,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/futex.h>
 #include <sched.h>
 #include <stdio.h>
@@ -67,6 +68,7 @@ static pthread_key_t thread_key;
 static fixalloc_t thread_alloc;
 static _Atomic uint32_t stw_seq;
 static _Atomic uint32_t stw_acks;
+static _Atomic bool world_stopped; /* every thread acknowledged the stop (threads_world_stopped) */
 
 int gc_stop_sig = SIGPWR;
 static int stop_sig_set;       /* by gc_set_stop_signal: the environment does not override it */
@@ -519,14 +521,20 @@ void stop_the_world(void)
             tc_print("still waiting after 2 s for %u of %u threads to stop", n - atomic_load(&stw_acks), n);
         }
     }
+    atomic_store_explicit(&world_stopped, true, memory_order_release);
 }
 
-bool threads_world_stopped(void) { return atomic_load_explicit(&stw_seq, memory_order_relaxed) & 1; }
+/* Stopped means every thread has acknowledged: while the stopper waits for
+ * them (stw_seq already odd) a thread finishing an allocator section may
+ * still assist marking, and must not run a mark procedure that reads
+ * another running thread's state (Guile's VM stacks). */
+bool threads_world_stopped(void) { return atomic_load_explicit(&world_stopped, memory_order_acquire); }
 
 void (*threads_restart_hook)(void);
 
 uint64_t start_the_world(void)
 {
+    atomic_store_explicit(&world_stopped, false, memory_order_release);
     atomic_fetch_add(&stw_seq, 1); /* even: running */
     /* The pause ends here.  The wake-up itself may let a woken thread take
      * this CPU for milliseconds before the call returns, while the world
@@ -543,11 +551,24 @@ uint64_t start_the_world(void)
     return now;
 }
 
+/*
+ * The key's destructor unregisters an exiting thread, but only in the last
+ * round of destructors (it sets its value again until then): other
+ * libraries' destructors run in the first round, and may change what a
+ * collection reads.  Guile's clears its thread object's handle, then unmaps
+ * the VM stack and zeroes the VM: a thread no longer registered is not
+ * stopped, and a mark procedure running in a pause would read the stack as
+ * it goes away.  (bdwgc keeps such a thread registered until Guile
+ * unregisters it.)
+ */
 static void thread_exit_cb(void *arg)
 {
     gc_thread_t *t = arg;
-    if (tls_thread == t)
-        gc_unregister_thread();
+    if (tls_thread != t)
+        return;
+    if (++t->exit_rounds < PTHREAD_DESTRUCTOR_ITERATIONS && pthread_setspecific(thread_key, t) == 0)
+        return;
+    gc_unregister_thread();
 }
 
 /*

@@ -44,6 +44,9 @@
  *                   heap bounds hold every object, also after the heap grew 200 MiB
  *   fork            children forked while two threads use every lock of the layer
  *                   collect, allocate, finalize and exit; none hangs
+ *   exit_destructor a thread running its pthread key destructors (Guile unmaps
+ *                   its VM stack in one) is still stopped by collections: a
+ *                   mark procedure never sees it run
  *   epilogue        Guile's VM stack growth: the stack is replaced inside
  *                   GC_call_with_alloc_lock and its stack pointer stored just
  *                   after the call returns, while another thread on the same
@@ -2868,6 +2871,69 @@ static void t_epilogue(void)
     ep_root = NULL;
 }
 
+/* ------------------------------------------------------------------------ */
+
+static _Atomic long xd_counter, xd_calls, xd_bad;
+static _Atomic bool xd_in_destructor, xd_done;
+static void *volatile xd_root;
+
+static struct GC_ms_entry *xd_mark(GC_word *addr, struct GC_ms_entry *msp, struct GC_ms_entry *lim, GC_word env)
+{
+    (void)addr, (void)lim, (void)env;
+    if (!atomic_load(&xd_in_destructor))
+        return msp;
+    long c0 = atomic_load(&xd_counter);
+    double t0 = now_s();
+    while (now_s() - t0 < 200e-6)
+        ;
+    atomic_fetch_add(&xd_calls, 1);
+    if (atomic_load(&xd_counter) != c0)
+        atomic_fetch_add(&xd_bad, 1);
+    return msp;
+}
+
+static void xd_destructor(void *v)
+{
+    (void)v;
+    atomic_store(&xd_in_destructor, true);
+    double t0 = now_s();
+    while (!atomic_load(&xd_done) && now_s() - t0 < 10)
+        atomic_fetch_add(&xd_counter, 1);
+}
+
+static void *xd_thread(void *key)
+{
+    pthread_setspecific(*(pthread_key_t *)key, (void *)1);
+    (void)GC_malloc(16); /* registered and allocating, as a Guile thread */
+    return NULL;
+}
+
+static void t_exit_destructor(void)
+{
+    static pthread_key_t key;
+    TC_CHECK(pthread_key_create(&key, xd_destructor) == 0, "pthread_key_create");
+    unsigned pi = GC_new_proc(xd_mark);
+    unsigned kind = GC_new_kind(GC_new_free_list(), GC_MAKE_PROC(pi, 0), 0, 1);
+    xd_root = GC_generic_malloc(64, (int)kind);
+    TC_CHECK(xd_root != NULL, "GC_generic_malloc of the kind returned NULL");
+    pthread_t t;
+    int e = pthread_create(&t, NULL, xd_thread, &key);
+    TC_CHECK(e == 0, "pthread_create: %s", strerror(e));
+    while (!atomic_load(&xd_in_destructor))
+        sched_yield();
+    for (int i = 0; i < 20; i++)
+        GC_gcollect();
+    atomic_store(&xd_done, true);
+    pthread_join(t, NULL);
+    printf("     %ld mark procedure calls while the thread ran its destructor\n", atomic_load(&xd_calls));
+    TC_CHECK(atomic_load(&xd_calls) >= 20, "the mark procedure ran only %ld times in 20 collections",
+             atomic_load(&xd_calls));
+    TC_CHECK(atomic_load(&xd_bad) == 0,
+             "in %ld of %ld mark procedure calls the thread running its key destructor ran on: not stopped",
+             atomic_load(&xd_bad), atomic_load(&xd_calls));
+    xd_root = NULL;
+}
+
 static void t_fork(void)
 {
     GC_word bm[1] = {0};
@@ -2946,6 +3012,7 @@ static const subtest_t tests[] = {
     {"variables", t_variables},
     {"fork", t_fork},
     {"epilogue", t_epilogue},
+    {"exit_destructor", t_exit_destructor},
 };
 #define NTESTS (sizeof tests / sizeof *tests)
 
