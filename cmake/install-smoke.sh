@@ -47,8 +47,13 @@ if command -v pkg-config >/dev/null 2>&1; then
     step "pkg-config tricolor-bdwgc: $cflags $libs"
     # shellcheck disable=SC2086
     "$cc" $cflags -DGC_THREADS "$src/examples/consumer/hello_bdwgc.c" -o "$work/hello-bdwgc" $libs
-    ldd "$work/hello-bdwgc" | grep -q "$prefix/lib/tricolor-bdwgc/libgc.so.1" \
-        || { echo "install_smoke: hello-bdwgc does not load the installed libgc.so.1:" >&2; ldd "$work/hello-bdwgc" >&2; exit 1; }
+    # (ldd's output in a variable first: grep -q leaves the pipe early, and
+    # under pipefail ldd's SIGPIPE failed the check now and then)
+    deps=$(ldd "$work/hello-bdwgc")
+    case "$deps" in
+    *"$prefix/lib/tricolor-bdwgc/libgc.so.1"*) ;;
+    *) echo "install_smoke: hello-bdwgc does not load the installed libgc.so.1:" >&2; echo "$deps" >&2; exit 1 ;;
+    esac
     "$work/hello-bdwgc"
     pc_ok=1
 else
