@@ -281,14 +281,20 @@ static bool epilogue_defers(gc_thread_t *t, uint32_t seq, const ucontext_t *uc)
     if (!uc || (t->epilogue != 2 && in_syscall(uc)))
         return false;
     uint64_t cpu = thread_cputime();
-    if (t->defer_seq != seq) {
+    bool first = t->defer_seq != seq;
+    if (first) {
         t->defer_seq = seq;
         t->defer_cpu0 = cpu;
     }
     if (cpu - t->defer_cpu0 >= EPILOGUE_CPU_NS)
         return false;
     atomic_fetch_add(&stw_deferred, 1);
-    futex(&stw_acks, FUTEX_WAKE, 1); /* the stopper waits 50 ms at a time: now it should resend */
+    /* The stopper waits 50 ms at a time: from now on it should resend.  Only
+     * the first deferral wakes it: a wake on every one would let a stopper
+     * on this CPU take it back and resend at once, so that the thread ran
+     * nothing but this handler until its CPU bound ran out. */
+    if (first)
+        futex(&stw_acks, FUTEX_WAKE, 1);
     return true;
 }
 
@@ -496,20 +502,30 @@ void stop_the_world(void)
             tc_fatal("cannot stop thread %d: %s", (int)t->tid, strerror(err));
         n++;
     }
-    uint64_t start = nanotime(), next_check = start + 200 * 1000 * 1000;
+    uint64_t start = nanotime(), next_check = start + 200 * 1000 * 1000, sent = start;
     bool warned = false;
     int strikes = 0;
     for (;;) {
         uint32_t acks = atomic_load(&stw_acks);
         if (acks >= n)
             break;
+        /* A deferred thread gets the signal again EPILOGUE_RESEND_NS after
+         * the last one, whatever wakes this loop: a resend at every wake
+         * could keep the thread in its handler. */
         bool resend = atomic_load(&stw_deferred) != 0;
-        futex_wait_for(&stw_acks, acks, resend ? EPILOGUE_RESEND_NS : 50 * 1000 * 1000);
-        if (resend && atomic_load(&stw_acks) < n)
+        uint64_t now = nanotime();
+        long wait = 50 * 1000 * 1000;
+        if (resend)
+            wait = sent + EPILOGUE_RESEND_NS > now ? (long)(sent + EPILOGUE_RESEND_NS - now) : 0;
+        if (wait > 0)
+            futex_wait_for(&stw_acks, acks, wait);
+        now = nanotime();
+        if (resend && atomic_load(&stw_acks) < n && now >= sent + EPILOGUE_RESEND_NS) {
             for (gc_thread_t *t = thread_list; t; t = t->next)
                 if (t != self && atomic_load(&t->stop_req) == seq && t->epilogue)
                     pthread_kill(t->self, gc_stop_sig);
-        uint64_t now = nanotime();
+            sent = now;
+        }
         if (now >= next_check) {
             /* glibc blocks every signal for moments (pthread_create, say):
              * only a signal blocked at three checks 200 ms apart is a fault. */
