@@ -67,7 +67,11 @@ size_t nthreads;
 static pthread_key_t thread_key;
 static fixalloc_t thread_alloc;
 static _Atomic uint32_t stw_seq;
+/* Threads that acknowledged the current stop, and STW_DEFERRED once one has
+ * deferred it: one futex word, so that the stopper sleeping on it cannot
+ * miss the first deferral. */
 static _Atomic uint32_t stw_acks;
+#define STW_DEFERRED (1u << 31)
 static _Atomic bool world_stopped; /* every thread acknowledged the stop (threads_world_stopped) */
 
 int gc_stop_sig = SIGPWR;
@@ -252,7 +256,6 @@ static NOINLINE void suspended_park(gc_thread_t *t, const ucontext_t *uc)
  */
 #define EPILOGUE_CPU_NS (200 * 1000)
 #define EPILOGUE_RESEND_NS (200 * 1000)
-static _Atomic uint32_t stw_deferred; /* epilogue deferrals in the current stop */
 
 /* The signal came in a system call (or just after one): the interrupted
  * instruction is one, or follows one. */
@@ -288,12 +291,11 @@ static bool epilogue_defers(gc_thread_t *t, uint32_t seq, const ucontext_t *uc)
     }
     if (cpu - t->defer_cpu0 >= EPILOGUE_CPU_NS)
         return false;
-    atomic_fetch_add(&stw_deferred, 1);
     /* The stopper waits 50 ms at a time: from now on it should resend.  Only
-     * the first deferral wakes it: a wake on every one would let a stopper
-     * on this CPU take it back and resend at once, so that the thread ran
-     * nothing but this handler until its CPU bound ran out. */
-    if (first)
+     * the stop's first deferral wakes it: a wake on every one would let a
+     * stopper on this CPU take it back and resend at once, so that the
+     * thread ran nothing but this handler until its CPU bound ran out. */
+    if (first && !(atomic_fetch_or(&stw_acks, STW_DEFERRED) & STW_DEFERRED))
         futex(&stw_acks, FUTEX_WAKE, 1);
     return true;
 }
@@ -478,7 +480,6 @@ void stop_the_world(void)
 {
     gc_thread_t *self = tls_thread;
     atomic_store(&stw_acks, 0);
-    atomic_store(&stw_deferred, 0);
     uint32_t seq = atomic_fetch_add(&stw_seq, 1) + 1; /* odd: stopping */
     uint32_t n = 0;
     for (gc_thread_t *t = thread_list; t; t = t->next) {
@@ -506,21 +507,21 @@ void stop_the_world(void)
     bool warned = false;
     int strikes = 0;
     for (;;) {
-        uint32_t acks = atomic_load(&stw_acks);
-        if (acks >= n)
+        uint32_t word = atomic_load(&stw_acks);
+        if ((word & ~STW_DEFERRED) >= n)
             break;
         /* A deferred thread gets the signal again EPILOGUE_RESEND_NS after
          * the last one, whatever wakes this loop: a resend at every wake
          * could keep the thread in its handler. */
-        bool resend = atomic_load(&stw_deferred) != 0;
+        bool resend = word & STW_DEFERRED;
         uint64_t now = nanotime();
         long wait = 50 * 1000 * 1000;
         if (resend)
             wait = sent + EPILOGUE_RESEND_NS > now ? (long)(sent + EPILOGUE_RESEND_NS - now) : 0;
         if (wait > 0)
-            futex_wait_for(&stw_acks, acks, wait);
+            futex_wait_for(&stw_acks, word, wait);
         now = nanotime();
-        if (resend && atomic_load(&stw_acks) < n && now >= sent + EPILOGUE_RESEND_NS) {
+        if (resend && (atomic_load(&stw_acks) & ~STW_DEFERRED) < n && now >= sent + EPILOGUE_RESEND_NS) {
             for (gc_thread_t *t = thread_list; t; t = t->next)
                 if (t != self && atomic_load(&t->stop_req) == seq && t->epilogue)
                     pthread_kill(t->self, gc_stop_sig);
@@ -534,7 +535,7 @@ void stop_the_world(void)
         }
         if (!warned && now - start > 2000000000u) {
             warned = true;
-            tc_print("still waiting after 2 s for %u of %u threads to stop", n - atomic_load(&stw_acks), n);
+            tc_print("still waiting after 2 s for %u of %u threads to stop", n - (atomic_load(&stw_acks) & ~STW_DEFERRED), n);
         }
     }
     atomic_store_explicit(&world_stopped, true, memory_order_release);
