@@ -93,15 +93,10 @@ bool finq_push_locked(bool *locked, int kind, void (*fn)(void), void *obj, void 
 
 void finq_unlock(void) { pthread_mutex_unlock(&fin_lock); }
 
-static long futex(_Atomic uint32_t *addr, int op, uint32_t val)
-{
-    return syscall(SYS_futex, (uint32_t *)addr, op | FUTEX_PRIVATE_FLAG, val, NULL, NULL, 0);
-}
-
 void finq_wake(void)
 {
     atomic_fetch_add(&fin_seq, 1);
-    futex(&fin_seq, FUTEX_WAKE, 1);
+    tc_futex(&fin_seq, FUTEX_WAKE, 1);
 }
 
 /* Take the oldest entry, clearing its slot (the queue must not keep it). */
@@ -251,7 +246,7 @@ __attribute__((used)) void *fin_thread_main(void *arg)
         if (run_batch(t))
             continue;
         scrub_stack();
-        futex(&fin_seq, FUTEX_WAIT, seq);
+        tc_futex(&fin_seq, FUTEX_WAIT, seq);
     }
     return NULL;
 }

@@ -37,6 +37,7 @@
 #define TRICOLOR_INTERNAL_H
 
 #define _GNU_SOURCE 1
+#include <linux/futex.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -44,6 +45,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "tricolor.h"
 
@@ -277,6 +281,20 @@ INTERNAL void cache_add_unflushed_stats(cache_t *c, uint64_t *nmalloc);
 /* gc_alloc (noscan: gc_alloc_noscan) for a public entry whose caller's
  * return address is ra: the heap profile's stacks begin there. */
 INTERNAL void *alloc_from(size_t size, int noscan, uintptr_t ra);
+
+/* futex(2) on a process-private word: FUTEX_WAIT while *addr == val, or
+ * FUTEX_WAKE val waiters. */
+static inline long tc_futex(_Atomic uint32_t *addr, int op, uint32_t val)
+{
+    return syscall(SYS_futex, (uint32_t *)addr, op | FUTEX_PRIVATE_FLAG, val, NULL, NULL, 0);
+}
+
+/* FUTEX_WAIT until an absolute CLOCK_MONOTONIC deadline (NULL: none). */
+static inline long tc_futex_wait_until(_Atomic uint32_t *addr, uint32_t val, const struct timespec *deadline)
+{
+    return syscall(SYS_futex, (uint32_t *)addr, FUTEX_WAIT_BITSET | FUTEX_PRIVATE_FLAG, val, deadline, NULL,
+                   FUTEX_BITSET_MATCH_ANY);
+}
 
 /* ---- threads.c --------------------------------------------------------- */
 

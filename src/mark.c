@@ -819,11 +819,6 @@ uint64_t mark_assist(gcwork_t *w, uint64_t budget)
     return done;
 }
 
-static long futex(_Atomic uint32_t *addr, int op, uint32_t val)
-{
-    return syscall(SYS_futex, (uint32_t *)addr, op | FUTEX_PRIVATE_FLAG, val, NULL, NULL, 0);
-}
-
 static void *mark_helper(void *arg)
 {
     gcwork_t *w = arg;
@@ -833,7 +828,7 @@ static void *mark_helper(void *arg)
     for (;;) {
         uint32_t g;
         while ((g = atomic_load(&mark_gen)) == seen)
-            futex(&mark_gen, FUTEX_WAIT, seen);
+            tc_futex(&mark_gen, FUTEX_WAIT, seen);
         seen = g;
         gc_thread_t *t = wb_lock_take();
         bool join = index < nplanned && !atomic_load(&mark_done);
@@ -915,7 +910,7 @@ void mark_drain(int n)
     wb_lock_give(t);
     if (n > 1) {
         atomic_fetch_add(&mark_gen, 1);
-        futex(&mark_gen, FUTEX_WAKE, INT32_MAX);
+        tc_futex(&mark_gen, FUTEX_WAKE, INT32_MAX);
     }
     drain(&gcw, UINT64_MAX, n > 1);
     /* The drain is over (mark_done): no helper joins it now.  Wait for

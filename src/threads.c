@@ -112,11 +112,6 @@ static sigmask_fn real_sym(_Atomic(sigmask_fn) *cache, const char *name)
 
 static _Atomic(sigmask_fn) real_pthread_sigmask, real_sigprocmask;
 
-static long futex(_Atomic uint32_t *addr, int op, uint32_t val)
-{
-    return syscall(SYS_futex, (uint32_t *)addr, op | FUTEX_PRIVATE_FLAG, val, NULL, NULL, 0);
-}
-
 static long futex_wait_for(_Atomic uint32_t *addr, uint32_t val, long ns)
 {
     struct timespec ts = {ns / 1000000000, ns % 1000000000};
@@ -210,9 +205,9 @@ static NOINLINE void suspend_self(gc_thread_t *t, const ucontext_t *uc, bool def
     }
     t->stop_sp = sp;
     atomic_fetch_add(&stw_acks, 1);
-    futex(&stw_acks, FUTEX_WAKE, 1);
+    tc_futex(&stw_acks, FUTEX_WAKE, 1);
     while (atomic_load(&stw_seq) == seq)
-        futex(&stw_seq, FUTEX_WAIT, seq);
+        tc_futex(&stw_seq, FUTEX_WAIT, seq);
 }
 
 static void block_leave(gc_thread_t *t);
@@ -228,7 +223,7 @@ static NOINLINE void suspended_park(gc_thread_t *t, const ucontext_t *uc)
         sp = context_sp(uc);
     t->block_sp = sp;
     atomic_store(&t->bstate, T_BLOCKED);
-    futex(&t->bstate, FUTEX_WAKE, INT32_MAX);
+    tc_futex(&t->bstate, FUTEX_WAKE, INT32_MAX);
     /* A stop that signalled this thread before it was blocked counts on its
      * acknowledgement, and the signal cannot come in here (the handler
      * blocks it): stop for it first. */
@@ -236,7 +231,7 @@ static NOINLINE void suspended_park(gc_thread_t *t, const ucontext_t *uc)
     if ((seq & 1) && atomic_load(&t->stop_req) == seq)
         suspend_self(t, uc, false);
     while (atomic_load(&t->suspend_req))
-        futex(&t->suspend_req, FUTEX_WAIT, 1);
+        tc_futex(&t->suspend_req, FUTEX_WAIT, 1);
     block_leave(t);
 }
 
@@ -296,7 +291,7 @@ static bool epilogue_defers(gc_thread_t *t, uint32_t seq, const ucontext_t *uc)
      * stopper on this CPU take it back and resend at once, so that the
      * thread ran nothing but this handler until its CPU bound ran out. */
     if (first && !(atomic_fetch_or(&stw_acks, STW_DEFERRED) & STW_DEFERRED))
-        futex(&stw_acks, FUTEX_WAKE, 1);
+        tc_futex(&stw_acks, FUTEX_WAKE, 1);
     return true;
 }
 
@@ -420,7 +415,7 @@ void thread_resume(pthread_t th)
     pthread_mutex_lock(&threads_lock);
     gc_thread_t *t = thread_find(th);
     if (t && atomic_exchange(&t->suspend_req, 0))
-        futex(&t->suspend_req, FUTEX_WAKE, INT32_MAX);
+        tc_futex(&t->suspend_req, FUTEX_WAKE, INT32_MAX);
     pthread_mutex_unlock(&threads_lock);
 }
 
@@ -559,11 +554,11 @@ uint64_t start_the_world(void)
     uint64_t now = nanotime();
     if (threads_restart_hook)
         threads_restart_hook();
-    futex(&stw_seq, FUTEX_WAKE, INT32_MAX);
+    tc_futex(&stw_seq, FUTEX_WAKE, INT32_MAX);
     for (gc_thread_t *t = thread_list; t; t = t->next) {
         uint32_t h = T_HELD;
         if (atomic_compare_exchange_strong(&t->bstate, &h, T_BLOCKED))
-            futex(&t->bstate, FUTEX_WAKE, INT32_MAX);
+            tc_futex(&t->bstate, FUTEX_WAKE, INT32_MAX);
     }
     return now;
 }
@@ -1024,7 +1019,7 @@ static void block_leave(gc_thread_t *t)
         uint32_t b = T_BLOCKED;
         if (atomic_compare_exchange_strong(&t->bstate, &b, T_RUNNING))
             break;
-        futex(&t->bstate, FUTEX_WAIT, T_HELD);
+        tc_futex(&t->bstate, FUTEX_WAIT, T_HELD);
     }
     if (atomic_load(&t->suspend_req)) {
         /* Suspended (thread_suspend) while it was blocked: park now. */
