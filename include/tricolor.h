@@ -128,6 +128,7 @@
 #ifndef TRICOLOR_H
 #define TRICOLOR_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -563,6 +564,636 @@ GC_API void *gc_pool_get(gc_pool *p);
 
 /* Offer x for reuse.  The caller must not use x afterwards. */
 GC_API void gc_pool_put(gc_pool *p, void *x);
+
+/* ------------------------------------------------------------------------ */
+/* Go's make: slices, maps, channels, and bytes.Buffer                       */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Go's new gives one zeroed object (gc_new here); make builds the three
+ * types whose values are small headers over collected storage: slices, maps
+ * and channels.  tricolor's versions are collected like any other object and
+ * follow Go's semantics, panics included: a panic prints Go's message on
+ * stderr as "panic: <message>" (bounds errors as "panic: runtime error:
+ * <message>") and aborts the process.
+ *
+ * Each type has a small untyped core, named after Go's runtime functions
+ * (gc_makeslice, gc_growslice, gc_makemap, gc_mapaccess, gc_mapassign,
+ * gc_makechan, gc_chansend, gc_chanrecv, gc_selectgo...), and typed macros
+ * over it for C programs (GNU C: statement expressions, __typeof__ and
+ * _Generic; GCC and Clang).  Declare each slice, map or channel type once
+ * with a typedef, then use its values as Go does:
+ *
+ *     typedef GC_SLICE(int) ints;               // []int
+ *     typedef GC_MAP_STR(int) counts;           // map[string]int
+ *     typedef GC_CHAN(int) int_chan;            // chan int
+ *
+ *     ints s = gc_make_slice(ints, 0, 10);      // make([]int, 0, 10)
+ *     gc_append(s, 1, 2, 3);                    // s = append(s, 1, 2, 3)
+ *     gc_at(s, 1) = 20;                         // s[1] = 20, bounds-checked
+ *     counts m = gc_make_map(counts, 0);        // make(map[string]int)
+ *     gc_map_set(m, "go", gc_map_get(m, "go") + 1);   // m["go"]++
+ *     int_chan c = gc_make_chan(int_chan, 8);   // make(chan int, 8)
+ *     gc_send(c, 42);                           // c <- 42
+ *     int v = gc_recv(c);                       // v := <-c
+ *
+ * The macros evaluate each argument once, except where a comment says
+ * otherwise; an argument named s, m or c that the macro updates (gc_append)
+ * must be an lvalue.
+ *
+ * Pointer-free storage.  Backing arrays, map tables and channel buffers whose
+ * elements are of an arithmetic type (integers of every width, floating
+ * point, _Bool, enums) are allocated with gc_alloc_noscan, so their contents
+ * are never mistaken for pointers, as in Go, where an integer is never a
+ * pointer: an address kept only as an intptr_t or uintptr_t element does not
+ * keep its object.  Elements of every other type (pointers, structs, unions)
+ * are scanned; for a struct without pointers, ask for noscan storage
+ * explicitly (gc_make_slice_noscan, gc_make_map_noscan, gc_make_chan_noscan).
+ * A slice keeps its kind when append moves it.
+ */
+
+/* 1 if the type of expression x is arithmetic (pointer-free storage), else 0.
+ * x is not evaluated. */
+#ifndef __cplusplus
+#define GC_NOSCAN_OF(x)                                                                        \
+    _Generic((x), _Bool: 1, char: 1, signed char: 1, unsigned char: 1, short: 1,             \
+             unsigned short: 1, int: 1, unsigned: 1, long: 1, unsigned long: 1, long long: 1, \
+             unsigned long long: 1, float: 1, double: 1, long double: 1, default: 0)
+#endif
+
+/* Stop the program with Go's panic output: "panic: " and the message on
+ * stderr, then abort(). */
+GC_API __attribute__((noreturn, format(printf, 1, 2))) void gc_panic(const char *fmt, ...);
+
+/* ---- Slices --------------------------------------------------------------
+ *
+ * A slice is a value of three words, passed and assigned by value as in Go:
+ * ptr points to its first element in a collected backing array, len elements
+ * are in use, cap elements fit before the array ends.  A zeroed slice is Go's
+ * nil slice: len 0, cap 0, and append works on it.  Sub-slices share the
+ * backing array, so a write through one is seen through the others, until
+ * append outgrows the capacity and moves one of them to a new array.
+ *
+ * Growth is Go's (1.18 and later, runtime.growslice): the new capacity is the
+ * needed length if that is more than twice the old capacity; else twice the
+ * old capacity below 256 elements; else the old capacity grown by
+ * (cap + 3*256) / 4 until it is enough, which goes smoothly from 2x toward
+ * 1.25x.  The array's size is then rounded up to tricolor's size class (to
+ * 8 KiB pages above 32 KiB), and the capacity is what that size holds.
+ * tricolor's size classes are not Go's below 32 KiB, so small capacities
+ * after rounding can differ from Go's; above 32 KiB they are the same.
+ */
+typedef struct gc_slice {
+    void *ptr;
+    size_t len, cap;
+} gc_slice;
+
+/* The slice type of element type T: typedef GC_SLICE(T) name; */
+#define GC_SLICE(T)       \
+    struct {              \
+        T *ptr;           \
+        size_t len, cap;  \
+    }
+
+/* make([]T, len, cap) for elemsize-byte elements, zeroed.  len > cap panics
+ * with "makeslice: cap out of range"; a size that overflows, or memory
+ * exhausted, gives a nil slice with errno ENOMEM.  cap 0 gives an empty
+ * slice whose ptr is not NULL. */
+GC_API gc_slice gc_makeslice(size_t elemsize, size_t len, size_t cap, int noscan);
+
+/* s with room for at least mincap elements: s itself if s.cap >= mincap,
+ * else s's len elements copied to a new array of Go's grown capacity (the
+ * rest zeroed), with len unchanged.  The new array is noscan if noscan is set
+ * or s's array is noscan.  A size that overflows panics with "growslice: len
+ * out of range"; memory exhausted panics with "runtime: out of memory". */
+GC_API gc_slice gc_growslice(gc_slice s, size_t elemsize, size_t mincap, int noscan);
+
+/* The panics of a failed bounds check, with Go's messages. */
+GC_API __attribute__((noreturn)) void gc_panic_index(int64_t i, size_t len);
+enum { GC_BOUNDS_SLICE_ACAP = 2, GC_BOUNDS_SLICE_B = 3, GC_BOUNDS_SLICE3_ACAP = 5,
+       GC_BOUNDS_SLICE3_B = 6, GC_BOUNDS_SLICE3_C = 7 };
+GC_API __attribute__((noreturn)) void gc_panic_slice(int code, int64_t x, int64_t y);
+
+#ifndef __cplusplus
+static inline void gc_check_slice__(int64_t lo, int64_t hi, size_t cap)
+{
+    if ((uint64_t)hi > cap)
+        gc_panic_slice(GC_BOUNDS_SLICE_ACAP, hi, (int64_t)cap);
+    if ((uint64_t)lo > (uint64_t)hi)
+        gc_panic_slice(GC_BOUNDS_SLICE_B, lo, hi);
+}
+static inline void gc_check_slice3__(int64_t lo, int64_t hi, int64_t max, size_t cap)
+{
+    if ((uint64_t)max > cap)
+        gc_panic_slice(GC_BOUNDS_SLICE3_ACAP, max, (int64_t)cap);
+    if ((uint64_t)hi > (uint64_t)max)
+        gc_panic_slice(GC_BOUNDS_SLICE3_B, hi, max);
+    if ((uint64_t)lo > (uint64_t)hi)
+        gc_panic_slice(GC_BOUNDS_SLICE3_C, lo, hi);
+}
+
+/* make(S, len, cap), S a GC_SLICE type: a slice of len zeroed elements and
+ * room for cap.  The _noscan form gives pointer-free storage whatever the
+ * element type. */
+#define gc_make_slice(S, len, cap) gc_make_slice__(S, len, cap, GC_NOSCAN_OF(*_gc_s.ptr))
+#define gc_make_slice_noscan(S, len, cap) gc_make_slice__(S, len, cap, 1)
+#define gc_make_slice__(S, len_, cap_, noscan_)                                               \
+    __extension__({                                                                            \
+        S _gc_s;                                                                               \
+        gc_slice _gc_r = gc_makeslice(sizeof *_gc_s.ptr, (len_), (cap_), noscan_);             \
+        _gc_s.ptr = (__typeof__(_gc_s.ptr))_gc_r.ptr;                                          \
+        _gc_s.len = _gc_r.len;                                                                 \
+        _gc_s.cap = _gc_r.cap;                                                                 \
+        _gc_s;                                                                                 \
+    })
+
+/* s = append(s, v...): one value or several (gc_append(s, 1, 2, 3)).  s must
+ * be an lvalue; the values are evaluated before s grows. */
+#define gc_append(s, ...)                                                                      \
+    ((void)__extension__({                                                                     \
+        __typeof__(&(s)) _gc_p = &(s);                                                         \
+        __typeof__(*_gc_p->ptr) _gc_v[] = {__VA_ARGS__};                                       \
+        size_t _gc_n = sizeof _gc_v / sizeof _gc_v[0];                                         \
+        if (_gc_p->cap - _gc_p->len < _gc_n)                                                   \
+            gc_grow__(_gc_p, _gc_p->len + _gc_n);                                              \
+        for (size_t _gc_k = 0; _gc_k < _gc_n; _gc_k++)                                         \
+            _gc_p->ptr[_gc_p->len + _gc_k] = _gc_v[_gc_k];                                     \
+        _gc_p->len += _gc_n;                                                                   \
+    }))
+
+/* s = append(s, t...): t a slice of the same element type (it may share s's
+ * array). */
+#define gc_append_slice(s, t)                                                                  \
+    ((void)__extension__({                                                                     \
+        __typeof__(t) _gc_t = (t);                                                             \
+        gc_append_array(s, _gc_t.ptr, _gc_t.len);                                              \
+    }))
+
+/* s = append(s, p[0], ..., p[n-1]): n elements from a C array. */
+#define gc_append_array(s, p, n)                                                               \
+    ((void)__extension__({                                                                     \
+        __typeof__(&(s)) _gc_p = &(s);                                                         \
+        const __typeof__(*_gc_p->ptr) *_gc_src = (p);                                          \
+        size_t _gc_n = (n);                                                                    \
+        if (_gc_p->cap - _gc_p->len < _gc_n)                                                   \
+            gc_grow__(_gc_p, _gc_p->len + _gc_n);                                              \
+        if (_gc_n)                                                                             \
+            __builtin_memmove(_gc_p->ptr + _gc_p->len, _gc_src, _gc_n * sizeof *_gc_src);      \
+        _gc_p->len += _gc_n;                                                                   \
+    }))
+
+#define gc_grow__(p, mincap)                                                                   \
+    do {                                                                                       \
+        gc_slice _gc_r = gc_growslice((gc_slice){(void *)(p)->ptr, (p)->len, (p)->cap},        \
+                                      sizeof *(p)->ptr, (mincap), GC_NOSCAN_OF(*(p)->ptr));    \
+        (p)->ptr = (__typeof__((p)->ptr))_gc_r.ptr;                                            \
+        (p)->cap = _gc_r.cap;                                                                  \
+    } while (0)
+
+/* s[i], bounds-checked: an lvalue.  i outside [0, len) panics with Go's
+ * "index out of range [5] with length 3". */
+#define gc_at(s, i)                                                                            \
+    (*__extension__({                                                                          \
+        __typeof__(s) _gc_a = (s);                                                             \
+        int64_t _gc_i = (int64_t)(i);                                                          \
+        if ((uint64_t)_gc_i >= _gc_a.len)                                                      \
+            gc_panic_index(_gc_i, _gc_a.len);                                                  \
+        _gc_a.ptr + _gc_i;                                                                     \
+    }))
+
+/* s[lo:hi] (0 <= lo <= hi <= cap(s)): shares s's array, capacity cap(s)-lo.
+ * Out of bounds panics with Go's "slice bounds out of range [:7] with
+ * capacity 4" or "slice bounds out of range [3:2]".  Go's s[lo:] is
+ * gc_sub(s, lo, s.len). */
+#define gc_sub(s, lo, hi)                                                                      \
+    __extension__({                                                                            \
+        __typeof__(s) _gc_a = (s);                                                             \
+        int64_t _gc_lo = (int64_t)(lo), _gc_hi = (int64_t)(hi);                                \
+        gc_check_slice__(_gc_lo, _gc_hi, _gc_a.cap);                                           \
+        if (_gc_lo)                                                                            \
+            _gc_a.ptr += _gc_lo;                                                               \
+        _gc_a.len = (size_t)(_gc_hi - _gc_lo);                                                 \
+        _gc_a.cap -= (size_t)_gc_lo;                                                           \
+        _gc_a;                                                                                 \
+    })
+
+/* s[lo:hi:max] (0 <= lo <= hi <= max <= cap(s)): capacity max-lo, so that an
+ * append to the result moves it rather than overwrite s[hi:]. */
+#define gc_sub3(s, lo, hi, max)                                                                \
+    __extension__({                                                                            \
+        __typeof__(s) _gc_a = (s);                                                             \
+        int64_t _gc_lo = (int64_t)(lo), _gc_hi = (int64_t)(hi), _gc_max = (int64_t)(max);      \
+        gc_check_slice3__(_gc_lo, _gc_hi, _gc_max, _gc_a.cap);                                 \
+        if (_gc_lo)                                                                            \
+            _gc_a.ptr += _gc_lo;                                                               \
+        _gc_a.len = (size_t)(_gc_hi - _gc_lo);                                                 \
+        _gc_a.cap = (size_t)(_gc_max - _gc_lo);                                                \
+        _gc_a;                                                                                 \
+    })
+
+/* copy(dst, src): min(len(dst), len(src)) elements, which may overlap;
+ * returns that count. */
+#define gc_copy(dst, src)                                                                      \
+    __extension__({                                                                            \
+        __typeof__(dst) _gc_d = (dst);                                                         \
+        __typeof__(src) _gc_s2 = (src);                                                        \
+        (void)(_gc_d.ptr == _gc_s2.ptr); /* same element type */                               \
+        size_t _gc_n = _gc_d.len < _gc_s2.len ? _gc_d.len : _gc_s2.len;                        \
+        if (_gc_n)                                                                             \
+            __builtin_memmove(_gc_d.ptr, _gc_s2.ptr, _gc_n * sizeof *_gc_d.ptr);               \
+        _gc_n;                                                                                 \
+    })
+
+/* clear(s): zero s's len elements. */
+#define gc_clear(s)                                                                            \
+    ((void)__extension__({                                                                     \
+        __typeof__(s) _gc_a = (s);                                                             \
+        if (_gc_a.len)                                                                         \
+            __builtin_memset(_gc_a.ptr, 0, _gc_a.len * sizeof *_gc_a.ptr);                     \
+    }))
+#endif /* !__cplusplus */
+
+/* ---- Maps ----------------------------------------------------------------
+ *
+ * Go's map, built as Go 1.24's Swiss tables: slots in groups of 8, each group
+ * with a control word of 7-bit hash tags matched 8 at a time; a table holds
+ * at most 1024 slots, and a bigger map is a directory of tables (extendible
+ * hashing) that splits one table at a time, so no insert copies more than
+ * one table.
+ *
+ * Keys are of a fixed size and compared as bytes (a struct key's padding
+ * must be zeroed: build keys with memset or a zero initializer first), or C
+ * strings (GC_MAP_STR), compared by content: the map keeps its own copy of
+ * each string key, so the caller's string may change or go afterwards.
+ * Values are of a fixed size (0 is allowed: a set).
+ *
+ * A zeroed map variable is Go's nil map: lookups find nothing, len is 0,
+ * delete does nothing, and an insert panics with "assignment to entry in nil
+ * map".  Maps are not safe for concurrent use, as in Go: a write while another
+ * thread reads or writes stops with "fatal error: concurrent map writes" (or
+ * "concurrent map read and map write") when it is caught.
+ *
+ * Iteration order is unspecified and differs from one loop to the next.  An
+ * entry deleted during iteration and not yet reached is not produced; one
+ * inserted during iteration may or may not be; every other entry is produced
+ * exactly once.
+ *
+ * A value pointer (gc_mapaccess, gc_mapassign, gc_map_ptr, an iterator's
+ * val) stays valid until the map is next written (insert, delete, clear).
+ */
+typedef struct gc_map gc_map;
+
+enum {
+    GC_MAP_STRING_KEYS = 1,   /* the key is a const char *, compared by content */
+    GC_MAP_KEYS_NOSCAN = 2,   /* keys hold no pointers */
+    GC_MAP_VALUES_NOSCAN = 4, /* values hold no pointers */
+};
+
+/* make(map[K]V, hint): keysize-byte keys (sizeof(const char *) with
+ * GC_MAP_STRING_KEYS), valsize-byte values, room for hint entries without
+ * growing.  NULL with errno ENOMEM if out of memory or keysize is 0. */
+GC_API gc_map *gc_makemap(size_t keysize, size_t valsize, size_t hint, unsigned flags);
+
+/* The value slot of *key, or NULL if absent (m may be NULL).  With string
+ * keys, key points to a const char *. */
+GC_API void *gc_mapaccess(gc_map *m, const void *key);
+
+/* The value slot of *key, inserted zeroed if absent. */
+GC_API void *gc_mapassign(gc_map *m, const void *key);
+
+/* delete(m, key); true if it was present. */
+GC_API bool gc_mapdelete(gc_map *m, const void *key);
+
+/* len(m) and clear(m) (m may be NULL). */
+GC_API size_t gc_maplen(const gc_map *m);
+GC_API void gc_mapclear(gc_map *m);
+
+/* An iteration over a map: for (gc_mapiterinit(&it, m); gc_mapiternext(&it);)
+ * gives each entry in it.key and it.val. */
+typedef struct gc_mapiter {
+    const void *key; /* the current entry's key (a const char ** with string keys) */
+    void *val;       /* and its value slot */
+    void *priv_[4];
+    uint64_t state_[4];
+} gc_mapiter;
+GC_API void gc_mapiterinit(gc_mapiter *it, gc_map *m);
+GC_API bool gc_mapiternext(gc_mapiter *it);
+
+#ifndef __cplusplus
+/* The map type map[K]V, and map[string]V with C-string keys:
+ *     typedef GC_MAP(uint64_t, double) id_weights;
+ * A map value is one pointer, copied by assignment as Go copies a map. */
+#define GC_MAP(K, V)          \
+    union {                   \
+        gc_map *m;            \
+        K *key_type_;         \
+        V *val_type_;         \
+        char (*kind_)[1];     \
+    }
+#define GC_MAP_STR(V)                \
+    union {                          \
+        gc_map *m;                   \
+        const char **key_type_;      \
+        V *val_type_;                \
+        char (*kind_)[2];            \
+    }
+
+/* make(M, hint), M a GC_MAP type; _noscan: neither keys nor values hold
+ * pointers, whatever their types. */
+#define gc_make_map(M, hint)                                                                   \
+    gc_make_map__(M, hint,                                                                     \
+                  (GC_NOSCAN_OF(*_gc_m.key_type_) ? GC_MAP_KEYS_NOSCAN : 0) |                  \
+                      (GC_NOSCAN_OF(*_gc_m.val_type_) ? GC_MAP_VALUES_NOSCAN : 0))
+#define gc_make_map_noscan(M, hint) gc_make_map__(M, hint, GC_MAP_KEYS_NOSCAN | GC_MAP_VALUES_NOSCAN)
+#define gc_make_map__(M, hint, flags_)                                                         \
+    __extension__({                                                                            \
+        M _gc_m;                                                                               \
+        unsigned _gc_f = (flags_);                                                             \
+        if (sizeof *_gc_m.kind_ == 2)                                                          \
+            _gc_f = GC_MAP_STRING_KEYS | (_gc_f & GC_MAP_VALUES_NOSCAN);                       \
+        _gc_m.m = gc_makemap(sizeof *_gc_m.key_type_, sizeof *_gc_m.val_type_, (hint), _gc_f); \
+        _gc_m;                                                                                 \
+    })
+
+/* m[k] = v */
+#define gc_map_set(M, k, v)                                                                    \
+    ((void)__extension__({                                                                     \
+        __typeof__(M) _gc_m = (M);                                                             \
+        __typeof__(*_gc_m.key_type_) _gc_k = (k);                                              \
+        __typeof__(*_gc_m.val_type_) _gc_v = (v);                                              \
+        *(__typeof__(_gc_m.val_type_))gc_mapassign(_gc_m.m, &_gc_k) = _gc_v;                   \
+    }))
+
+/* v := m[k]: the value, or a zeroed one if k is absent. */
+#define gc_map_get(M, k)                                                                       \
+    __extension__({                                                                            \
+        __typeof__(M) _gc_m = (M);                                                             \
+        __typeof__(*_gc_m.key_type_) _gc_k = (k);                                              \
+        __typeof__(_gc_m.val_type_) _gc_p = (__typeof__(_gc_p))gc_mapaccess(_gc_m.m, &_gc_k);  \
+        __typeof__(*_gc_p) _gc_z;                                                              \
+        if (_gc_p)                                                                             \
+            _gc_z = *_gc_p;                                                                    \
+        else                                                                                   \
+            __builtin_memset(&_gc_z, 0, sizeof _gc_z);                                         \
+        _gc_z;                                                                                 \
+    })
+
+/* v, ok := m[k]: true if k is present; *vp (vp may be NULL) gets the value,
+ * or is zeroed. */
+#define gc_map_lookup(M, k, vp)                                                                \
+    __extension__({                                                                            \
+        __typeof__(M) _gc_m = (M);                                                             \
+        __typeof__(*_gc_m.key_type_) _gc_k = (k);                                              \
+        __typeof__(_gc_m.val_type_) _gc_o = (vp);                                              \
+        __typeof__(_gc_o) _gc_p = (__typeof__(_gc_p))gc_mapaccess(_gc_m.m, &_gc_k);            \
+        if (_gc_o && _gc_p)                                                                    \
+            *_gc_o = *_gc_p;                                                                   \
+        else if (_gc_o)                                                                        \
+            __builtin_memset(_gc_o, 0, sizeof *_gc_o);                                         \
+        _gc_p != 0;                                                                            \
+    })
+
+/* &m[k] if k is present, else NULL (valid until the map is next written). */
+#define gc_map_ptr(M, k)                                                                       \
+    __extension__({                                                                            \
+        __typeof__(M) _gc_m = (M);                                                             \
+        __typeof__(*_gc_m.key_type_) _gc_k = (k);                                              \
+        (__typeof__(_gc_m.val_type_))gc_mapaccess(_gc_m.m, &_gc_k);                            \
+    })
+
+/* delete(m, k); true if k was present. */
+#define gc_map_delete(M, k)                                                                    \
+    __extension__({                                                                            \
+        __typeof__(M) _gc_m = (M);                                                             \
+        __typeof__(*_gc_m.key_type_) _gc_k = (k);                                              \
+        gc_mapdelete(_gc_m.m, &_gc_k);                                                         \
+    })
+
+/* len(m), clear(m) */
+#define gc_map_len(M) gc_maplen((M).m)
+#define gc_map_clear(M) gc_mapclear((M).m)
+
+/* for k, v := range m { ... }: declares kp (const K *) and vp (V *) for the
+ * body; break and continue work as in any loop.  M is evaluated once.
+ *     gc_map_range(m, k, v) printf("%s: %d\n", *k, *v);
+ */
+#define gc_map_range(M, kp, vp)                                                                \
+    for (gc_mapiter _gc_it = gc_map_iter__((M).m); !_gc_it.state_[3] && gc_mapiternext(&_gc_it);) \
+        for (const __typeof__(*(M).key_type_) *kp = (__typeof__(kp))_gc_it.key; kp; kp = 0)   \
+            for (__typeof__((M).val_type_) vp = (_gc_it.state_[3] = 1,                         \
+                                                 (__typeof__(vp))_gc_it.val);                  \
+                 _gc_it.state_[3]; _gc_it.state_[3] = 0)
+static inline gc_mapiter gc_map_iter__(gc_map *m)
+{
+    gc_mapiter it;
+    gc_mapiterinit(&it, m);
+    return it;
+}
+#endif /* !__cplusplus */
+
+/* ---- Channels ------------------------------------------------------------
+ *
+ * Go's channels between threads: a buffered channel's send blocks only when
+ * its buffer is full and a receive only when it is empty; an unbuffered
+ * channel hands each value from a sender to a receiver directly.  Blocked
+ * threads sleep in the kernel after a short spin, and a collection can run
+ * while they are blocked.  Values are copied in and out (elemsize bytes).
+ *
+ * close(c) wakes every blocked thread: receivers drain what is buffered, then
+ * get a zeroed value and ok = false; a blocked sender panics.  A send on a
+ * closed channel panics with "send on closed channel"; closing a closed
+ * channel with "close of closed channel", a NULL one with "close of nil
+ * channel".  A NULL channel (Go's nil channel) blocks forever in send and
+ * receive, and never proceeds in a select.
+ *
+ * A channel is a collected object: one that no thread can reach is collected
+ * with what is buffered in it, even if values remain (a thread blocked on a
+ * channel reaches it).
+ */
+typedef struct gc_chan gc_chan;
+
+/* make(chan T, cap) for elemsize-byte elements (elemsize may be 0: a channel
+ * of signals).  NULL with errno ENOMEM when the size is impossible or memory
+ * is exhausted. */
+GC_API gc_chan *gc_makechan(size_t elemsize, size_t cap, int noscan);
+
+/* c <- *elem, blocking until it proceeds. */
+GC_API void gc_chansend(gc_chan *c, const void *elem);
+
+/* *elem = <-c (elem may be NULL), blocking until it proceeds; returns ok:
+ * false when the value is the zero value of a closed, drained channel. */
+GC_API bool gc_chanrecv(gc_chan *c, void *elem);
+
+/* Non-blocking send (select with default): true if it sent. */
+GC_API bool gc_chansend_nb(gc_chan *c, const void *elem);
+
+/* Non-blocking receive: true if it received (a value, or a closed channel's
+ * zero value with *ok false); false, with *elem untouched, if it would
+ * block.  ok may be NULL. */
+GC_API bool gc_chanrecv_nb(gc_chan *c, void *elem, bool *ok);
+
+/* Receive waiting at most timeout_ns nanoseconds: false on timeout, else as
+ * gc_chanrecv_nb. */
+GC_API bool gc_chanrecv_timeout(gc_chan *c, void *elem, bool *ok, int64_t timeout_ns);
+
+/* close(c) */
+GC_API void gc_closechan(gc_chan *c);
+
+/* len(c): values buffered; cap(c): the buffer's size (0 for NULL). */
+GC_API size_t gc_chanlen(gc_chan *c);
+GC_API size_t gc_chancap(gc_chan *c);
+
+/* One case of a select. */
+enum { GC_SELECT_SEND = 1, GC_SELECT_RECV = 2 };
+typedef struct gc_select_case {
+    gc_chan *chan; /* NULL: a nil channel, never ready */
+    void *elem;    /* send: the value to send; receive: where the value goes (may be NULL) */
+    int dir;       /* GC_SELECT_SEND or GC_SELECT_RECV */
+    bool ok;       /* set for the chosen receive: false if the channel was closed and drained */
+} gc_select_case;
+
+/* select { case ...: } over n cases: proceeds with one of them and returns
+ * its index.  When several are ready it picks one uniformly at random, as
+ * Go does.  timeout_ns < 0 waits until one is ready; 0 is Go's default case
+ * (returns -1 at once if none is ready); > 0 returns -1 if none became ready
+ * in that many nanoseconds.  A chosen send on a closed channel panics. */
+GC_API int gc_selectgo(gc_select_case *cases, size_t n, int64_t timeout_ns);
+
+#ifndef __cplusplus
+/* The channel type chan T: typedef GC_CHAN(T) name; a channel value is one
+ * pointer, copied by assignment as Go copies a channel. */
+#define GC_CHAN(T)           \
+    union {                  \
+        gc_chan *c;          \
+        T *elem_type_;       \
+    }
+
+/* make(C, cap); _noscan: pointer-free buffer, whatever the element type. */
+#define gc_make_chan(C, cap) gc_make_chan__(C, cap, GC_NOSCAN_OF(*_gc_c.elem_type_))
+#define gc_make_chan_noscan(C, cap) gc_make_chan__(C, cap, 1)
+#define gc_make_chan__(C, cap_, noscan_)                                                       \
+    __extension__({                                                                            \
+        C _gc_c;                                                                               \
+        _gc_c.c = gc_makechan(sizeof *_gc_c.elem_type_, (cap_), noscan_);                      \
+        _gc_c;                                                                                 \
+    })
+
+/* c <- v */
+#define gc_send(C, v)                                                                          \
+    ((void)__extension__({                                                                     \
+        __typeof__(C) _gc_c = (C);                                                             \
+        __typeof__(*_gc_c.elem_type_) _gc_v = (v);                                             \
+        gc_chansend(_gc_c.c, &_gc_v);                                                          \
+    }))
+
+/* v := <-c (a zeroed value once c is closed and drained) */
+#define gc_recv(C)                                                                             \
+    __extension__({                                                                            \
+        __typeof__(C) _gc_c = (C);                                                             \
+        __typeof__(*_gc_c.elem_type_) _gc_v;                                                   \
+        gc_chanrecv(_gc_c.c, &_gc_v);                                                          \
+        _gc_v;                                                                                 \
+    })
+
+/* v, ok := <-c: *vp (vp may be NULL) gets the value; returns ok. */
+#define gc_recv_ok(C, vp)                                                                      \
+    __extension__({                                                                            \
+        __typeof__(C) _gc_c = (C);                                                             \
+        __typeof__(_gc_c.elem_type_) _gc_o = (vp);                                             \
+        gc_chanrecv(_gc_c.c, _gc_o);                                                           \
+    })
+
+/* select { case c <- v: true; default: false } */
+#define gc_try_send(C, v)                                                                      \
+    __extension__({                                                                            \
+        __typeof__(C) _gc_c = (C);                                                             \
+        __typeof__(*_gc_c.elem_type_) _gc_v = (v);                                             \
+        gc_chansend_nb(_gc_c.c, &_gc_v);                                                       \
+    })
+
+/* select { case v, ok := <-c: true; default: false }; okp may be NULL. */
+#define gc_try_recv(C, vp, okp)                                                                \
+    __extension__({                                                                            \
+        __typeof__(C) _gc_c = (C);                                                             \
+        __typeof__(_gc_c.elem_type_) _gc_o = (vp);                                             \
+        gc_chanrecv_nb(_gc_c.c, _gc_o, (okp));                                                 \
+    })
+
+/* A receive that gives up after timeout_ns nanoseconds: false on timeout. */
+#define gc_recv_timeout(C, vp, okp, timeout_ns)                                                \
+    __extension__({                                                                            \
+        __typeof__(C) _gc_c = (C);                                                             \
+        __typeof__(_gc_c.elem_type_) _gc_o = (vp);                                             \
+        gc_chanrecv_timeout(_gc_c.c, _gc_o, (okp), (timeout_ns));                              \
+    })
+
+/* close(c), len(c), cap(c) */
+#define gc_close(C) gc_closechan((C).c)
+#define gc_chan_len(C) gc_chanlen((C).c)
+#define gc_chan_cap(C) gc_chancap((C).c)
+
+/* Cases for gc_selectgo: "case c <- *vp:" and "case *vp, ok = <-c:"
+ * (vp may be NULL in a receive).  C is evaluated twice.
+ *     int v = 0, out = 7;
+ *     gc_select_case cs[] = { GC_RECV_CASE(in, &v), GC_SEND_CASE(done, &out) };
+ *     switch (gc_selectgo(cs, 2, -1)) { case 0: ...; case 1: ...; }
+ */
+#define GC_SEND_CASE(C, vp) \
+    ((gc_select_case){(C).c, (void *)(1 ? (vp) : (C).elem_type_), GC_SELECT_SEND, 0})
+#define GC_RECV_CASE(C, vp) \
+    ((gc_select_case){(C).c, (void *)(1 ? (vp) : (C).elem_type_), GC_SELECT_RECV, 0})
+#endif /* !__cplusplus */
+
+/* ---- bytes.Buffer --------------------------------------------------------
+ *
+ * A growable byte buffer, Go's bytes.Buffer: writes append at the end, reads
+ * consume from the front.  A zeroed gc_buffer is an empty buffer, ready to
+ * use, wherever it lives (a local, a global, a collected object; memory from
+ * malloc is not scanned, so a gc_buffer there would lose its bytes).  Its
+ * storage is collected and pointer-free.  With gc_pool it gives the seed's
+ * buffer pool: get a buffer, gc_buffer_reset it, use it, put it back.
+ */
+typedef struct gc_buffer {
+    unsigned char *buf; /* storage: buf[off, len) are the unread bytes */
+    size_t off, len, cap;
+} gc_buffer;
+
+/* new(bytes.Buffer): a collected, empty buffer (NULL with ENOMEM). */
+GC_API gc_buffer *gc_buffer_new(void);
+
+/* Append n bytes, a C string, one byte, or printf's output; each returns
+ * the bytes written, or 0 with errno ENOMEM (the buffer unchanged) if it
+ * cannot grow. */
+GC_API size_t gc_buffer_write(gc_buffer *b, const void *p, size_t n);
+GC_API size_t gc_buffer_write_string(gc_buffer *b, const char *s);
+GC_API size_t gc_buffer_write_byte(gc_buffer *b, unsigned char c);
+GC_API __attribute__((format(printf, 2, 3))) size_t gc_buffer_printf(gc_buffer *b, const char *fmt, ...);
+
+/* Read up to n bytes into p; returns how many (0: the buffer is empty, Go's
+ * io.EOF).  A read that empties the buffer resets it, as in Go. */
+GC_API size_t gc_buffer_read(gc_buffer *b, void *p, size_t n);
+
+/* The next byte, or -1 if the buffer is empty. */
+GC_API int gc_buffer_read_byte(gc_buffer *b);
+
+/* The unread bytes (gc_buffer_len of them), valid until the buffer is next
+ * written or reset; and a collected, NUL-terminated copy of them. */
+GC_API unsigned char *gc_buffer_bytes(const gc_buffer *b);
+GC_API char *gc_buffer_string(const gc_buffer *b);
+
+/* Unread bytes; bytes the storage holds. */
+GC_API size_t gc_buffer_len(const gc_buffer *b);
+GC_API size_t gc_buffer_cap(const gc_buffer *b);
+
+/* Make room for n more bytes without another allocation: 0, or -1 with
+ * errno ENOMEM. */
+GC_API int gc_buffer_grow(gc_buffer *b, size_t n);
+
+/* Keep only the first n unread bytes (n > len panics with Go's "bytes.Buffer:
+ * truncation out of range"); reset: empty the buffer, keeping its storage
+ * for reuse. */
+GC_API void gc_buffer_truncate(gc_buffer *b, size_t n);
+GC_API void gc_buffer_reset(gc_buffer *b);
 
 #ifdef __cplusplus
 }
