@@ -239,27 +239,48 @@ static void tour_stack_heap(void)
 
 typedef int int3[3];
 
-struct int_slice { /* what make([]int, 5, 10) returns in Go */
-    int *ptr;
-    size_t len, cap;
-};
+typedef GC_SLICE(int) int_slice;  /* []int */
+typedef GC_MAP_STR(int) str_int_map; /* map[string]int */
+typedef GC_CHAN(int) int_chan;      /* chan int */
 
 static void tour_make_new(void)
 {
     section("make vs new");
 
     int3 *arr = gc_new(int3); /* arr := new([3]int) */
-    printf("  arr := gc_new(int3)                      [%d %d %d], gc_size = %zu\n", (*arr)[0], (*arr)[1],
+    printf("  arr := gc_new(int3)                        [%d %d %d], gc_size = %zu\n", (*arr)[0], (*arr)[1],
            (*arr)[2], gc_size(arr));
 
-    struct int_slice s = {gc_new_array(int, 10), 5, 10}; /* make([]int, 5, 10) */
-    printf("  s := {gc_new_array(int, 10), len 5, cap 10}   len=%zu cap=%zu, gc_size = %zu\n", s.len, s.cap,
-           gc_size(s.ptr));
+    int_slice s = gc_make_slice(int_slice, 5, 10); /* slice := make([]int, 5, 10) */
+    printf("  slice := gc_make_slice(int_slice, 5, 10)   len=%zu cap=%zu\n", s.len, s.cap);
     int zero = 1;
-    for (size_t i = 0; i < s.cap; i++)
-        zero &= s.ptr[i] == 0;
-    check(zero && (*arr)[0] == 0, "gc_new and gc_new_array return zeroed memory");
-    printf("  (Go's make for slices, maps and channels is on tricolor's road ahead.)\n");
+    for (size_t i = 0; i < s.len; i++)
+        zero &= gc_at(s, i) == 0;
+    check(zero && (*arr)[0] == 0 && s.len == 5 && s.cap >= 10, "new and make return zeroed memory");
+
+    /* A map of counts: m[w]++ for each word. */
+    str_int_map m = gc_make_map(str_int_map, 0); /* m := make(map[string]int) */
+    const char *words[] = {"make", "new", "make", "slice", "make", "map", "new"};
+    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
+        gc_map_set(m, words[i], gc_map_get(m, words[i]) + 1);
+    printf("  m := gc_make_map(str_int_map, 0)           counts:");
+    gc_map_range(m, w, n) printf(" %s=%d", *w, *n); /* for w, n := range m (random order) */
+    printf("\n");
+    check(gc_map_len(m) == 4 && gc_map_get(m, "make") == 3 && gc_map_get(m, "absent") == 0,
+          "a map counts: len 4, m[\"make\"] == 3, a missing key reads as 0");
+
+    int_chan ch = gc_make_chan(int_chan, 100); /* ch := make(chan int, 100) */
+    for (int i = 1; i <= 3; i++)
+        gc_send(ch, i * 10);
+    printf("  ch := gc_make_chan(int_chan, 100)          len=%zu cap=%zu after three sends\n", gc_chan_len(ch),
+           gc_chan_cap(ch));
+    gc_close(ch);
+    int got = 0, v;
+    while (gc_recv_ok(ch, &v)) /* for v := range ch */
+        got += v;
+    check(got == 60 && gc_chan_len(ch) == 0, "a closed channel still gives what it buffered, then ok = false");
+    printf("  new returns a pointer to a zeroed value; make returns the slice, map or channel\n"
+           "  itself: a small value over collected storage, passed and copied as is.\n");
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -389,23 +410,24 @@ struct large_object {
 };
 
 #define NDATA 1000
-static struct large_object **data; /* data := make([]*LargeObject, 1000) */
+typedef GC_SLICE(struct large_object *) large_slice; /* []*LargeObject */
+static large_slice data;
 
 static NOINLINE void fill_data(void)
 {
-    data = gc_new_array(struct large_object *, NDATA);
+    data = gc_make_slice(large_slice, NDATA, NDATA); /* data := make([]*LargeObject, 1000) */
     for (int i = 0; i < NDATA; i++) {
         /* Pointer-free payload: gc_alloc_noscan, the collector never scans it. */
-        data[i] = gc_alloc_noscan(sizeof(struct large_object));
-        data[i]->payload[0] = (char)i;
+        gc_at(data, i) = gc_alloc_noscan(sizeof(struct large_object));
+        gc_at(data, i)->payload[0] = (char)i;
     }
 }
 
 static NOINLINE void clear_data(void)
 {
-    for (int i = 0; i < NDATA; i++)
-        data[i] = NULL; /* allow GC */
-    data = NULL;
+    for (size_t i = 0; i < data.len; i++)
+        data.ptr[i] = NULL; /* allow GC */
+    data = (large_slice){0}; /* data = nil */
 }
 
 /* Memory from malloc is not the collector's and is not scanned: a table of collected
@@ -435,29 +457,33 @@ static int live_in_table(void **t)
     return live;
 }
 
-static atomic_int stop_worker;
-static atomic_long worker_made;
 static struct node *_Atomic worker_result;
+static int_chan work_chan; /* workChan */
+static int_chan done_chan; /* ctx.Done(): closed to cancel */
 
 /* A thread registers itself with the collector on its first allocation and unregisters when it
- * exits; it stops when told to (Go: select on ctx.Done()). */
+ * exits.  It works until told to stop, as the seed's worker does:
+ *     for { select { case <-ctx.Done(): return; case work := <-workChan: process(work) } } */
 #define KEEP 1000
 static void *worker(void *arg)
 {
     (void)arg;
     struct node *kept = NULL;
     long made = 0;
-    while (!atomic_load(&stop_worker) && made < 1000000) {
-        struct node *x = gc_new(struct node);
-        x->payload[0] = made;
+    for (;;) {
+        int work = 0;
+        gc_select_case cases[] = {GC_RECV_CASE(done_chan, NULL), GC_RECV_CASE(work_chan, &work)};
+        if (gc_selectgo(cases, 2, -1) == 0 || !cases[1].ok)
+            break; /* cancelled */
+        struct node *x = gc_new(struct node); /* process(work) */
+        x->payload[0] = work;
         if (made++ < KEEP) { /* the first KEEP nodes are the result, the rest scratch */
             x->next = kept;
             kept = x;
         }
-        atomic_store(&worker_made, made);
     }
     atomic_store(&worker_result, kept); /* published in a global: a root */
-    return NULL;
+    return (void *)made;
 }
 
 /* 1. Close resources.  A file wrapper closes its descriptor in file_close (defer f.Close());
@@ -549,20 +575,25 @@ static void tour_leaks(void)
 
     tour_close_resources();
 
-    printf("  2. Stop goroutines (threads): a worker allocates until told to stop.\n");
+    printf("  2. Stop goroutines (threads): a worker takes work from a channel until a done channel\n"
+           "     is closed (select over both, as with ctx.Done()).\n");
+    work_chan = gc_make_chan(int_chan, 0);
+    done_chan = gc_make_chan(int_chan, 0);
     pthread_t th;
     if (pthread_create(&th, NULL, worker, NULL) == 0) {
-        while (atomic_load(&worker_made) < 20 * KEEP)
-            sched_yield();
-        atomic_store(&stop_worker, 1); /* cancel() */
-        pthread_join(th, NULL);
+        for (int i = 0; i < 20 * KEEP; i++)
+            gc_send(work_chan, i); /* unbuffered: each send hands over to the worker */
+        gc_close(done_chan); /* cancel() */
+        void *made = NULL;
+        pthread_join(th, &made);
         collect();
         long n = 0;
         for (struct node *x = atomic_load(&worker_result); x; x = x->next)
             n++;
-        printf("     the worker made %ld nodes, was stopped and exited; the %ld it published\n"
-               "     survive the collection, its scratch nodes do not\n",
-               atomic_load(&worker_made), n);
+        printf("     the worker processed %ld items, saw the done channel close and exited; the %ld\n"
+               "     nodes it published survive the collection, its scratch nodes do not\n",
+               (long)made, n);
+        check((long)made == 20 * KEEP, "the worker took every item sent before the cancel");
         check(n == KEEP, "what a finished thread published in a global stays alive");
         atomic_store(&worker_result, NULL);
     }
@@ -577,7 +608,7 @@ static void tour_leaks(void)
     print_stats("filled, after gc_collect:", &s1);
     int intact = 0;
     for (int i = 0; i < NDATA; i++)
-        intact += gc_size(data[i]) >= sizeof(struct large_object) && data[i]->payload[0] == (char)i;
+        intact += gc_size(data.ptr[i]) >= sizeof(struct large_object) && data.ptr[i]->payload[0] == (char)i;
     clear_data();
     collect();
     gc_memstats s2 = stats();
@@ -683,45 +714,42 @@ static NOINLINE unsigned per_iteration(void)
 {
     unsigned sum = 0;
     for (int i = 0; i < ITER; i++) {
-        unsigned char *buf = gc_alloc_noscan(BUF); /* bytes only: noscan */
-        buf[i % BUF] = (unsigned char)i;
-        sum += buf[i % BUF];
+        gc_buffer *buf = gc_buffer_new(); /* bytes.NewBuffer(make([]byte, 0, 4096)) */
+        gc_buffer_grow(buf, BUF);
+        gc_buffer_write_byte(buf, (unsigned char)i);
+        sum += gc_buffer_bytes(buf)[0];
     }
     return sum;
 }
 
-/* One buffer, reset and reused (bytes.Buffer.Reset). */
+/* One buffer, reset and reused (buf.Reset()). */
 static NOINLINE unsigned reused(void)
 {
     unsigned sum = 0;
-    unsigned char *buf = gc_alloc_noscan(BUF);
+    gc_buffer buf = {0};
+    gc_buffer_grow(&buf, BUF);
     for (int i = 0; i < ITER; i++) {
-        memset(buf, 0, BUF);
-        buf[i % BUF] = (unsigned char)i;
-        sum += buf[i % BUF];
+        gc_buffer_reset(&buf);
+        gc_buffer_write_byte(&buf, (unsigned char)i);
+        sum += gc_buffer_bytes(&buf)[0];
     }
     return sum;
 }
 
-/* Growing a slice by appending, doubling with gc_realloc, against pre-allocating. */
+/* Growing a slice by appending (Go's growth: doubling, then 1.25x) against pre-allocating. */
 static NOINLINE size_t append_grow(size_t n)
 {
-    struct int_slice s = {NULL, 0, 0};
-    for (size_t i = 0; i < n; i++) {
-        if (s.len == s.cap) {
-            s.cap = s.cap ? 2 * s.cap : 4;
-            s.ptr = gc_realloc(s.ptr, s.cap * sizeof(int));
-        }
-        s.ptr[s.len++] = (int)i;
-    }
+    int_slice s = {0}; /* var s []int */
+    for (size_t i = 0; i < n; i++)
+        gc_append(s, (int)i);
     return s.len;
 }
 
 static NOINLINE size_t append_prealloc(size_t n)
 {
-    struct int_slice s = {gc_new_array(int, n), 0, n}; /* make([]int, 0, expectedSize) */
+    int_slice s = gc_make_slice(int_slice, 0, n); /* make([]int, 0, expectedSize) */
     for (size_t i = 0; i < n; i++)
-        s.ptr[s.len++] = (int)i;
+        gc_append(s, (int)i);
     return s.len;
 }
 
@@ -732,16 +760,18 @@ static void tour_best_practices(void)
 
     printf("  3. Pre-allocate slices when the size is known (100,000 ints):\n");
     gc_memstats s0 = stats();
-    append_grow(100000);
+    size_t grown = append_grow(100000);
     gc_memstats s1 = stats();
-    append_prealloc(100000);
+    size_t pre = append_prealloc(100000);
     gc_memstats s2 = stats();
-    printf("     append, doubling:  %3" PRIu64 " allocations, %s allocated\n", s1.mallocs - s0.mallocs,
+    printf("     append, growing:   %3" PRIu64 " allocations, %s allocated\n", s1.mallocs - s0.mallocs,
            human(s1.total_alloc - s0.total_alloc, a));
     printf("     pre-allocated:     %3" PRIu64 " allocation,  %s allocated\n", s2.mallocs - s1.mallocs,
            human(s2.total_alloc - s1.total_alloc, b));
+    check(grown == pre && s2.mallocs - s1.mallocs == 1 && s1.mallocs - s0.mallocs > 10,
+          "appending to a pre-sized slice allocates once; growing it reallocates each time it fills");
 
-    printf("\n  4. Reuse buffers (%d iterations with a %d-byte buffer, gc_alloc_noscan: bytes only):\n", ITER, BUF);
+    printf("\n  4. Reuse buffers (%d iterations with a %d-byte gc_buffer, Go's bytes.Buffer):\n", ITER, BUF);
     gc_memstats r0 = stats();
     unsigned x = per_iteration();
     gc_memstats r1 = stats();
@@ -760,40 +790,17 @@ static void tour_best_practices(void)
 /* ## sync.Pool for Reuse                                                                      */
 /* ------------------------------------------------------------------------------------------ */
 
-/* bytes.Buffer, in short: a growable byte array. */
-struct buffer {
-    char *data; /* gc_alloc_noscan: bytes only */
-    size_t len, cap;
-};
-
-static void *buffer_new(void) { return gc_new(struct buffer); } /* New: func() interface{} { return new(bytes.Buffer) } */
-
-static void buffer_write(struct buffer *b, const void *p, size_t n)
-{
-    if (b->len + n > b->cap) {
-        size_t cap = b->cap ? 2 * b->cap : 64;
-        while (cap < b->len + n)
-            cap *= 2;
-        char *d = gc_alloc_noscan(cap);
-        if (b->len)
-            memcpy(d, b->data, b->len);
-        b->data = d;
-        b->cap = cap;
-    }
-    memcpy(b->data + b->len, p, n);
-    b->len += n;
-}
-
-static void buffer_reset(struct buffer *b) { b->len = 0; } /* keeps the capacity for the next user */
+/* New: func() interface{} { return new(bytes.Buffer) } */
+static void *buffer_new(void) { return gc_buffer_new(); }
 
 static gc_pool *buffer_pool; /* var bufferPool = sync.Pool{New: ...} */
 
 static size_t process(const char *data, size_t n)
 {
-    struct buffer *buf = gc_pool_get(buffer_pool);
-    buffer_write(buf, data, n); /* use buf... */
-    size_t used = buf->len;
-    buffer_reset(buf); /* the deferred Reset and Put */
+    gc_buffer *buf = gc_pool_get(buffer_pool);
+    gc_buffer_write(buf, data, n); /* use buf... */
+    size_t used = gc_buffer_len(buf);
+    gc_buffer_reset(buf); /* the deferred Reset and Put: keeps the storage for the next user */
     gc_pool_put(buffer_pool, buf);
     return used;
 }
@@ -801,9 +808,9 @@ static size_t process(const char *data, size_t n)
 /* The same work with a fresh buffer each time. */
 static size_t process_fresh(const char *data, size_t n)
 {
-    struct buffer *buf = buffer_new();
-    buffer_write(buf, data, n);
-    return buf->len;
+    gc_buffer *buf = gc_buffer_new();
+    gc_buffer_write(buf, data, n);
+    return gc_buffer_len(buf);
 }
 
 #define NPROCESS 100000
@@ -835,14 +842,14 @@ static void tour_pool(void)
 
     /* The pool is a cache the collector may empty: what is put before one collection survives
      * it in the victim cache; at the second, it is dropped. */
-    struct buffer *mine = gc_pool_get(buffer_pool);
+    gc_buffer *mine = gc_pool_get(buffer_pool);
     gc_pool_put(buffer_pool, mine);
     collect();
-    struct buffer *after_one = gc_pool_get(buffer_pool);
+    gc_buffer *after_one = gc_pool_get(buffer_pool);
     gc_pool_put(buffer_pool, after_one);
     collect();
     collect();
-    struct buffer *after_two = gc_pool_get(buffer_pool);
+    gc_buffer *after_two = gc_pool_get(buffer_pool);
     printf("\n  a buffer put back, then one collection: Get returns %s\n",
            after_one == mine ? "the same buffer (from the victim cache)" : "another buffer");
     printf("  put back again, then two collections:   Get returns %s\n",

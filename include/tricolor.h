@@ -655,10 +655,11 @@ typedef struct gc_slice {
         size_t len, cap;  \
     }
 
-/* make([]T, len, cap) for elemsize-byte elements, zeroed.  len > cap panics
+/* make([]T, len, cap) for elemsize-byte elements, zeroed, with exactly cap
+ * elements of capacity, as in Go (only growth rounds up).  len > cap panics
  * with "makeslice: cap out of range"; a size that overflows, or memory
  * exhausted, gives a nil slice with errno ENOMEM.  cap 0 gives an empty
- * slice whose ptr is not NULL. */
+ * slice whose ptr is not NULL (Go's zerobase: no allocation). */
 GC_API gc_slice gc_makeslice(size_t elemsize, size_t len, size_t cap, int noscan);
 
 /* s with room for at least mincap elements: s itself if s.cap >= mincap,

@@ -45,6 +45,11 @@ static size_t nextslicecap(size_t newlen, size_t oldcap)
     return newcap;
 }
 
+/* An empty slice is not nil: its ptr is Go's zerobase, shared by all of
+ * them, which holds nothing and is never written (cap 0, or elements of no
+ * size). */
+static _Alignas(16) unsigned char zerobase[16];
+
 /* Noscan if the caller asks for it or the array already is. */
 static int array_noscan(const void *p, int noscan)
 {
@@ -64,16 +69,14 @@ gc_slice gc_makeslice(size_t elemsize, size_t len, size_t cap, int noscan)
         errno = ENOMEM;
         return s;
     }
-    /* An empty slice still gets an object, so that ptr is not NULL (Go's
-     * zerobase): make([]T, 0) is not nil. */
-    void *p = alloc_from(bytes ? bytes : 1, noscan, (uintptr_t)__builtin_return_address(0));
+    void *p = bytes ? alloc_from(bytes, noscan, (uintptr_t)__builtin_return_address(0)) : zerobase;
     if (!p)
         return s;
+    /* As Go's makeslice, exactly the capacity asked for: only growth
+     * rounds up to the size class. */
     s.ptr = p;
     s.len = len;
-    s.cap = elemsize ? roundupsize(bytes ? bytes : 1) / elemsize : cap;
-    if (s.cap < cap) /* cannot happen: the class holds at least bytes */
-        s.cap = cap;
+    s.cap = cap;
     return s;
 }
 
@@ -85,7 +88,7 @@ gc_slice gc_growslice(gc_slice s, size_t elemsize, size_t mincap, int noscan)
         /* Elements of no size: any capacity fits in no storage. */
         s.cap = mincap;
         if (!s.ptr)
-            s.ptr = alloc_from(1, 1, (uintptr_t)__builtin_return_address(0));
+            s.ptr = zerobase;
         return s;
     }
     size_t newcap = nextslicecap(mincap, s.cap), bytes;
