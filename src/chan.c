@@ -2,29 +2,48 @@
  * chan.c - Go's channels and select between threads (Go's chan.go and
  * select.go).
  *
- * Owns a channel: one collected object holding a lock, a ring buffer of cap
- * elements, and two queues of blocked threads, senders and receivers.  The
- * object is noscan when its elements hold no pointers (the header holds none
- * that matter: the queues point into stacks).
+ * Owns a channel: one collected object holding a lock, two queues of
+ * blocked threads (senders and receivers), and for a buffered channel a ring
+ * of cap slots.  The object is noscan when its elements hold no pointers
+ * (nothing else in it needs scanning: the queues point into stacks).
+ *
+ * Two kinds of channel, as two kinds of cost:
+ *   - unbuffered: a rendezvous under the lock, as in Go.  A sender finds a
+ *     waiting receiver and copies its value straight into the receiver's
+ *     variable (or waits to be found); a receiver likewise.
+ *   - buffered: the ring is a lock-free bounded queue (Vyukov's, with the
+ *     lap-stamped slots of crossbeam's array channel), so a producer and a
+ *     consumer running on two CPUs exchange values without a lock.  Go gets
+ *     its buffered speed by running both goroutines on one thread in turns;
+ *     threads on two CPUs need the lock off the fast path instead.  Only a
+ *     thread that finds the ring full (or empty) takes the lock, to queue
+ *     itself and sleep; one that then makes room (or fills a slot) wakes one
+ *     sleeper, which tries again.  close sets a mark bit in the ring's tail,
+ *     so that a send either lands before the close or sees it.
  *
  * A blocked operation is a set of waiters (Go's sudogs), one per channel it
  * waits on, on the blocked thread's own stack, all pointing to one shared
- * wait word.  Whoever completes the operation - a thread on the other end,
- * close, or the waiter's own timeout - first claims the wait (a CAS on
- * `claimed`), so exactly one case of a select fires; a completer that loses
- * the claim skips that waiter.  Invariants:
- *   - a waiter is linked in its channel's queue only under that channel's
- *     lock, and unlinked (by the completer or by its owner) under it too;
+ * wait word.  Whoever completes or wakes it - a thread on the other end,
+ * close, or the waiter's own timeout - first claims the wait (a CAS), so
+ * exactly one case of a select fires; a completer that loses the claim skips
+ * that waiter.  Invariants:
+ *   - a waiter is linked in, and unlinked from, its channel's queue only
+ *     under that channel's lock;
  *   - everything a completer writes into a waiter (the value, success) is
  *     written before it sets `ready`, and it does not touch the waiter after
  *     that but to futex-wake the word: the owner may return at once;
- *   - a select locks its channels in address order, each once.
+ *   - a select locks its channels in address order, each once;
+ *   - no lost wake-up on the ring: a waiter counts itself in its queue, then
+ *     looks at the ring again (both seq_cst), and a thread that changes the
+ *     ring (a seq_cst CAS of head or tail) looks at that count afterwards, so
+ *     one of the two sees the other.
  *
  * How it meets the rest: a blocked thread sleeps in futex(2) after a short
  * spin; the collector's stop signal interrupts the sleep, and the thread
  * sleeps again.  Its stack is a root as always, so a channel a thread is
  * blocked on stays reachable, through the waiter, and so do the values in
- * transit.  A channel nobody can reach is ordinary garbage, buffer and all.
+ * transit.  A channel nobody can reach is ordinary garbage, buffer and all;
+ * a received slot is zeroed so that the ring keeps nothing alive.
  */
 #include "internal.h"
 
@@ -37,9 +56,9 @@ typedef struct waiter waiter_t;
 
 /* One blocked operation: a send, a receive, or a whole select. */
 typedef struct wait {
-    _Atomic uint32_t claimed; /* 0 until a completer (or the timeout) owns the wait */
+    _Atomic uint32_t claimed; /* CLAIM_NONE until a completer (or the timeout) owns the wait */
     _Atomic uint32_t ready;   /* futex word: WAIT_SPINNING, WAIT_SLEEPING, or WAIT_READY */
-    waiter_t *winner;         /* the waiter whose case proceeded */
+    waiter_t *winner;         /* the waiter through which it was completed or woken */
 } wait_t;
 
 enum { WAIT_SPINNING = 0, WAIT_SLEEPING = 2, WAIT_READY = 1 };
@@ -48,27 +67,34 @@ enum { CLAIM_NONE = 0, CLAIM_DONE = 1, CLAIM_TIMEOUT = 2 };
 struct waiter {
     waiter_t *next, *prev;
     gc_chan *c;
-    void *elem;    /* the value to send, or where the received one goes (may be NULL) */
+    void *elem;      /* unbuffered: the value to send, or where the received one goes (may be NULL) */
     wait_t *wait;
     int caseidx;
-    bool linked;   /* in c's queue */
-    bool success;  /* a value passed (false: woken by close) */
+    bool linked;     /* in c's queue */
+    bool success;    /* unbuffered: a value passed (false: woken by close) */
     waiter_t *wnext; /* a completer's list of waiters to wake */
 };
 
 typedef struct waitq {
     waiter_t *first, *last;
+    _Atomic uint32_t n; /* waiters linked: read without the lock by the ring's side */
 } waitq_t;
 
 struct gc_chan {
     pthread_mutex_t lock;
-    size_t qcount;   /* elements in the buffer (read without the lock by len) */
     size_t dataqsiz; /* the buffer's size: cap */
     size_t elemsize;
-    size_t sendx, recvx;
     waitq_t recvq, sendq;
-    bool closed;
-    _Alignas(16) unsigned char buf[];
+    bool closed;      /* unbuffered only (a ring's is its tail's mark bit); under the lock */
+    /* The ring (buffered only).  A position is lap | index (index < cap,
+     * below mark_bit); slot i's stamp says which position it awaits: equal
+     * to the tail's, it is free for that send; the head's plus one, it holds
+     * that receive's value. */
+    uint64_t mark_bit, one_lap;
+    size_t slotsize;  /* stamp, then the element */
+    _Alignas(64) _Atomic uint64_t head;
+    _Alignas(64) _Atomic uint64_t tail;
+    _Alignas(64) unsigned char buf[];
 };
 
 /* ---- waiting ------------------------------------------------------------ */
@@ -87,8 +113,34 @@ static inline void cpu_relax(void)
 #endif
 }
 
-static bool claim(wait_t *w) { return atomic_load_explicit(&w->claimed, memory_order_relaxed) == CLAIM_NONE &&
-                                       atomic_exchange(&w->claimed, CLAIM_DONE) == CLAIM_NONE; }
+/* A spin of at most SPIN_NS, checked every 64 rounds.  After its first
+ * eighth it yields the CPU at each check: the thread it waits for may be
+ * waiting for this CPU (two threads on a busy machine). */
+typedef struct spin {
+    unsigned i;
+    uint64_t start;
+} spin_t;
+
+static bool spin_more(spin_t *s)
+{
+    cpu_relax();
+    if (++s->i % 64)
+        return true;
+    uint64_t now = nanotime();
+    if (!s->start)
+        s->start = now;
+    if (now - s->start > SPIN_NS)
+        return false;
+    if (now - s->start > SPIN_NS / 8)
+        sched_yield();
+    return true;
+}
+
+static bool claim(wait_t *w)
+{
+    return atomic_load_explicit(&w->claimed, memory_order_relaxed) == CLAIM_NONE &&
+           atomic_exchange(&w->claimed, CLAIM_DONE) == CLAIM_NONE;
+}
 
 /* Tell a claimed wait's owner that it is complete.  After this the owner may
  * return; the futex call only uses the word's address. */
@@ -115,19 +167,11 @@ static void deadline_after(struct timespec *ts, int64_t ns)
  * touch it. */
 static bool sleep_on(wait_t *w, const struct timespec *deadline)
 {
-    uint64_t start = 0;
-    for (unsigned i = 1;; i++) {
+    spin_t sp = {0, 0};
+    do {
         if (atomic_load_explicit(&w->ready, memory_order_acquire) == WAIT_READY)
             return true;
-        cpu_relax();
-        if (i % 64 == 0) {
-            uint64_t now = nanotime();
-            if (!start)
-                start = now;
-            else if (now - start > SPIN_NS)
-                break;
-        }
-    }
+    } while (spin_more(&sp));
     for (;;) {
         uint32_t r = WAIT_SPINNING;
         if (!atomic_compare_exchange_strong(&w->ready, &r, WAIT_SLEEPING) && r == WAIT_READY) {
@@ -148,7 +192,7 @@ static bool sleep_on(wait_t *w, const struct timespec *deadline)
 
 /* A NULL channel, or a select with nothing to wait for: block forever (or
  * until the deadline), as Go does. */
-static void block_forever(const struct timespec *deadline)
+static void block_until(const struct timespec *deadline)
 {
     _Atomic uint32_t never = 0;
     for (;;) {
@@ -170,6 +214,7 @@ static void enqueue(waitq_t *q, waiter_t *w)
         q->first = w;
     q->last = w;
     w->linked = true;
+    atomic_fetch_add(&q->n, 1);
 }
 
 static void unlink_waiter(waitq_t *q, waiter_t *w)
@@ -184,6 +229,7 @@ static void unlink_waiter(waitq_t *q, waiter_t *w)
         q->last = w->prev;
     w->next = w->prev = NULL;
     w->linked = false;
+    atomic_fetch_sub(&q->n, 1);
 }
 
 /* The first waiter whose wait this call claims, unlinked; waiters of waits
@@ -201,9 +247,20 @@ static waiter_t *dequeue(waitq_t *q)
     return NULL;
 }
 
-/* ---- the buffer --------------------------------------------------------- */
+static inline waitq_t *queue_of(gc_chan *c, int dir) { return dir == GC_SELECT_SEND ? &c->sendq : &c->recvq; }
 
-static inline unsigned char *slot(gc_chan *c, size_t i) { return c->buf + i * c->elemsize; }
+/* After changing the ring: wake one thread sleeping on its other side, if
+ * any.  Not under c's lock. */
+static void notify(gc_chan *c, waitq_t *q)
+{
+    if (atomic_load(&q->n) == 0)
+        return;
+    pthread_mutex_lock(&c->lock);
+    waiter_t *w = dequeue(q);
+    pthread_mutex_unlock(&c->lock);
+    if (w)
+        wake(w->wait);
+}
 
 static inline void copy_elem(gc_chan *c, void *dst, const void *src)
 {
@@ -217,14 +274,83 @@ static inline void zero_elem(gc_chan *c, void *dst)
         memset(dst, 0, c->elemsize);
 }
 
-static inline void set_qcount(gc_chan *c, size_t n) { __atomic_store_n(&c->qcount, n, __ATOMIC_RELAXED); }
+/* ---- the ring ----------------------------------------------------------- */
+
+static inline unsigned char *ring_slot(gc_chan *c, uint64_t pos)
+{
+    return c->buf + (pos & (c->mark_bit - 1)) * c->slotsize;
+}
+
+static inline _Atomic uint64_t *stamp_of(unsigned char *slot) { return (_Atomic uint64_t *)(void *)slot; }
+
+/* The position after pos. */
+static inline uint64_t ring_next(gc_chan *c, uint64_t pos)
+{
+    uint64_t index = pos & (c->mark_bit - 1);
+    return index + 1 < c->dataqsiz ? pos + 1 : (pos & ~(c->one_lap - 1)) + c->one_lap;
+}
+
+enum { RING_CLOSED = -1, RING_WOULD_BLOCK = 0, RING_DONE = 1 };
+
+static int ring_push(gc_chan *c, const void *elem)
+{
+    uint64_t tail = atomic_load_explicit(&c->tail, memory_order_relaxed);
+    for (;;) {
+        if (tail & c->mark_bit)
+            return RING_CLOSED;
+        unsigned char *s = ring_slot(c, tail);
+        uint64_t stamp = atomic_load_explicit(stamp_of(s), memory_order_acquire);
+        if (stamp == tail) {
+            if (atomic_compare_exchange_weak(&c->tail, &tail, ring_next(c, tail))) {
+                copy_elem(c, s + 8, elem);
+                atomic_store_explicit(stamp_of(s), tail + 1, memory_order_release);
+                return RING_DONE;
+            }
+            continue; /* tail reloaded by the failed CAS */
+        }
+        if (stamp + c->one_lap == tail + 1) {
+            /* The slot holds last lap's value: full, unless a receive is
+             * taking it right now. */
+            if (atomic_load(&c->head) + c->one_lap == tail)
+                return RING_WOULD_BLOCK;
+        }
+        cpu_relax();
+        tail = atomic_load_explicit(&c->tail, memory_order_relaxed);
+    }
+}
+
+static int ring_pop(gc_chan *c, void *elem)
+{
+    uint64_t head = atomic_load_explicit(&c->head, memory_order_relaxed);
+    for (;;) {
+        unsigned char *s = ring_slot(c, head);
+        uint64_t stamp = atomic_load_explicit(stamp_of(s), memory_order_acquire);
+        if (stamp == head + 1) {
+            if (atomic_compare_exchange_weak(&c->head, &head, ring_next(c, head))) {
+                copy_elem(c, elem, s + 8);
+                zero_elem(c, s + 8); /* the ring keeps nothing alive once received */
+                atomic_store_explicit(stamp_of(s), head + c->one_lap, memory_order_release);
+                return RING_DONE;
+            }
+            continue;
+        }
+        if (stamp == head) {
+            uint64_t tail = atomic_load(&c->tail);
+            if ((tail & ~c->mark_bit) == head) /* empty, unless a send is filling it right now */
+                return tail & c->mark_bit ? RING_CLOSED : RING_WOULD_BLOCK;
+        }
+        cpu_relax();
+        head = atomic_load_explicit(&c->head, memory_order_relaxed);
+    }
+}
 
 /* ---- make, len, cap, close ---------------------------------------------- */
 
 gc_chan *gc_makechan(size_t elemsize, size_t cap, int noscan)
 {
-    size_t bytes;
-    if (__builtin_mul_overflow(elemsize, cap, &bytes) || bytes > (SIZE_MAX >> 2)) {
+    size_t slotsize = 8 + ((elemsize + 7) & ~(size_t)7), bytes;
+    if (elemsize > (SIZE_MAX >> 2) || cap > (SIZE_MAX >> 4) || __builtin_mul_overflow(slotsize, cap, &bytes) ||
+        bytes > (SIZE_MAX >> 2)) {
         errno = ENOMEM;
         return NULL;
     }
@@ -238,26 +364,58 @@ gc_chan *gc_makechan(size_t elemsize, size_t cap, int noscan)
     pthread_mutexattr_destroy(&a);
     c->dataqsiz = cap;
     c->elemsize = elemsize;
+    if (cap) {
+        uint64_t mark = 1;
+        while (mark < (uint64_t)cap + 1)
+            mark <<= 1;
+        c->mark_bit = mark;
+        c->one_lap = mark << 1;
+        c->slotsize = slotsize;
+        for (size_t i = 0; i < cap; i++)
+            atomic_init(stamp_of(c->buf + i * slotsize), (uint64_t)i);
+    }
     return c;
 }
 
-size_t gc_chanlen(gc_chan *c) { return c ? __atomic_load_n(&c->qcount, __ATOMIC_RELAXED) : 0; }
+size_t gc_chanlen(gc_chan *c)
+{
+    if (!c || !c->dataqsiz)
+        return 0;
+    for (;;) {
+        uint64_t tail = atomic_load(&c->tail), head = atomic_load(&c->head);
+        if (atomic_load(&c->tail) != tail)
+            continue;
+        uint64_t hix = head & (c->mark_bit - 1), tix = tail & (c->mark_bit - 1);
+        if (hix < tix)
+            return tix - hix;
+        if (hix > tix)
+            return c->dataqsiz - hix + tix;
+        return (tail & ~c->mark_bit) == head ? 0 : c->dataqsiz;
+    }
+}
 
 size_t gc_chancap(gc_chan *c) { return c ? c->dataqsiz : 0; }
+
+static bool chan_closed(gc_chan *c)
+{
+    return c->dataqsiz ? (atomic_load(&c->tail) & c->mark_bit) != 0 : __atomic_load_n(&c->closed, __ATOMIC_ACQUIRE);
+}
 
 void gc_closechan(gc_chan *c)
 {
     if (!c)
         gc_panic("close of nil channel");
     pthread_mutex_lock(&c->lock);
-    if (c->closed) {
+    bool was = c->dataqsiz ? atomic_fetch_or(&c->tail, c->mark_bit) & c->mark_bit : c->closed;
+    if (was) {
         pthread_mutex_unlock(&c->lock);
         gc_panic("close of closed channel");
     }
-    c->closed = true;
+    __atomic_store_n(&c->closed, true, __ATOMIC_RELEASE);
     waiter_t *list = NULL, *w;
     while ((w = dequeue(&c->recvq))) {
-        zero_elem(c, w->elem);
+        if (!c->dataqsiz)
+            zero_elem(c, w->elem);
         w->success = false;
         w->wnext = list, list = w;
     }
@@ -272,58 +430,32 @@ void gc_closechan(gc_chan *c)
     }
 }
 
-/* ---- one case, under its channel's lock ---------------------------------
+/* ---- unbuffered: one case, under its channel's lock ---------------------
  * Each returns true if the case proceeded, and may hand back a waiter to
  * wake once the lock is released. */
 
-static bool try_send_locked(gc_chan *c, const void *elem, waiter_t **towake)
+static bool handoff_send(gc_chan *c, const void *elem, waiter_t **towake)
 {
     if (c->closed) {
         pthread_mutex_unlock(&c->lock);
         gc_panic("send on closed channel");
     }
     waiter_t *w = dequeue(&c->recvq);
-    if (w) { /* a receiver is waiting: hand the value over directly */
-        copy_elem(c, w->elem, elem);
-        w->success = true;
-        *towake = w;
-        return true;
-    }
-    if (c->qcount < c->dataqsiz) {
-        copy_elem(c, slot(c, c->sendx), elem);
-        if (++c->sendx == c->dataqsiz)
-            c->sendx = 0;
-        set_qcount(c, c->qcount + 1);
-        return true;
-    }
-    return false;
+    if (!w)
+        return false;
+    copy_elem(c, w->elem, elem); /* straight into the receiver's variable */
+    w->success = true;
+    *towake = w;
+    return true;
 }
 
-static bool try_recv_locked(gc_chan *c, void *elem, bool *ok, waiter_t **towake)
+static bool handoff_recv(gc_chan *c, void *elem, bool *ok, waiter_t **towake)
 {
     waiter_t *w = dequeue(&c->sendq);
     if (w) {
-        if (c->dataqsiz == 0) { /* unbuffered: straight from the sender */
-            copy_elem(c, elem, w->elem);
-        } else { /* full buffer: take its head, and the sender's value goes to its tail */
-            copy_elem(c, elem, slot(c, c->recvx));
-            copy_elem(c, slot(c, c->recvx), w->elem);
-            if (++c->recvx == c->dataqsiz)
-                c->recvx = 0;
-            c->sendx = c->recvx;
-        }
+        copy_elem(c, elem, w->elem);
         w->success = true;
         *towake = w;
-        *ok = true;
-        return true;
-    }
-    if (c->qcount > 0) {
-        unsigned char *s = slot(c, c->recvx);
-        copy_elem(c, elem, s);
-        zero_elem(c, s); /* the buffer keeps nothing alive once received */
-        if (++c->recvx == c->dataqsiz)
-            c->recvx = 0;
-        set_qcount(c, c->qcount - 1);
         *ok = true;
         return true;
     }
@@ -335,11 +467,10 @@ static bool try_recv_locked(gc_chan *c, void *elem, bool *ok, waiter_t **towake)
     return false;
 }
 
-/* ---- send and receive --------------------------------------------------- */
-
-/* Block on one channel: enqueue a waiter, sleep, and return whether it
- * proceeded in time (its success in *success). */
-static bool block_on(gc_chan *c, waitq_t *q, void *elem, const struct timespec *deadline, bool *success)
+/* Block on one unbuffered channel, whose lock the caller holds: enqueue a
+ * waiter, sleep, and return whether it proceeded in time (its success in
+ * *success). */
+static bool handoff_block(gc_chan *c, waitq_t *q, void *elem, const struct timespec *deadline, bool *success)
 {
     wait_t wt = {CLAIM_NONE, WAIT_SPINNING, NULL};
     waiter_t w = {.c = c, .elem = elem, .wait = &wt};
@@ -356,21 +487,70 @@ static bool block_on(gc_chan *c, waitq_t *q, void *elem, const struct timespec *
     return true;
 }
 
+/* ---- buffered: the ring, then sleep ------------------------------------- */
+
+/* A ring operation that waits while the ring is full (a send) or empty (a
+ * receive), until the deadline (NULL: forever).  Returns RING_DONE,
+ * RING_CLOSED, or RING_WOULD_BLOCK on timeout. */
+static int ring_wait(gc_chan *c, int dir, void *elem, const struct timespec *deadline)
+{
+    waitq_t *mine = queue_of(c, dir), *other = queue_of(c, dir == GC_SELECT_SEND ? GC_SELECT_RECV : GC_SELECT_SEND);
+    for (;;) {
+        int r;
+        spin_t sp = {0, 0};
+        do {
+            r = dir == GC_SELECT_SEND ? ring_push(c, elem) : ring_pop(c, elem);
+            if (r == RING_DONE)
+                notify(c, other);
+            if (r != RING_WOULD_BLOCK)
+                return r;
+        } while (spin_more(&sp));
+
+        wait_t wt = {CLAIM_NONE, WAIT_SPINNING, NULL};
+        waiter_t w = {.c = c, .wait = &wt};
+        pthread_mutex_lock(&c->lock);
+        enqueue(mine, &w);
+        r = dir == GC_SELECT_SEND ? ring_push(c, elem) : ring_pop(c, elem);
+        if (r != RING_WOULD_BLOCK) {
+            unlink_waiter(mine, &w);
+            pthread_mutex_unlock(&c->lock);
+            if (r == RING_DONE)
+                notify(c, other);
+            return r;
+        }
+        pthread_mutex_unlock(&c->lock);
+        if (!sleep_on(&wt, deadline)) {
+            pthread_mutex_lock(&c->lock);
+            if (w.linked)
+                unlink_waiter(mine, &w);
+            pthread_mutex_unlock(&c->lock);
+            return RING_WOULD_BLOCK;
+        }
+        /* Woken: the ring changed, or the channel closed.  Try again. */
+    }
+}
+
+/* ---- send and receive --------------------------------------------------- */
+
 void gc_chansend(gc_chan *c, const void *elem)
 {
     (void)current_thread(); /* a blocked thread's stack must be a root */
     if (!c)
-        block_forever(NULL);
+        block_until(NULL);
+    if (c->dataqsiz) {
+        if (ring_wait(c, GC_SELECT_SEND, (void *)elem, NULL) == RING_CLOSED)
+            gc_panic("send on closed channel");
+        return;
+    }
     waiter_t *w = NULL;
     pthread_mutex_lock(&c->lock);
-    if (try_send_locked(c, elem, &w)) {
+    if (handoff_send(c, elem, &w)) {
         pthread_mutex_unlock(&c->lock);
-        if (w)
-            wake(w->wait);
+        wake(w->wait);
         return;
     }
     bool success = false;
-    block_on(c, &c->sendq, (void *)elem, NULL, &success);
+    handoff_block(c, &c->sendq, (void *)elem, NULL, &success);
     if (!success)
         gc_panic("send on closed channel");
 }
@@ -379,39 +559,60 @@ bool gc_chansend_nb(gc_chan *c, const void *elem)
 {
     if (!c)
         return false;
-    /* Go's fast path: an open channel with no room and no receiver fails
-     * without the lock.  (A stale read can only make this path miss.) */
-    if (!__atomic_load_n(&c->closed, __ATOMIC_RELAXED) &&
-        (c->dataqsiz == 0 ? __atomic_load_n(&c->recvq.first, __ATOMIC_RELAXED) == NULL
-                          : gc_chanlen(c) == c->dataqsiz))
+    if (c->dataqsiz) {
+        int r = ring_push(c, elem);
+        if (r == RING_CLOSED)
+            gc_panic("send on closed channel");
+        if (r == RING_DONE)
+            notify(c, &c->recvq);
+        return r == RING_DONE;
+    }
+    /* Go's fast path: an open channel with no receiver fails without the
+     * lock.  (A stale read can only make this path miss.) */
+    if (!chan_closed(c) && atomic_load(&c->recvq.n) == 0)
         return false;
     waiter_t *w = NULL;
     pthread_mutex_lock(&c->lock);
-    bool done = try_send_locked(c, elem, &w);
+    bool done = handoff_send(c, elem, &w);
     pthread_mutex_unlock(&c->lock);
     if (w)
         wake(w->wait);
     return done;
 }
 
-/* A receive waiting until the deadline (NULL: forever; a past one: not at
- * all).  False if it timed out. */
+/* A receive waiting until the deadline (NULL: forever), or not at all (nb).
+ * False if it did not proceed. */
 static bool recv_until(gc_chan *c, void *elem, bool *okp, const struct timespec *deadline, bool nb)
 {
     bool ok = false;
     (void)current_thread();
     if (!c) {
-        if (nb)
-            return false;
-        block_forever(deadline);
+        if (!nb)
+            block_until(deadline);
         return false;
     }
-    if (nb && __atomic_load_n(&c->qcount, __ATOMIC_RELAXED) == 0 &&
-        __atomic_load_n(&c->sendq.first, __ATOMIC_RELAXED) == NULL && !__atomic_load_n(&c->closed, __ATOMIC_RELAXED))
+    if (c->dataqsiz) {
+        int r;
+        if (nb) {
+            r = ring_pop(c, elem);
+            if (r == RING_DONE)
+                notify(c, &c->sendq);
+        } else {
+            r = ring_wait(c, GC_SELECT_RECV, elem, deadline);
+        }
+        if (r == RING_WOULD_BLOCK)
+            return false;
+        if (r == RING_CLOSED)
+            zero_elem(c, elem);
+        if (okp)
+            *okp = r == RING_DONE;
+        return true;
+    }
+    if (nb && atomic_load(&c->sendq.n) == 0 && !chan_closed(c))
         return false;
     waiter_t *w = NULL;
     pthread_mutex_lock(&c->lock);
-    if (try_recv_locked(c, elem, &ok, &w)) {
+    if (handoff_recv(c, elem, &ok, &w)) {
         pthread_mutex_unlock(&c->lock);
         if (w)
             wake(w->wait);
@@ -423,7 +624,7 @@ static bool recv_until(gc_chan *c, void *elem, bool *okp, const struct timespec 
         pthread_mutex_unlock(&c->lock);
         return false;
     }
-    if (!block_on(c, &c->recvq, elem, deadline, &ok))
+    if (!handoff_block(c, &c->recvq, elem, deadline, &ok))
         return false;
     if (okp)
         *okp = ok;
@@ -469,28 +670,72 @@ static uint32_t fastrand(void)
     return (uint32_t)(x >> 32);
 }
 
-static void sellock(gc_select_case *cases, const uint16_t *lockorder, size_t n)
+typedef struct selstate {
+    gc_select_case *cases;
+    uint16_t *pollorder, *lockorder;
+    waiter_t *ws;
+    size_t np; /* cases with a channel */
+} selstate_t;
+
+static void sellock(const selstate_t *st)
 {
     gc_chan *last = NULL;
-    for (size_t i = 0; i < n; i++) {
-        gc_chan *c = cases[lockorder[i]].chan;
+    for (size_t i = 0; i < st->np; i++) {
+        gc_chan *c = st->cases[st->lockorder[i]].chan;
         if (c != last)
             pthread_mutex_lock(&c->lock);
         last = c;
     }
 }
 
-static void selunlock(gc_select_case *cases, const uint16_t *lockorder, size_t n)
+static void selunlock(const selstate_t *st)
 {
-    for (size_t i = n; i-- > 0;) {
-        gc_chan *c = cases[lockorder[i]].chan;
-        if (i == 0 || cases[lockorder[i - 1]].chan != c)
+    for (size_t i = st->np; i-- > 0;) {
+        gc_chan *c = st->cases[st->lockorder[i]].chan;
+        if (i == 0 || st->cases[st->lockorder[i - 1]].chan != c)
             pthread_mutex_unlock(&c->lock);
     }
 }
 
-/* The cases a select may use at once: more would not fit the stack arrays
- * (Go's limit is 65536 too). */
+/* Leave every queue a waiter of this select is still in (under the locks). */
+static void selunlink(const selstate_t *st)
+{
+    for (size_t k = 0; k < st->np; k++) {
+        waiter_t *w = &st->ws[k];
+        if (w->linked)
+            unlink_waiter(queue_of(w->c, st->cases[w->caseidx].dir), w);
+    }
+}
+
+/* One case on a buffered channel, under the select's locks: RING_DONE if it
+ * proceeded (a closed channel's receive included), else RING_WOULD_BLOCK.
+ * The thread to notify on the other side is left for after the unlock. */
+static int ring_case(const selstate_t *st, gc_select_case *cs, waitq_t **tonotify)
+{
+    gc_chan *c = cs->chan;
+    if (cs->dir == GC_SELECT_SEND) {
+        int r = ring_push(c, cs->elem);
+        if (r == RING_CLOSED) {
+            selunlink(st);
+            selunlock(st);
+            gc_panic("send on closed channel");
+        }
+        if (r == RING_DONE)
+            *tonotify = &c->recvq;
+        return r;
+    }
+    int r = ring_pop(c, cs->elem);
+    if (r == RING_WOULD_BLOCK)
+        return r;
+    if (r == RING_DONE)
+        *tonotify = &c->sendq;
+    else
+        zero_elem(c, cs->elem);
+    cs->ok = r == RING_DONE;
+    return RING_DONE;
+}
+
+/* The cases a select may use at once (Go's limit is 65536 too). */
 #define MAX_SELECT_CASES 65536
 #define STACK_SELECT_CASES 16
 
@@ -504,17 +749,16 @@ int gc_selectgo(gc_select_case *cases, size_t n, int64_t timeout_ns)
             gc_panic("select: case %zu: direction %d is neither GC_SELECT_SEND nor GC_SELECT_RECV", i, cases[i].dir);
     uint16_t pollbuf[STACK_SELECT_CASES], lockbuf[STACK_SELECT_CASES];
     waiter_t wbuf[STACK_SELECT_CASES];
-    uint16_t *pollorder = pollbuf, *lockorder = lockbuf;
-    waiter_t *ws = wbuf;
+    selstate_t st = {cases, pollbuf, lockbuf, wbuf, 0};
     if (n > STACK_SELECT_CASES) {
         /* Collected and scanned: the waiters hold the channels, as stack
          * waiters would; the pointer on this stack keeps it alive. */
         char *mem = gc_alloc(n * (2 * sizeof(uint16_t) + sizeof(waiter_t)) + 16);
         if (!mem)
             gc_panic("runtime: out of memory: select of %zu cases", n);
-        ws = (waiter_t *)mem;
-        pollorder = (uint16_t *)(ws + n);
-        lockorder = pollorder + n;
+        st.ws = (waiter_t *)mem;
+        st.pollorder = (uint16_t *)(st.ws + n);
+        st.lockorder = st.pollorder + n;
     }
 
     /* The poll order: a random permutation of the cases with a channel. */
@@ -523,20 +767,21 @@ int gc_selectgo(gc_select_case *cases, size_t n, int64_t timeout_ns)
         if (!cases[i].chan)
             continue;
         size_t j = fastrand() % (np + 1);
-        pollorder[np] = pollorder[j];
-        pollorder[j] = (uint16_t)i;
+        st.pollorder[np] = st.pollorder[j];
+        st.pollorder[j] = (uint16_t)i;
         np++;
     }
-    /* The lock order: by channel address (insertion sort: selects are small;
-     * a large one sorts once per call, still cheap beside its locking). */
+    st.np = np;
+    /* The lock order: by channel address (insertion sort: selects are
+     * small). */
     for (size_t i = 0; i < np; i++) {
-        uint16_t x = pollorder[i];
+        uint16_t x = st.pollorder[i];
         size_t j = i;
-        while (j > 0 && (uintptr_t)cases[lockorder[j - 1]].chan > (uintptr_t)cases[x].chan) {
-            lockorder[j] = lockorder[j - 1];
+        while (j > 0 && (uintptr_t)cases[st.lockorder[j - 1]].chan > (uintptr_t)cases[x].chan) {
+            st.lockorder[j] = st.lockorder[j - 1];
             j--;
         }
-        lockorder[j] = x;
+        st.lockorder[j] = x;
     }
 
     struct timespec deadline, *dl = NULL;
@@ -545,69 +790,81 @@ int gc_selectgo(gc_select_case *cases, size_t n, int64_t timeout_ns)
         dl = &deadline;
     }
     if (np == 0) { /* only nil channels: nothing can ever be ready */
-        if (timeout_ns == 0)
-            return -1;
-        block_forever(dl);
+        if (timeout_ns != 0)
+            block_until(dl);
         return -1;
     }
 
-    sellock(cases, lockorder, np);
-    /* Pass 1: the first ready case in poll order proceeds. */
-    for (size_t k = 0; k < np; k++) {
-        int i = pollorder[k];
-        gc_select_case *cs = &cases[i];
-        waiter_t *w = NULL;
-        bool done;
-        if (cs->dir == GC_SELECT_SEND) {
-            if (cs->chan->closed) {
-                selunlock(cases, lockorder, np);
-                gc_panic("send on closed channel");
+    for (;;) {
+        waitq_t *tonotify = NULL;
+        waiter_t *towake = NULL;
+        for (size_t k = 0; k < np; k++)
+            st.ws[k].linked = false;
+        sellock(&st);
+        /* Pass 1: the first ready case in poll order proceeds. */
+        for (size_t k = 0; k < np; k++) {
+            int i = st.pollorder[k];
+            gc_select_case *cs = &cases[i];
+            bool done;
+            if (cs->chan->dataqsiz)
+                done = ring_case(&st, cs, &tonotify) == RING_DONE;
+            else if (cs->dir == GC_SELECT_SEND)
+                done = handoff_send(cs->chan, cs->elem, &towake);
+            else
+                done = handoff_recv(cs->chan, cs->elem, &cs->ok, &towake);
+            if (done) {
+                selunlock(&st);
+                if (towake)
+                    wake(towake->wait);
+                if (tonotify)
+                    notify(cs->chan, tonotify);
+                return i;
             }
-            done = try_send_locked(cs->chan, cs->elem, &w);
+        }
+        if (timeout_ns == 0) {
+            selunlock(&st);
+            return -1;
+        }
+
+        /* Pass 2: wait on every case, in lock order, as Go enqueues; then
+         * look at the rings once more (see the lost wake-up invariant). */
+        wait_t wt = {CLAIM_NONE, WAIT_SPINNING, NULL};
+        for (size_t k = 0; k < np; k++) {
+            int i = st.lockorder[k];
+            gc_select_case *cs = &cases[i];
+            st.ws[k] = (waiter_t){.c = cs->chan, .elem = cs->elem, .wait = &wt, .caseidx = i};
+            enqueue(queue_of(cs->chan, cs->dir), &st.ws[k]);
+        }
+        for (size_t k = 0; k < np; k++) {
+            int i = st.pollorder[k];
+            gc_select_case *cs = &cases[i];
+            if (cs->chan->dataqsiz && ring_case(&st, cs, &tonotify) == RING_DONE) {
+                selunlink(&st); /* nobody could claim wt: claimers need the locks held here */
+                selunlock(&st);
+                if (tonotify)
+                    notify(cs->chan, tonotify);
+                return i;
+            }
+        }
+        selunlock(&st);
+        bool fired = sleep_on(&wt, dl);
+
+        /* Pass 3: leave every queue the winner did not leave already. */
+        sellock(&st);
+        selunlink(&st);
+        selunlock(&st);
+        if (!fired)
+            return -1;
+        waiter_t *win = wt.winner;
+        gc_select_case *cs = &cases[win->caseidx];
+        if (cs->chan->dataqsiz)
+            continue; /* a ring changed or closed: poll again */
+        if (cs->dir == GC_SELECT_SEND) {
+            if (!win->success)
+                gc_panic("send on closed channel");
         } else {
-            done = try_recv_locked(cs->chan, cs->elem, &cs->ok, &w);
+            cs->ok = win->success;
         }
-        if (done) {
-            selunlock(cases, lockorder, np);
-            if (w)
-                wake(w->wait);
-            return i;
-        }
+        return win->caseidx;
     }
-    if (timeout_ns == 0) {
-        selunlock(cases, lockorder, np);
-        return -1;
-    }
-
-    /* Pass 2: wait on every case, in lock order, as Go enqueues. */
-    wait_t wt = {CLAIM_NONE, WAIT_SPINNING, NULL};
-    for (size_t k = 0; k < np; k++) {
-        int i = lockorder[k];
-        gc_select_case *cs = &cases[i];
-        waiter_t *w = &ws[k];
-        *w = (waiter_t){.c = cs->chan, .elem = cs->elem, .wait = &wt, .caseidx = i};
-        enqueue(cs->dir == GC_SELECT_SEND ? &cs->chan->sendq : &cs->chan->recvq, w);
-    }
-    selunlock(cases, lockorder, np);
-    bool fired = sleep_on(&wt, dl);
-
-    /* Pass 3: leave every queue the winner did not leave already. */
-    sellock(cases, lockorder, np);
-    for (size_t k = 0; k < np; k++) {
-        waiter_t *w = &ws[k];
-        if (w->linked)
-            unlink_waiter(cases[w->caseidx].dir == GC_SELECT_SEND ? &w->c->sendq : &w->c->recvq, w);
-    }
-    selunlock(cases, lockorder, np);
-    if (!fired)
-        return -1;
-    waiter_t *win = wt.winner;
-    gc_select_case *cs = &cases[win->caseidx];
-    if (cs->dir == GC_SELECT_SEND) {
-        if (!win->success)
-            gc_panic("send on closed channel");
-    } else {
-        cs->ok = win->success;
-    }
-    return win->caseidx;
 }

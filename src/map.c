@@ -18,10 +18,13 @@
  *   - a table holds at most MAX_TABLE slots: when a full one needs room it
  *     splits in two (doubling the directory first if its depth is the
  *     directory's), so no insert moves more than one table's entries;
- *   - a table that has been grown, split or pruned is never written again
- *     (`replaced`): iterators that hold it read the current entries through
- *     the map, and the collector frees it when no iterator does;
- *   - a deleted slot's bytes are zeroed, so that it keeps nothing alive.
+ *   - a table that has been grown, split or pruned (`replaced`) is not
+ *     written again once its entries are copied out: iterators that hold it
+ *     read only its keys, and the current values through the map; the
+ *     collector frees it when no iterator does;
+ *   - a deleted slot's bytes are zeroed, and so are a replaced table's
+ *     values (its keys too, if no iteration ever began), so that neither
+ *     keeps anything alive.
  *
  * How it meets the rest: tables and directories are ordinary collected
  * objects, noscan when neither keys nor values hold pointers; string keys
@@ -57,6 +60,7 @@ struct gc_map {
     unsigned flags;
     uint8_t global_depth;
     bool noscan;               /* tables need not be scanned */
+    bool iterated;             /* an iteration has begun: replaced tables keep their keys */
     _Atomic uint32_t writing;  /* a write is in progress (Go's hashWriting) */
     size_t count;
     uint64_t seed;
@@ -232,6 +236,14 @@ static void rehash_into(gc_map *m, table_t *old, table_t *lo, table_t *hi, unsig
             uint64_t h = hash_key(m, s);
             table_t *t = hi && ((h >> bit) & 1) ? hi : lo;
             memcpy(place(m, t, h), s, m->slotsize);
+            /* The old copy must keep nothing alive if a stale pointer keeps
+             * the old table: an iterator holding it reads only its keys
+             * (values come from the map), and needs those only if the map
+             * was ever iterated. */
+            if (m->iterated)
+                memset(s + m->keysize, 0, m->slotsize - m->keysize);
+            else
+                memset(s, 0, m->slotsize);
         }
     }
     old->replaced = true;
@@ -536,6 +548,7 @@ void gc_mapiterinit(gc_mapiter *pub, gc_map *m)
     it->m = m;
     if (!m || m->count == 0)
         return;
+    m->iterated = true;
     uint64_t r = next_rand();
     size_t len = (size_t)1 << m->global_depth;
     it->depth = m->global_depth;
