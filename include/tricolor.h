@@ -612,13 +612,30 @@ GC_API void gc_pool_put(gc_pool *p, void *x);
  * A slice keeps its kind when append moves it.
  */
 
-/* 1 if the type of expression x is arithmetic (pointer-free storage), else 0.
- * x is not evaluated. */
+/* 1 if the type of expression x is arithmetic (pointer-free storage), else 0;
+ * GC_SIGNED_OF(x): 1 if it is a signed integer type (how a bounds panic
+ * prints it).  x is not evaluated. */
 #ifndef __cplusplus
+#ifdef __SIZEOF_INT128__
+#define GC_INT128_NOSCAN__ __int128: 1, unsigned __int128: 1,
+#define GC_INT128_SIGNED__ __int128: 1, unsigned __int128: 0,
+#else
+#define GC_INT128_NOSCAN__
+#define GC_INT128_SIGNED__
+#endif
 #define GC_NOSCAN_OF(x)                                                                        \
     _Generic((x), _Bool: 1, char: 1, signed char: 1, unsigned char: 1, short: 1,             \
              unsigned short: 1, int: 1, unsigned: 1, long: 1, unsigned long: 1, long long: 1, \
-             unsigned long long: 1, float: 1, double: 1, long double: 1, default: 0)
+             unsigned long long: 1, GC_INT128_NOSCAN__ float: 1, double: 1, long double: 1, \
+             _Complex float: 1, _Complex double: 1, _Complex long double: 1, default: 0)
+#ifdef __CHAR_UNSIGNED__
+#define GC_CHAR_SIGNED__ 0
+#else
+#define GC_CHAR_SIGNED__ 1
+#endif
+#define GC_SIGNED_OF(x)                                                                        \
+    _Generic((x), signed char: 1, short: 1, int: 1, long: 1, long long: 1,                    \
+             char: GC_CHAR_SIGNED__, GC_INT128_SIGNED__ default: 0)
 #endif
 
 /* Stop the program with Go's panic output: "panic: " and the message on
@@ -666,31 +683,36 @@ GC_API gc_slice gc_makeslice(size_t elemsize, size_t len, size_t cap, int noscan
  * else s's len elements copied to a new array of Go's grown capacity (the
  * rest zeroed), with len unchanged.  The new array is noscan if noscan is set
  * or s's array is noscan.  A size that overflows panics with "growslice: len
- * out of range"; memory exhausted panics with "runtime: out of memory". */
+ * out of range"; memory exhausted panics with a message that begins
+ * "runtime: out of memory". */
 GC_API gc_slice gc_growslice(gc_slice s, size_t elemsize, size_t mincap, int noscan);
 
-/* The panics of a failed bounds check, with Go's messages. */
-GC_API __attribute__((noreturn)) void gc_panic_index(int64_t i, size_t len);
+/* The panics of a failed bounds check, with Go's messages: an index, or a
+ * slice expression's bound x (against y), printed as a signed number if
+ * x_signed is set and its top bit is, else as an unsigned one. */
+GC_API __attribute__((noreturn)) void gc_panic_index(uint64_t i, int i_signed, size_t len);
 enum { GC_BOUNDS_SLICE_ACAP = 2, GC_BOUNDS_SLICE_B = 3, GC_BOUNDS_SLICE3_ACAP = 5,
        GC_BOUNDS_SLICE3_B = 6, GC_BOUNDS_SLICE3_C = 7 };
-GC_API __attribute__((noreturn)) void gc_panic_slice(int code, int64_t x, int64_t y);
+GC_API __attribute__((noreturn)) void gc_panic_slice(int code, uint64_t x, int x_signed, uint64_t y);
 
 #ifndef __cplusplus
-static inline void gc_check_slice__(int64_t lo, int64_t hi, size_t cap)
+/* A negative bound, converted to uint64_t, is above every capacity. */
+static inline void gc_check_slice__(uint64_t lo, int lo_s, uint64_t hi, int hi_s, size_t cap)
 {
-    if ((uint64_t)hi > cap)
-        gc_panic_slice(GC_BOUNDS_SLICE_ACAP, hi, (int64_t)cap);
-    if ((uint64_t)lo > (uint64_t)hi)
-        gc_panic_slice(GC_BOUNDS_SLICE_B, lo, hi);
+    if (hi > cap)
+        gc_panic_slice(GC_BOUNDS_SLICE_ACAP, hi, hi_s, cap);
+    if (lo > hi)
+        gc_panic_slice(GC_BOUNDS_SLICE_B, lo, lo_s, hi);
 }
-static inline void gc_check_slice3__(int64_t lo, int64_t hi, int64_t max, size_t cap)
+static inline void gc_check_slice3__(uint64_t lo, int lo_s, uint64_t hi, int hi_s, uint64_t max, int max_s,
+                                     size_t cap)
 {
-    if ((uint64_t)max > cap)
-        gc_panic_slice(GC_BOUNDS_SLICE3_ACAP, max, (int64_t)cap);
-    if ((uint64_t)hi > (uint64_t)max)
-        gc_panic_slice(GC_BOUNDS_SLICE3_B, hi, max);
-    if ((uint64_t)lo > (uint64_t)hi)
-        gc_panic_slice(GC_BOUNDS_SLICE3_C, lo, hi);
+    if (max > cap)
+        gc_panic_slice(GC_BOUNDS_SLICE3_ACAP, max, max_s, cap);
+    if (hi > max)
+        gc_panic_slice(GC_BOUNDS_SLICE3_B, hi, hi_s, max);
+    if (lo > hi)
+        gc_panic_slice(GC_BOUNDS_SLICE3_C, lo, lo_s, hi);
 }
 
 /* make(S, len, cap), S a GC_SLICE type: a slice of len zeroed elements and
@@ -756,9 +778,9 @@ static inline void gc_check_slice3__(int64_t lo, int64_t hi, int64_t max, size_t
 #define gc_at(s, i)                                                                            \
     (*__extension__({                                                                          \
         __typeof__(s) _gc_a = (s);                                                             \
-        int64_t _gc_i = (int64_t)(i);                                                          \
-        if ((uint64_t)_gc_i >= _gc_a.len)                                                      \
-            gc_panic_index(_gc_i, _gc_a.len);                                                  \
+        uint64_t _gc_i = (uint64_t)(i);                                                        \
+        if (_gc_i >= _gc_a.len)                                                                \
+            gc_panic_index(_gc_i, GC_SIGNED_OF(i), _gc_a.len);                                 \
         _gc_a.ptr + _gc_i;                                                                     \
     }))
 
@@ -769,9 +791,11 @@ static inline void gc_check_slice3__(int64_t lo, int64_t hi, int64_t max, size_t
 #define gc_sub(s, lo, hi)                                                                      \
     __extension__({                                                                            \
         __typeof__(s) _gc_a = (s);                                                             \
-        int64_t _gc_lo = (int64_t)(lo), _gc_hi = (int64_t)(hi);                                \
-        gc_check_slice__(_gc_lo, _gc_hi, _gc_a.cap);                                           \
-        if (_gc_lo)                                                                            \
+        uint64_t _gc_lo = (uint64_t)(lo), _gc_hi = (uint64_t)(hi);                             \
+        gc_check_slice__(_gc_lo, GC_SIGNED_OF(lo), _gc_hi, GC_SIGNED_OF(hi), _gc_a.cap);       \
+        /* As Go, a result of capacity 0 keeps ptr: one past the end would */                \
+        /* point into the next object. */                                                     \
+        if (_gc_lo && _gc_lo < _gc_a.cap)                                                      \
             _gc_a.ptr += _gc_lo;                                                               \
         _gc_a.len = (size_t)(_gc_hi - _gc_lo);                                                 \
         _gc_a.cap -= (size_t)_gc_lo;                                                           \
@@ -779,13 +803,15 @@ static inline void gc_check_slice3__(int64_t lo, int64_t hi, int64_t max, size_t
     })
 
 /* s[lo:hi:max] (0 <= lo <= hi <= max <= cap(s)): capacity max-lo, so that an
- * append to the result moves it rather than overwrite s[hi:]. */
+ * append to the result moves it rather than overwrite s[hi:].  (A result of
+ * capacity 0 keeps s's ptr, in gc_sub too: see Go's spec.) */
 #define gc_sub3(s, lo, hi, max)                                                                \
     __extension__({                                                                            \
         __typeof__(s) _gc_a = (s);                                                             \
-        int64_t _gc_lo = (int64_t)(lo), _gc_hi = (int64_t)(hi), _gc_max = (int64_t)(max);      \
-        gc_check_slice3__(_gc_lo, _gc_hi, _gc_max, _gc_a.cap);                                 \
-        if (_gc_lo)                                                                            \
+        uint64_t _gc_lo = (uint64_t)(lo), _gc_hi = (uint64_t)(hi), _gc_max = (uint64_t)(max);  \
+        gc_check_slice3__(_gc_lo, GC_SIGNED_OF(lo), _gc_hi, GC_SIGNED_OF(hi), _gc_max,         \
+                          GC_SIGNED_OF(max), _gc_a.cap);                                       \
+        if (_gc_lo && _gc_lo < _gc_max)                                                        \
             _gc_a.ptr += _gc_lo;                                                               \
         _gc_a.len = (size_t)(_gc_hi - _gc_lo);                                                 \
         _gc_a.cap = (size_t)(_gc_max - _gc_lo);                                                \

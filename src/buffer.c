@@ -97,6 +97,8 @@ size_t gc_buffer_read(gc_buffer *b, void *p, size_t n)
         gc_buffer_reset(b);
         return 0;
     }
+    if (n == 0) /* Go's Read(nil): nothing, and no error */
+        return 0;
     if (n > unread)
         n = unread;
     memcpy(p, b->buf + b->off, n);

@@ -158,18 +158,27 @@ static inline unsigned first_match(uint64_t bits) { return (unsigned)__builtin_c
 
 static size_t max_load(size_t capacity) { return capacity * 7 / 8; }
 
-static table_t *new_table(gc_map *m, size_t capacity, uint8_t depth, uintptr_t ra)
+/* A new empty table; NULL if out of memory and may_fail, else that panics. */
+static table_t *new_table_or_null(gc_map *m, size_t capacity, uint8_t depth, uintptr_t ra, bool may_fail)
 {
     size_t ngroups = capacity / GROUP_SLOTS;
     table_t *t = alloc_from(sizeof(table_t) + ngroups * m->groupsize, m->noscan, ra);
-    if (!t)
+    if (!t) {
+        if (may_fail)
+            return NULL;
         gc_panic("runtime: out of memory: map table of %zu slots", capacity);
+    }
     t->capacity = (uint16_t)capacity;
     t->growth_left = (uint16_t)max_load(capacity);
     t->local_depth = depth;
     for (size_t g = 0; g < ngroups; g++)
         memset(group_at(m, t, g), CTRL_EMPTY, GROUP_SLOTS);
     return t;
+}
+
+static table_t *new_table(gc_map *m, size_t capacity, uint8_t depth, uintptr_t ra)
+{
+    return new_table_or_null(m, capacity, depth, ra, false);
 }
 
 static inline table_t *table_for(const gc_map *m, uint64_t h)
@@ -262,6 +271,7 @@ static void double_directory(gc_map *m, uintptr_t ra)
             nd[i]->index = i;
     m->dir = nd;
     m->global_depth++;
+    m->dir0 = NULL; /* the depth-0 directory is gone: it must not keep its table */
 }
 
 /* Make room in t, full of used and tombstoned slots: rehash it into a table
@@ -342,14 +352,16 @@ gc_map *gc_makemap(size_t keysize, size_t valsize, size_t hint, unsigned flags)
         }
         m->global_depth = d;
         for (size_t i = 0; i < ((size_t)1 << d); i++) {
-            m->dir[i] = new_table(m, MAX_TABLE, d, ra);
+            if (!(m->dir[i] = new_table_or_null(m, MAX_TABLE, d, ra, true)))
+                return NULL; /* errno ENOMEM, from the allocator */
             m->dir[i]->index = i;
         }
     } else if (hint > max_load(GROUP_SLOTS)) {
         size_t cap = GROUP_SLOTS;
         while (max_load(cap) < hint)
             cap *= 2;
-        m->dir0 = new_table(m, cap, 0, ra);
+        if (!(m->dir0 = new_table_or_null(m, cap, 0, ra, true)))
+            return NULL;
     }
     return m;
 }

@@ -29,41 +29,53 @@ void gc_panic(const char *fmt, ...)
     abort();
 }
 
-void gc_panic_index(int64_t i, size_t len)
+/* x as Go prints a bound: signed if its type is, else unsigned. */
+static void format_bound(char *buf, size_t n, uint64_t x, int x_signed)
 {
-    if (i < 0)
-        gc_panic("runtime error: index out of range [%" PRId64 "]", i);
-    gc_panic("runtime error: index out of range [%" PRId64 "] with length %zu", i, len);
+    if (x_signed)
+        snprintf(buf, n, "%" PRId64, (int64_t)x);
+    else
+        snprintf(buf, n, "%" PRIu64, x);
+}
+
+void gc_panic_index(uint64_t i, int i_signed, size_t len)
+{
+    char x[32];
+    format_bound(x, sizeof x, i, i_signed);
+    if (i_signed && (int64_t)i < 0)
+        gc_panic("runtime error: index out of range [%s]", x);
+    gc_panic("runtime error: index out of range [%s] with length %zu", x, len);
 }
 
 /* Go's boundsErrorFmt and boundsNegErrorFmts, for the codes tricolor.h uses
- * (the x of a negative index needs no y). */
-void gc_panic_slice(int code, int64_t x, int64_t y)
+ * (a negative x needs no y). */
+void gc_panic_slice(int code, uint64_t xv, int x_signed, uint64_t y)
 {
     const char *fmt, *neg;
     switch (code) {
     case GC_BOUNDS_SLICE_ACAP:
-        fmt = "[:%" PRId64 "] with capacity %" PRId64, neg = "[:%" PRId64 "]";
+        fmt = "[:%s] with capacity %" PRIu64, neg = "[:%s]";
         break;
     case GC_BOUNDS_SLICE_B:
-        fmt = "[%" PRId64 ":%" PRId64 "]", neg = "[%" PRId64 ":]";
+        fmt = "[%s:%" PRIu64 "]", neg = "[%s:]";
         break;
     case GC_BOUNDS_SLICE3_ACAP:
-        fmt = "[::%" PRId64 "] with capacity %" PRId64, neg = "[::%" PRId64 "]";
+        fmt = "[::%s] with capacity %" PRIu64, neg = "[::%s]";
         break;
     case GC_BOUNDS_SLICE3_B:
-        fmt = "[:%" PRId64 ":%" PRId64 "]", neg = "[:%" PRId64 ":]";
+        fmt = "[:%s:%" PRIu64 "]", neg = "[:%s:]";
         break;
     case GC_BOUNDS_SLICE3_C:
-        fmt = "[%" PRId64 ":%" PRId64 ":]", neg = "[%" PRId64 "::]";
+        fmt = "[%s:%" PRIu64 ":]", neg = "[%s::]";
         break;
     default:
         gc_panic("runtime error: slice bounds out of range");
     }
-    char where[96];
+    char x[32], where[96];
+    format_bound(x, sizeof x, xv, x_signed);
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wformat-nonliteral"
-    if (x < 0)
+    if (x_signed && (int64_t)xv < 0)
         snprintf(where, sizeof where, neg, x);
     else
         snprintf(where, sizeof where, fmt, x, y);

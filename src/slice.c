@@ -47,14 +47,16 @@ static size_t nextslicecap(size_t newlen, size_t oldcap)
 
 /* An empty slice is not nil: its ptr is Go's zerobase, shared by all of
  * them, which holds nothing and is never written (cap 0, or elements of no
- * size). */
-static _Alignas(16) unsigned char zerobase[16];
+ * size).  The noscan one remembers the kind asked for, for growth. */
+static _Alignas(16) unsigned char zerobase[16], zerobase_noscan[16];
 
 /* Noscan if the caller asks for it or the array already is. */
 static int array_noscan(const void *p, int noscan)
 {
     if (noscan || !p)
         return noscan;
+    if (p == zerobase_noscan)
+        return 1;
     span_t *s = span_of((uintptr_t)p);
     return s && span_noscan(s);
 }
@@ -69,7 +71,8 @@ gc_slice gc_makeslice(size_t elemsize, size_t len, size_t cap, int noscan)
         errno = ENOMEM;
         return s;
     }
-    void *p = bytes ? alloc_from(bytes, noscan, (uintptr_t)__builtin_return_address(0)) : zerobase;
+    void *p = !bytes   ? (noscan ? zerobase_noscan : zerobase)
+              : alloc_from(bytes, noscan, (uintptr_t)__builtin_return_address(0));
     if (!p)
         return s;
     /* As Go's makeslice, exactly the capacity asked for: only growth
@@ -88,7 +91,7 @@ gc_slice gc_growslice(gc_slice s, size_t elemsize, size_t mincap, int noscan)
         /* Elements of no size: any capacity fits in no storage. */
         s.cap = mincap;
         if (!s.ptr)
-            s.ptr = zerobase;
+            s.ptr = noscan ? zerobase_noscan : zerobase;
         return s;
     }
     size_t newcap = nextslicecap(mincap, s.cap), bytes;
