@@ -44,6 +44,7 @@
 #define MSB 0x8080808080808080ull
 
 typedef struct table {
+    uint32_t group_mask;  /* groups - 1 */
     uint16_t capacity;    /* slots: a power of two, GROUP_SLOTS..MAX_TABLE */
     uint16_t used;        /* full slots */
     uint16_t growth_left; /* EMPTY slots that may still fill before it must grow */
@@ -58,6 +59,7 @@ struct gc_map {
     uint32_t valoff, slotsize; /* a slot: the key at 0, the value at valoff */
     uint32_t slotoff, groupsize; /* a group: control word at 0, slot 0 at slotoff */
     unsigned flags;
+    uint8_t kind;              /* KEY_WORD, KEY_BYTES or KEY_STRING */
     uint8_t global_depth;
     bool noscan;               /* tables need not be scanned */
     bool iterated;             /* an iteration has begun: replaced tables keep their keys */
@@ -110,25 +112,46 @@ static uint64_t hash_bytes(const void *key, size_t n, uint64_t seed)
     return mix(mix(a ^ K2, b ^ K0), seed ^ K1);
 }
 
-static inline uint64_t hash_key(const gc_map *m, const void *key)
+/* How keys hash and compare.  The functions below take the kind as a
+ * constant argument, so that each public entry has a copy specialised for
+ * 8-byte keys, the common case (Go's mapaccess1_fast64). */
+enum { KEY_WORD, KEY_BYTES, KEY_STRING };
+#define ALWAYS_INLINE inline __attribute__((always_inline))
+
+static ALWAYS_INLINE uint64_t hash_key(const gc_map *m, const void *key, int kind)
 {
-    if (m->flags & GC_MAP_STRING_KEYS) {
+    if (kind == KEY_STRING) {
         const char *s = *(const char *const *)key;
         return hash_bytes(s, strlen(s), m->seed);
     }
-    if (m->keysize == 8) /* the common case: one multiply-mix */
+    if (kind == KEY_WORD)
         return mix(mix(load64(key) ^ m->seed, K1), K2);
     return hash_bytes(key, m->keysize, m->seed);
 }
 
-static inline bool key_equal(const gc_map *m, const unsigned char *slotkey, const void *key)
+static ALWAYS_INLINE bool key_equal(const gc_map *m, const unsigned char *slotkey, const void *key, int kind)
 {
-    if (m->flags & GC_MAP_STRING_KEYS)
+    if (kind == KEY_STRING)
         return strcmp(*(const char *const *)slotkey, *(const char *const *)key) == 0;
-    if (m->keysize == 8)
+    if (kind == KEY_WORD)
         return load64(slotkey) == load64(key);
     return memcmp(slotkey, key, m->keysize) == 0;
 }
+
+/* Run body with the map's key kind as a compile-time constant K. */
+#define WITH_KIND(m, K, body)                                                                  \
+    do {                                                                                       \
+        if ((m)->kind == KEY_WORD) {                                                           \
+            enum { K = KEY_WORD };                                                             \
+            body;                                                                              \
+        } else if ((m)->kind == KEY_STRING) {                                                  \
+            enum { K = KEY_STRING };                                                           \
+            body;                                                                              \
+        } else {                                                                               \
+            enum { K = KEY_BYTES };                                                            \
+            body;                                                                              \
+        }                                                                                      \
+    } while (0)
 
 static inline unsigned h2_of(uint64_t h) { return (unsigned)(h & 0x7f); }
 
@@ -169,6 +192,7 @@ static table_t *new_table_or_null(gc_map *m, size_t capacity, uint8_t depth, uin
         gc_panic("runtime: out of memory: map table of %zu slots", capacity);
     }
     t->capacity = (uint16_t)capacity;
+    t->group_mask = (uint32_t)(ngroups - 1);
     t->growth_left = (uint16_t)max_load(capacity);
     t->local_depth = depth;
     for (size_t g = 0; g < ngroups; g++)
@@ -181,22 +205,24 @@ static table_t *new_table(gc_map *m, size_t capacity, uint8_t depth, uintptr_t r
     return new_table_or_null(m, capacity, depth, ra, false);
 }
 
+/* The table for hash h: its top global_depth bits index the directory
+ * (shifted in two steps, so that depth 0 needs no branch). */
 static inline table_t *table_for(const gc_map *m, uint64_t h)
 {
-    return m->global_depth ? m->dir[h >> (64 - m->global_depth)] : m->dir[0];
+    return m->dir[(h >> 1) >> (63 - m->global_depth)];
 }
 
 /* The slot holding key in t, or NULL. */
-static unsigned char *find(const gc_map *m, table_t *t, uint64_t h, const void *key)
+static ALWAYS_INLINE unsigned char *find_kind(const gc_map *m, table_t *t, uint64_t h, const void *key, int kind)
 {
-    size_t mask = t->capacity / GROUP_SLOTS - 1, g = (h >> 7) & mask;
+    size_t mask = t->group_mask, g = (h >> 7) & mask;
     unsigned h2 = h2_of(h);
     for (size_t step = 1;; step++) {
         unsigned char *grp = group_at(m, t, g);
         uint64_t ctrl = ctrl_of(grp);
         for (uint64_t bits = match_h2(ctrl, h2); bits; bits &= bits - 1) {
             unsigned char *s = slot_at(m, grp, first_match(bits));
-            if (key_equal(m, s, key))
+            if (key_equal(m, s, key, kind))
                 return s;
         }
         if (match_empty(ctrl))
@@ -205,11 +231,23 @@ static unsigned char *find(const gc_map *m, table_t *t, uint64_t h, const void *
     }
 }
 
+static unsigned char *find(const gc_map *m, table_t *t, uint64_t h, const void *key)
+{
+    WITH_KIND(m, K, return find_kind(m, t, h, key, K));
+    return NULL;
+}
+
+static uint64_t hash_of(const gc_map *m, const void *key)
+{
+    WITH_KIND(m, K, return hash_key(m, key, K));
+    return 0;
+}
+
 /* Put an entry known to be absent into a table with room, without checks:
  * the rehash step.  Returns its slot. */
 static unsigned char *place(const gc_map *m, table_t *t, uint64_t h)
 {
-    size_t mask = t->capacity / GROUP_SLOTS - 1, g = (h >> 7) & mask;
+    size_t mask = t->group_mask, g = (h >> 7) & mask;
     for (size_t step = 1;; step++) {
         unsigned char *grp = group_at(m, t, g);
         uint64_t free = match_empty_or_deleted(ctrl_of(grp));
@@ -242,7 +280,7 @@ static void rehash_into(gc_map *m, table_t *old, table_t *lo, table_t *hi, unsig
         unsigned char *grp = group_at(m, old, g);
         for (uint64_t bits = match_full(ctrl_of(grp)); bits; bits &= bits - 1) {
             unsigned char *s = slot_at(m, grp, first_match(bits));
-            uint64_t h = hash_key(m, s);
+            uint64_t h = hash_of(m, s);
             table_t *t = hi && ((h >> bit) & 1) ? hi : lo;
             memcpy(place(m, t, h), s, m->slotsize);
             /* The old copy must keep nothing alive if a stale pointer keeps
@@ -338,6 +376,7 @@ gc_map *gc_makemap(size_t keysize, size_t valsize, size_t hint, unsigned flags)
     m->slotoff = ka > 8 || va > 8 ? 16 : 8;
     m->groupsize = (uint32_t)round_up(m->slotoff + GROUP_SLOTS * (size_t)m->slotsize, m->slotoff);
     m->flags = flags;
+    m->kind = flags & GC_MAP_STRING_KEYS ? KEY_STRING : keysize == 8 ? KEY_WORD : KEY_BYTES;
     m->noscan = (flags & GC_MAP_KEYS_NOSCAN) && (flags & GC_MAP_VALUES_NOSCAN) && !(flags & GC_MAP_STRING_KEYS);
     m->seed = map_seed();
     m->dir = &m->dir0;
@@ -385,30 +424,53 @@ static void end_write(gc_map *m)
         fatal("concurrent map writes");
 }
 
-void *gc_mapaccess(gc_map *m, const void *key)
+static ALWAYS_INLINE void *access_kind(gc_map *m, const void *key, int kind)
+{
+    uint64_t h = hash_key(m, key, kind);
+    unsigned char *s = find_kind(m, table_for(m, h), h, key, kind);
+    return s ? s + m->valoff : NULL;
+}
+
+/* The other kinds, and the checks' failures, off the word case's path, so
+ * that it carries none of their register pressure. */
+static __attribute__((noinline)) void *access_other(gc_map *m, const void *key)
 {
     if (!m || m->count == 0)
         return NULL;
     if (atomic_load_explicit(&m->writing, memory_order_relaxed))
         fatal("concurrent map read and map write");
-    uint64_t h = hash_key(m, key);
-    unsigned char *s = find(m, table_for(m, h), h, key);
-    return s ? s + m->valoff : NULL;
+    return m->kind == KEY_STRING ? access_kind(m, key, KEY_STRING) : access_kind(m, key, KEY_BYTES);
 }
+
+void *gc_mapaccess(gc_map *m, const void *key)
+{
+    if (__builtin_expect(!m || m->kind != KEY_WORD || m->count == 0 ||
+                             atomic_load_explicit(&m->writing, memory_order_relaxed), 0))
+        return access_other(m, key);
+    return access_kind(m, key, KEY_WORD);
+}
+
+static ALWAYS_INLINE void *assign_kind(gc_map *m, const void *key, int kind, uintptr_t ra);
 
 void *gc_mapassign(gc_map *m, const void *key)
 {
     if (!m)
         gc_panic("assignment to entry in nil map");
     uintptr_t ra = (uintptr_t)__builtin_return_address(0);
-    uint64_t h = hash_key(m, key);
+    WITH_KIND(m, K, return assign_kind(m, key, K, ra));
+    return NULL;
+}
+
+static ALWAYS_INLINE void *assign_kind(gc_map *m, const void *key, int kind, uintptr_t ra)
+{
+    uint64_t h = hash_key(m, key, kind);
     unsigned h2 = h2_of(h);
     begin_write(m);
     if (!m->dir0 && m->global_depth == 0)
         m->dir0 = new_table(m, GROUP_SLOTS, 0, ra);
     for (;;) {
         table_t *t = table_for(m, h);
-        size_t mask = t->capacity / GROUP_SLOTS - 1, g = (h >> 7) & mask;
+        size_t mask = t->group_mask, g = (h >> 7) & mask;
         unsigned char *tomb = NULL; /* the first tombstone on the way, to reuse */
         unsigned tombj = 0;
         for (size_t step = 1;; step++) {
@@ -416,7 +478,7 @@ void *gc_mapassign(gc_map *m, const void *key)
             uint64_t ctrl = ctrl_of(grp);
             for (uint64_t bits = match_h2(ctrl, h2); bits; bits &= bits - 1) {
                 unsigned char *s = slot_at(m, grp, first_match(bits));
-                if (key_equal(m, s, key)) {
+                if (key_equal(m, s, key, kind)) {
                     end_write(m);
                     return s + m->valoff;
                 }
@@ -442,7 +504,7 @@ void *gc_mapassign(gc_map *m, const void *key)
                 t->growth_left--;
             }
             unsigned char *s = slot_at(m, dst, j);
-            if (m->flags & GC_MAP_STRING_KEYS) {
+            if (kind == KEY_STRING) {
                 const char *src = *(const char *const *)key;
                 size_t n = strlen(src);
                 char *copy = alloc_from(n + 1, 1, ra);
@@ -468,7 +530,7 @@ bool gc_mapdelete(gc_map *m, const void *key)
 {
     if (!m || m->count == 0)
         return false;
-    uint64_t h = hash_key(m, key);
+    uint64_t h = hash_of(m, key);
     begin_write(m);
     table_t *t = table_for(m, h);
     unsigned char *s = find(m, t, h, key);
@@ -601,7 +663,7 @@ bool gc_mapiternext(gc_mapiter *pub)
             if (t->replaced) {
                 /* Moved since: the entry counts only if the map still has
                  * it, with its current value. */
-                uint64_t h = hash_key(m, s);
+                uint64_t h = hash_of(m, s);
                 s = find(m, table_for(m, h), h, s);
                 if (!s)
                     continue;
