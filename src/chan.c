@@ -92,9 +92,14 @@ struct gc_chan {
      * that receive's value. */
     uint64_t mark_bit, one_lap;
     size_t slotsize;  /* stamp, then the element */
-    _Alignas(64) _Atomic uint64_t head;
-    _Alignas(64) _Atomic uint64_t tail;
-    _Alignas(64) unsigned char buf[];
+    /* head and tail on cache lines of their own (padding, not _Alignas:
+     * the object is only 16-byte aligned). */
+    unsigned char pad0_[64];
+    _Atomic uint64_t head;
+    unsigned char pad1_[56];
+    _Atomic uint64_t tail;
+    unsigned char pad2_[56];
+    _Alignas(16) unsigned char buf[];
 };
 
 /* ---- waiting ------------------------------------------------------------ */
