@@ -849,7 +849,10 @@ static inline void gc_check_slice3__(uint64_t lo, int lo_s, uint64_t hi, int hi_
  * one table.
  *
  * Keys are of a fixed size and compared as bytes (a struct key's padding
- * must be zeroed: build keys with memset or a zero initializer first), or C
+ * must be zeroed: build keys with memset or a zero initializer first; the
+ * typed macros copy the key by assignment, which keeps the padding with GCC
+ * and Clang though C does not promise it - gc_mapaccess and gc_mapassign
+ * take the caller's bytes as they are), or C
  * strings (GC_MAP_STR), compared by content: the map keeps its own copy of
  * each string key, so the caller's string may change or go afterwards.
  * Values are of a fixed size (0 is allowed: a set).
@@ -878,7 +881,8 @@ enum {
 
 /* make(map[K]V, hint): keysize-byte keys (sizeof(const char *) with
  * GC_MAP_STRING_KEYS), valsize-byte values, room for hint entries without
- * growing.  NULL with errno ENOMEM if out of memory or keysize is 0. */
+ * growing.  NULL with errno ENOMEM if out of memory, or keysize is 0, or
+ * keysize or valsize is above 1 MiB. */
 GC_API gc_map *gc_makemap(size_t keysize, size_t valsize, size_t hint, unsigned flags);
 
 /* The value slot of *key, or NULL if absent (m may be NULL).  With string

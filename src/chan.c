@@ -800,6 +800,11 @@ int gc_selectgo(gc_select_case *cases, size_t n, int64_t timeout_ns)
         return -1;
     }
 
+    /* A wake-up from a ring that this select then did not use (it took
+     * another ready case) is passed on to the next waiter there: a thread
+     * queued behind the select must not sleep through what woke it. */
+    gc_chan *woke_c = NULL;
+    int woke_dir = 0;
     for (;;) {
         waitq_t *tonotify = NULL;
         waiter_t *towake = NULL;
@@ -823,6 +828,8 @@ int gc_selectgo(gc_select_case *cases, size_t n, int64_t timeout_ns)
                     wake(towake->wait);
                 if (tonotify)
                     notify(cs->chan, tonotify);
+                if (woke_c && (woke_c != cs->chan || woke_dir != cs->dir))
+                    notify(woke_c, queue_of(woke_c, woke_dir));
                 return i;
             }
         }
@@ -834,6 +841,7 @@ int gc_selectgo(gc_select_case *cases, size_t n, int64_t timeout_ns)
         /* Pass 2: wait on every case, in lock order, as Go enqueues; then
          * look at the rings once more (see the lost wake-up invariant). */
         wait_t wt = {CLAIM_NONE, WAIT_SPINNING, NULL};
+        woke_c = NULL; /* nothing was ready: whatever woke it is used up */
         for (size_t k = 0; k < np; k++) {
             int i = st.lockorder[k];
             gc_select_case *cs = &cases[i];
@@ -862,8 +870,11 @@ int gc_selectgo(gc_select_case *cases, size_t n, int64_t timeout_ns)
             return -1;
         waiter_t *win = wt.winner;
         gc_select_case *cs = &cases[win->caseidx];
-        if (cs->chan->dataqsiz)
-            continue; /* a ring changed or closed: poll again */
+        if (cs->chan->dataqsiz) { /* a ring changed or closed: poll again */
+            woke_c = cs->chan;
+            woke_dir = cs->dir;
+            continue;
+        }
         if (cs->dir == GC_SELECT_SEND) {
             if (!win->success)
                 gc_panic("send on closed channel");
