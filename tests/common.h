@@ -473,6 +473,22 @@ TC_UNUSED static void tc_child_free(tc_child *c)
     free(c->err);
 }
 
+/* Go's `go` command: on PATH or where Debian and go.dev install it; NULL if
+ * there is none (the tests that use Go as an oracle then skip, 77). */
+TC_UNUSED static const char *tc_go_path(void)
+{
+    static char path[512];
+    const char *env_path = getenv("PATH");
+    char dirs[4096];
+    snprintf(dirs, sizeof dirs, "%s:/usr/lib/go/bin:/usr/local/go/bin", env_path ? env_path : "/usr/bin");
+    for (char *d = strtok(dirs, ":"); d; d = strtok(NULL, ":")) {
+        snprintf(path, sizeof path, "%s/go", d);
+        if (access(path, X_OK) == 0)
+            return path;
+    }
+    return NULL;
+}
+
 /* waitpid for a forked child, resuming after signals. */
 TC_UNUSED static int tc_wait(pid_t pid)
 {

@@ -2718,20 +2718,6 @@ static void oracle_c(void)
     tr("end\n");
 }
 
-static const char *go_path(void)
-{
-    static char path[512];
-    const char *env_path = getenv("PATH");
-    char dirs[4096];
-    snprintf(dirs, sizeof dirs, "%s:/usr/lib/go/bin:/usr/local/go/bin", env_path ? env_path : "/usr/bin");
-    for (char *d = strtok(dirs, ":"); d; d = strtok(NULL, ":")) {
-        snprintf(path, sizeof path, "%s/go", d);
-        if (access(path, X_OK) == 0)
-            return path;
-    }
-    return NULL;
-}
-
 static char *slurp(const char *path)
 {
     FILE *f = fopen(path, "r");
@@ -2754,7 +2740,7 @@ static void test_oracle(void)
     printf("skipped: built without TC_CHAN_ORACLE_GO\n");
     exit(77);
 #else
-    const char *go = go_path();
+    const char *go = tc_go_path();
     if (!go) {
         printf("skipped: go not found (Debian: apt-get install golang-go); the Go oracle is not run\n");
         exit(77);

@@ -1125,23 +1125,9 @@ static void t_many_sites(void)
 
 /* ---- go tool pprof ---------------------------------------------------------------------------------- */
 
-static const char *go_path(void)
-{
-    static char path[512];
-    const char *env_path = getenv("PATH");
-    char dirs[4096];
-    snprintf(dirs, sizeof dirs, "%s:/usr/lib/go/bin:/usr/local/go/bin", env_path ? env_path : "/usr/bin");
-    for (char *d = strtok(dirs, ":"); d; d = strtok(NULL, ":")) {
-        snprintf(path, sizeof path, "%s/go", d);
-        if (access(path, X_OK) == 0)
-            return path;
-    }
-    return NULL;
-}
-
 static void need_go(void)
 {
-    if (!go_path()) {
+    if (!tc_go_path()) {
         printf("skipped: go not found (Debian: apt-get install golang-go); go tool pprof is not tested\n");
         exit(77);
     }
@@ -1173,7 +1159,7 @@ static char *run_pprof(const char *const *args, const char *out_name)
 {
     const char *argv[24];
     int n = 0;
-    argv[n++] = go_path();
+    argv[n++] = tc_go_path();
     argv[n++] = "tool";
     argv[n++] = "pprof";
     for (; *args && n < 23; args++)
@@ -1403,7 +1389,7 @@ static void t_pprof_http(void)
         setenv("GOCACHE", tmp_path("gocache"), 1);
         unsetenv("DISPLAY");
         alarm(120);
-        execl(go_path(), "go", "tool", "pprof", "-no_browser", addr, self_exe(), prof, (char *)NULL);
+        execl(tc_go_path(), "go", "tool", "pprof", "-no_browser", addr, self_exe(), prof, (char *)NULL);
         _exit(127);
     }
     setpgid(pid, pid);

@@ -599,20 +599,6 @@ static const char go_program[] =
 
 static char go_tmp[256];
 
-static const char *go_path(void)
-{
-    static char path[512];
-    const char *env_path = getenv("PATH");
-    char dirs[4096];
-    snprintf(dirs, sizeof dirs, "%s:/usr/lib/go/bin:/usr/local/go/bin", env_path ? env_path : "/usr/bin");
-    for (char *d = strtok(dirs, ":"); d; d = strtok(NULL, ":")) {
-        snprintf(path, sizeof path, "%s/go", d);
-        if (access(path, X_OK) == 0)
-            return path;
-    }
-    return NULL;
-}
-
 static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
     (void)st;
@@ -699,7 +685,7 @@ static const char *find_line(const char *text, const char *prefix, char *line, s
 
 static void test_go_oracle(void)
 {
-    const char *go = go_path();
+    const char *go = tc_go_path();
     if (!go) {
         printf("skipped: go not found (Debian: apt-get install golang-go); Go's growth is not compared\n");
         exit(77);
