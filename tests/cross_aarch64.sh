@@ -40,6 +40,10 @@ suite=(
     "test_finalize once reachable referents resurrect order large replace einval cycles cleanup cleanup_stop fin_cleanup free weak weak_many keep_alive thread concurrent"
     "test_pool basic victim steal many threads many_threads counters dropped"
     "test_profile before_gc exact as_of_gc free sampling threads text mappings nofp badfd many_sites"
+    "test_slice make append growth sub at copy_clear noscan liveness empty_noscan_kind sub_end_kind"
+    "test_buffer write read grow large pool"
+    "test_map int_keys raw_api string_keys iter_once iter_delete iter_insert iter_mixed gc_values threads"
+    "test_chan buffered buffered_block unbuffered close_recv close_drain timeout select_random select_block select_wakeup mpmc select_threads done"
     "test_writetrack none default mprotect mprotect_unprotect mprotect_race mprotect_fork mprotect_read mprotect_segv mprotect_chain mprotect_partial mprotect_maxmap"
 )
 fail=0 n=0
