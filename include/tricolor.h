@@ -1048,19 +1048,21 @@ typedef struct gc_chan gc_chan;
  * is exhausted. */
 GC_API gc_chan *gc_makechan(size_t elemsize, size_t cap, int noscan);
 
-/* c <- *elem, blocking until it proceeds. */
+/* c <- *elem, blocking until it proceeds.  (elem may be NULL when elemsize
+ * is 0.) */
 GC_API void gc_chansend(gc_chan *c, const void *elem);
 
 /* *elem = <-c (elem may be NULL), blocking until it proceeds; returns ok:
  * false when the value is the zero value of a closed, drained channel. */
 GC_API bool gc_chanrecv(gc_chan *c, void *elem);
 
-/* Non-blocking send (select with default): true if it sent. */
+/* Non-blocking send (select with default): true if it sent.  On a closed
+ * channel it panics, as any send does. */
 GC_API bool gc_chansend_nb(gc_chan *c, const void *elem);
 
 /* Non-blocking receive: true if it received (a value, or a closed channel's
- * zero value with *ok false); false, with *elem untouched, if it would
- * block.  ok may be NULL. */
+ * zero value with *ok false); false, with *elem and *ok untouched, if it
+ * would block.  ok may be NULL. */
 GC_API bool gc_chanrecv_nb(gc_chan *c, void *elem, bool *ok);
 
 /* Receive waiting at most timeout_ns nanoseconds: false on timeout, else as

@@ -22,10 +22,29 @@
  *     finalizer must find its object dropped and intact (and what it points
  *     to), and each runs once;
  *   - objects borrowed from a pool all workers share: an object handed to two
- *     workers at once, or corrupted, fails.
+ *     workers at once, or corrupted, fails;
+ *   - Go's make types, where their implementation is in the tree (CMake
+ *     defines TC_STRESS_CHAN, TC_STRESS_SLICE, TC_STRESS_MAP for src/chan.c,
+ *     src/slice.c, src/map.c): a ring of channels between the workers (worker
+ *     i sends lists to worker i+1 with try_send and selects with a 1 ms
+ *     timeout, and takes what comes with try_recv and recv_timeout: the
+ *     sequence numbers from its one sender must come consecutively, each
+ *     list intact); two slices grown with gc_append, cut with gc_sub and
+ *     gc_sub3, appended to themselves and copied, checked element by element
+ *     against a plain C array; two maps (uint64_t keys with values holding
+ *     leaves, and C-string keys) set, deleted, looked up, cleared, copied by
+ *     iteration, and checked against a plain C array on every pass.
  * Each node carries a checksum of its key; counts and key sums are tracked, so
  * a freed-and-reused or overwritten object is detected.  Workers also make
  * garbage and now and then call gc_collect themselves.
+ *
+ * With channels, a pipeline of threads runs beside the workers: a producer
+ * sends checked objects (with noscan payloads) over an unbuffered channel with
+ * a select that also watches a done channel, two stages verify and wrap them
+ * and pass them on over a buffered channel, and a sink verifies them, checks
+ * each stage's order and that every object arrives exactly once; closing done
+ * stops the producer, whose close of its channel stops the stages, whose
+ * close stops the sink, which must have received all that was produced.
  *
  * Meanwhile a spawner thread starts and joins short-lived threads continuously
  * (joinable and detached; some only gc_register_thread), and the main thread
@@ -44,6 +63,18 @@
 #include <stdatomic.h>
 
 #define MAXW 64
+
+/* Go's make types, tested where their implementation is in the tree
+ * (tests/CMakeLists.txt defines these). */
+#ifndef TC_STRESS_CHAN
+#define TC_STRESS_CHAN 0
+#endif
+#ifndef TC_STRESS_SLICE
+#define TC_STRESS_SLICE 0
+#endif
+#ifndef TC_STRESS_MAP
+#define TC_STRESS_MAP 0
+#endif
 
 static double g_seconds = 150;
 static int g_nworkers = 4;
@@ -366,6 +397,46 @@ static void *pitem_new(void)
 }
 
 /* ------------------------------------------------------------------------ */
+/* Go's make types: channels, slices, maps                                   */
+/* ------------------------------------------------------------------------ */
+
+#if TC_STRESS_CHAN
+/* The ring: worker i receives on g_ring[i], from worker i-1 only. */
+struct rmsg {
+    struct lnode *list;
+    size_t n;
+    uint64_t sum, seq;
+    int from;
+};
+typedef GC_CHAN(struct rmsg) rmsg_chan;
+static rmsg_chan g_ring[MAXW]; /* global roots */
+static atomic_long c_ring_sent, c_ring_recv;
+
+struct sig { /* Go's struct{}: GNU C's empty struct, sizeof 0 */
+};
+typedef GC_CHAN(struct sig) sig_chan;
+#endif
+
+#if TC_STRESS_SLICE
+typedef GC_SLICE(struct leaf *) leaf_slice;
+typedef GC_SLICE(uint64_t) u64_slice;
+static atomic_long c_slice_ops, c_slice_moves;
+static uint64_t sv_of(uint64_t id) { return tc_mix(id ^ 0x51ce5ull); }
+#endif
+
+#if TC_STRESS_MAP
+#define MAPK 1024 /* keys 0..MAPK-1 of each worker's model */
+struct mval {
+    struct leaf *l;
+    uint64_t id;
+    uint32_t k;
+};
+typedef GC_MAP(uint64_t, struct mval) leaf_map;
+typedef GC_MAP_STR(uint64_t) str_map;
+static atomic_long c_map_ops, c_map_copies;
+#endif
+
+/* ------------------------------------------------------------------------ */
 /* Workers                                                                   */
 /* ------------------------------------------------------------------------ */
 
@@ -401,7 +472,104 @@ struct wstate {
     /* finalizers, weak pointers (collected arrays rooted here) */
     struct sobj **win;
     gc_weak **weak;
+#if TC_STRESS_CHAN
+    /* the ring: next sequence number to send, and to receive; the last
+     * message received (its list is verified on every pass) */
+    uint64_t ring_out, ring_in;
+    struct rmsg ring_last;
+#endif
+#if TC_STRESS_SLICE
+    /* two slices of the same length (rooted here, often by an interior
+     * pointer), and their model: sl[i]->id == sl_model[i], sv[i] ==
+     * sv_of(sl_model[i]) */
+    leaf_slice sl;
+    u64_slice sv;
+    uint64_t *sl_model; /* malloc'd */
+    size_t sl_model_cap;
+#endif
+#if TC_STRESS_MAP
+    /* two maps with the same keys, and their model (malloc'd): key k is
+     * present with leaf id m_val[k] if m_present[k] */
+    leaf_map map;
+    str_map smap;
+    unsigned char *m_present;
+    uint64_t *m_val;
+    size_t m_len;
+#endif
 };
+
+#if TC_STRESS_SLICE
+static void slice_verify(struct wstate *s)
+{
+    size_t n = s->sl.len;
+    if (s->sv.len != n || n > s->sl.cap || s->sv.len > s->sv.cap)
+        TC_FAIL("%s: slices: len %zu cap %zu and len %zu cap %zu", s->who, n, s->sl.cap, s->sv.len, s->sv.cap);
+    if (s->sl.cap) {
+        char *base = gc_base(s->sl.ptr);
+        if (!base || base + gc_size(s->sl.ptr) < (char *)(s->sl.ptr + s->sl.cap))
+            TC_FAIL("%s: the slice's backing array (from %p, cap %zu) is freed or too small: base %p size %zu", s->who,
+                    (void *)s->sl.ptr, s->sl.cap, (void *)base, gc_size(s->sl.ptr));
+    }
+    for (size_t i = 0; i < n; i++) {
+        uint64_t id = leaf_check(s->sl.ptr[i], s->who, "slice", i);
+        if (id != s->sl_model[i])
+            TC_FAIL("%s: slice[%zu] holds leaf %#llx, want %#llx", s->who, i, (unsigned long long)id,
+                    (unsigned long long)s->sl_model[i]);
+        if (s->sv.ptr[i] != sv_of(id))
+            TC_FAIL("%s: uint64_t slice[%zu] is %#llx, want %#llx", s->who, i, (unsigned long long)s->sv.ptr[i],
+                    (unsigned long long)sv_of(id));
+    }
+}
+#endif
+
+#if TC_STRESS_MAP
+static uint64_t mkey(const struct wstate *s, uint32_t k) { return tc_mix((uint64_t)k ^ ((uint64_t)(s->id + 1) << 40)); }
+static void mstr(char *buf, size_t cap, const struct wstate *s, uint32_t k)
+{
+    snprintf(buf, cap, "w%d-key-%u", s->id, k);
+}
+
+static void map_verify(struct wstate *s)
+{
+    if (!s->map.m)
+        return;
+    size_t len = gc_map_len(s->map), slen = gc_map_len(s->smap);
+    if (len != s->m_len || slen != s->m_len)
+        TC_FAIL("%s: map len %zu, string map len %zu, want %zu", s->who, len, slen, s->m_len);
+    unsigned char seen[MAPK];
+    memset(seen, 0, sizeof seen);
+    size_t n = 0;
+    gc_map_range(s->map, kp, vp)
+    {
+        uint32_t k = vp->k;
+        if (k >= MAPK || *kp != mkey(s, k) || !s->m_present[k] || seen[k])
+            TC_FAIL("%s: map entry %#llx -> k %u: %s", s->who, (unsigned long long)*kp, k,
+                    k >= MAPK ? "no such k" : *kp != mkey(s, k) ? "the wrong key" : seen[k] ? "produced twice" : "deleted");
+        seen[k] = 1;
+        if (vp->id != s->m_val[k] || leaf_check(vp->l, s->who, "map value", k) != vp->id)
+            TC_FAIL("%s: map[%u] holds id %#llx, want %#llx", s->who, k, (unsigned long long)vp->id,
+                    (unsigned long long)s->m_val[k]);
+        n++;
+    }
+    if (n != s->m_len)
+        TC_FAIL("%s: iterating the map gave %zu entries, want %zu", s->who, n, s->m_len);
+    memset(seen, 0, sizeof seen);
+    n = 0;
+    char prefix[24];
+    int pl = snprintf(prefix, sizeof prefix, "w%d-key-", s->id);
+    gc_map_range(s->smap, kp, vp)
+    {
+        const char *key = *kp;
+        unsigned long k = strncmp(key, prefix, (size_t)pl) == 0 ? strtoul(key + pl, NULL, 10) : MAPK;
+        if (k >= MAPK || !s->m_present[k] || seen[k] || *vp != s->m_val[k])
+            TC_FAIL("%s: string map entry \"%.40s\" -> %#llx is wrong", s->who, key, (unsigned long long)*vp);
+        seen[k] = 1;
+        n++;
+    }
+    if (n != s->m_len)
+        TC_FAIL("%s: iterating the string map gave %zu entries, want %zu", s->who, n, s->m_len);
+}
+#endif
 
 static void verify_all(struct wstate *s)
 {
@@ -429,6 +597,16 @@ static void verify_all(struct wstate *s)
         if (o->check != chk(o->key) || atomic_load(&o->runs))
             TC_FAIL("%s: held object %llx corrupt or finalized", s->who, (unsigned long long)o->key);
     }
+#if TC_STRESS_CHAN
+    if (s->ring_last.list)
+        list_verify(s->ring_last.list, s->ring_last.n, s->ring_last.sum, s->who, "list received through the ring");
+#endif
+#if TC_STRESS_SLICE
+    slice_verify(s);
+#endif
+#if TC_STRESS_MAP
+    map_verify(s);
+#endif
 }
 
 static void op_special(struct wstate *s)
@@ -739,6 +917,269 @@ static void op_mail(struct wstate *s)
     pthread_mutex_unlock(&g_mail_lock[to]);
 }
 
+#if TC_STRESS_CHAN
+static void ring_accept(struct wstate *s, const struct rmsg *m)
+{
+    int from = (s->id + g_nworkers - 1) % g_nworkers;
+    if (m->from != from || m->seq != s->ring_in)
+        TC_FAIL("%s: ring message %llu from worker %d, want %llu from worker %d: lost, repeated or reordered", s->who,
+                (unsigned long long)m->seq, m->from, (unsigned long long)s->ring_in, from);
+    list_verify(m->list, m->n, m->sum, s->who, "list just received through the ring");
+    s->ring_last = *m;
+    s->ring_in++;
+    atomic_fetch_add(&c_ring_recv, 1);
+}
+
+/* Send a new list to the next worker without waiting more than 1 ms, then
+ * take what the previous one sent. */
+static void op_ring(struct wstate *s)
+{
+    int to = (s->id + 1) % g_nworkers;
+    struct rmsg m = {NULL, 1 + tc_rand(&s->rng) % 60, 0, s->ring_out, s->id}, in;
+    for (size_t i = 0; i < m.n; i++) {
+        struct lnode *x = lnode_new(tc_rand(&s->rng) >> 2);
+        x->next = m.list;
+        m.list = x;
+        m.sum += x->key;
+    }
+    bool sent = false;
+    switch (tc_rand(&s->rng) % 3) {
+    case 0:
+        sent = gc_try_send(g_ring[to], m);
+        break;
+    case 1: {
+        gc_select_case cs[1] = {GC_SEND_CASE(g_ring[to], &m)};
+        sent = gc_selectgo(cs, 1, 1000000) == 0;
+        break;
+    }
+    case 2: {
+        gc_select_case cs[2] = {GC_SEND_CASE(g_ring[to], &m), GC_RECV_CASE(g_ring[s->id], &in)};
+        int k = gc_selectgo(cs, 2, 1000000);
+        sent = k == 0;
+        if (k == 1) {
+            if (!cs[1].ok)
+                TC_FAIL("%s: a select received ok false from the ring, which is never closed", s->who);
+            ring_accept(s, &in);
+        } else if (k != 0 && k != -1) {
+            TC_FAIL("%s: select returned %d", s->who, k);
+        }
+        break;
+    }
+    }
+    if (sent) {
+        s->ring_out++;
+        atomic_fetch_add(&c_ring_sent, 1);
+    }
+    for (int i = 0; i < 4; i++) {
+        bool ok = false;
+        bool got = (tc_rand(&s->rng) & 1) ? gc_try_recv(g_ring[s->id], &in, &ok)
+                                           : gc_recv_timeout(g_ring[s->id], &in, &ok, 200000);
+        if (!got)
+            break;
+        if (!ok)
+            TC_FAIL("%s: a receive from the ring gave ok false; it is never closed", s->who);
+        ring_accept(s, &in);
+    }
+}
+#else
+static void op_ring(struct wstate *s) { (void)s; }
+#endif
+
+#if TC_STRESS_SLICE
+static void model_reserve(struct wstate *s, size_t n)
+{
+    if (n <= s->sl_model_cap)
+        return;
+    s->sl_model_cap = 2 * n;
+    s->sl_model = realloc(s->sl_model, s->sl_model_cap * sizeof(uint64_t));
+    if (!s->sl_model)
+        TC_FAIL("%s: realloc of the slice model", s->who);
+}
+
+static void op_slice(struct wstate *s)
+{
+    size_t n = s->sl.len;
+    uint64_t r = tc_rand(&s->rng) % 8;
+    switch (r) {
+    case 0:
+    case 1: { /* s = append(s, x), one at a time */
+        size_t k = 1 + tc_rand(&s->rng) % 40;
+        model_reserve(s, n + k);
+        for (size_t i = 0; i < k; i++) {
+            uint64_t id = s->next_key++;
+            gc_append(s->sl, leaf_new(id, 0));
+            gc_append(s->sv, sv_of(id));
+            s->sl_model[n + i] = id;
+        }
+        break;
+    }
+    case 2: { /* s = append(s, a, b, c), then append(s, array...) */
+        size_t k = 1 + tc_rand(&s->rng) % 16;
+        uint64_t id0 = s->next_key;
+        s->next_key += 3 + k;
+        model_reserve(s, n + 3 + k);
+        gc_append(s->sl, leaf_new(id0, 0), leaf_new(id0 + 1, 0), leaf_new(id0 + 2, 0));
+        gc_append(s->sv, sv_of(id0), sv_of(id0 + 1), sv_of(id0 + 2));
+        struct leaf *la[16];
+        uint64_t va[16];
+        for (size_t i = 0; i < k; i++) {
+            la[i] = leaf_new(id0 + 3 + i, 0);
+            va[i] = sv_of(id0 + 3 + i);
+        }
+        gc_append_array(s->sl, la, k);
+        gc_append_array(s->sv, va, k);
+        for (size_t i = 0; i < 3 + k; i++)
+            s->sl_model[n + i] = id0 + i;
+        break;
+    }
+    case 3: { /* s = s[k:]: the array is then held through an interior pointer */
+        size_t k = tc_rand(&s->rng) % (n + 1);
+        s->sl = gc_sub(s->sl, k, n);
+        s->sv = gc_sub(s->sv, k, n);
+        if (n > k)
+            memmove(s->sl_model, s->sl_model + k, (n - k) * sizeof(uint64_t));
+        break;
+    }
+    case 4: { /* s = s[:n-k] */
+        size_t k = tc_rand(&s->rng) % (n + 1);
+        s->sl = gc_sub(s->sl, 0, n - k);
+        s->sv = gc_sub(s->sv, 0, n - k);
+        break;
+    }
+    case 5: /* s = append(s, s...) */
+        if (n > 1500)
+            break;
+        model_reserve(s, 2 * n);
+        gc_append_slice(s->sl, s->sl);
+        gc_append_slice(s->sv, s->sv);
+        if (n)
+            memcpy(s->sl_model + n, s->sl_model, n * sizeof(uint64_t));
+        break;
+    case 6: { /* copy into fresh slices */
+        leaf_slice t = gc_make_slice(leaf_slice, n, n + tc_rand(&s->rng) % 8);
+        u64_slice u = gc_make_slice(u64_slice, n, n);
+        if ((n && (!t.ptr || !u.ptr)) || gc_copy(t, s->sl) != n || gc_copy(u, s->sv) != n)
+            TC_FAIL("%s: gc_make_slice/gc_copy of %zu elements", s->who, n);
+        s->sl = t;
+        s->sv = u;
+        break;
+    }
+    case 7: { /* t = s[:keep:keep]; append(t, x) must move t and leave s's array alone; s[i] = y */
+        size_t keep = tc_rand(&s->rng) % (n + 1);
+        uint64_t id = s->next_key++;
+        leaf_slice t = gc_sub3(s->sl, 0, keep, keep);
+        u64_slice u = gc_sub3(s->sv, 0, keep, keep);
+        gc_append(t, leaf_new(id, 0));
+        gc_append(u, sv_of(id));
+        if (t.ptr == s->sl.ptr || u.ptr == s->sv.ptr)
+            TC_FAIL("%s: append to a full slice expression s[:%zu:%zu] did not move it", s->who, keep, keep);
+        if (keep < n && (leaf_check(s->sl.ptr[keep], s->who, "slice", keep) != s->sl_model[keep] ||
+                         s->sv.ptr[keep] != sv_of(s->sl_model[keep])))
+            TC_FAIL("%s: append to s[:%zu:%zu] overwrote s[%zu]", s->who, keep, keep, keep);
+        s->sl = t;
+        s->sv = u;
+        model_reserve(s, keep + 1);
+        s->sl_model[keep] = id;
+        n = keep + 1;
+        size_t i = tc_rand(&s->rng) % n;
+        uint64_t id2 = s->next_key++;
+        gc_at(s->sl, i) = leaf_new(id2, 0);
+        gc_at(s->sv, i) = sv_of(id2);
+        s->sl_model[i] = id2;
+        atomic_fetch_add(&c_slice_moves, 1);
+        break;
+    }
+    }
+    if (s->sl.len > 3000) {
+        s->sl = gc_sub(s->sl, 0, 2000);
+        s->sv = gc_sub(s->sv, 0, 2000);
+    }
+    if (s->sl.len != s->sv.len)
+        TC_FAIL("%s: slice lengths %zu and %zu after operation %llu", s->who, s->sl.len, s->sv.len,
+                (unsigned long long)r);
+    atomic_fetch_add(&c_slice_ops, 1);
+}
+#else
+static void op_slice(struct wstate *s) { (void)s; }
+#endif
+
+#if TC_STRESS_MAP
+static void op_map(struct wstate *s)
+{
+    if (!s->map.m) {
+        s->map = gc_make_map(leaf_map, 0);
+        s->smap = gc_make_map(str_map, 16);
+        if (!s->map.m || !s->smap.m)
+            TC_FAIL("%s: gc_make_map returned NULL", s->who);
+        if (!s->m_present) {
+            s->m_present = calloc(MAPK, 1);
+            s->m_val = calloc(MAPK, sizeof(uint64_t));
+        }
+    }
+    int n = 1 + (int)(tc_rand(&s->rng) % 64);
+    char kb[48];
+    for (int i = 0; i < n; i++) {
+        uint32_t k = (uint32_t)(tc_rand(&s->rng) % MAPK);
+        mstr(kb, sizeof kb, s, k);
+        switch (tc_rand(&s->rng) % 8) {
+        case 0 ... 3: { /* m[k] = v */
+            uint64_t id = s->next_key++;
+            struct leaf *l = leaf_new(id, 0);
+            gc_map_set(s->map, mkey(s, k), ((struct mval){l, id, k}));
+            gc_map_set(s->smap, kb, id);
+            if (!s->m_present[k]) {
+                s->m_present[k] = 1;
+                s->m_len++;
+            }
+            s->m_val[k] = id;
+            break;
+        }
+        case 4 ... 5: { /* delete(m, k) */
+            bool was = gc_map_delete(s->map, mkey(s, k)), swas = gc_map_delete(s->smap, kb);
+            if (was != (bool)s->m_present[k] || swas != was)
+                TC_FAIL("%s: delete of key %u: %d and %d, want %d", s->who, k, was, swas, s->m_present[k]);
+            if (was) {
+                s->m_present[k] = 0;
+                s->m_len--;
+            }
+            break;
+        }
+        default: { /* v, ok := m[k] */
+            struct mval v;
+            uint64_t sv = 1;
+            bool found = gc_map_lookup(s->map, mkey(s, k), &v), sfound = gc_map_lookup(s->smap, kb, &sv);
+            if (found != (bool)s->m_present[k] || sfound != found)
+                TC_FAIL("%s: lookup of key %u: found %d and %d, want %d", s->who, k, found, sfound, s->m_present[k]);
+            if (found && (v.id != s->m_val[k] || v.k != k || sv != v.id ||
+                          leaf_check(v.l, s->who, "map value looked up", k) != v.id))
+                TC_FAIL("%s: map[%u] gives id %#llx (string map %#llx), want %#llx", s->who, k,
+                        (unsigned long long)v.id, (unsigned long long)sv, (unsigned long long)s->m_val[k]);
+            if (!found && (v.l || v.id || sv))
+                TC_FAIL("%s: a lookup of absent key %u did not zero the value", s->who, k);
+            break;
+        }
+        }
+    }
+    if (gc_map_len(s->map) != s->m_len)
+        TC_FAIL("%s: map len %zu, want %zu", s->who, gc_map_len(s->map), s->m_len);
+    uint64_t r = tc_rand(&s->rng) % 64;
+    if (r == 0) { /* clear(m) */
+        gc_map_clear(s->map);
+        gc_map_clear(s->smap);
+        memset(s->m_present, 0, MAPK);
+        s->m_len = 0;
+    } else if (r == 1) { /* a copy made by iteration replaces the map */
+        leaf_map m2 = gc_make_map(leaf_map, s->m_len);
+        gc_map_range(s->map, kp, vp) gc_map_set(m2, *kp, *vp);
+        s->map = m2;
+        atomic_fetch_add(&c_map_copies, 1);
+    }
+    atomic_fetch_add(&c_map_ops, n);
+}
+#else
+static void op_map(struct wstate *s) { (void)s; }
+#endif
+
 static void garbage(struct wstate *s, int n)
 {
     for (int i = 0; i < n; i++) {
@@ -771,7 +1212,16 @@ static void *worker(void *arg)
     while (!atomic_load(&g_stop)) {
         int nops = 20 + (int)(tc_rand(&s->rng) % 100);
         for (int i = 0; i < nops; i++) {
-            switch (tc_rand(&s->rng) % 18) {
+            switch (tc_rand(&s->rng) % 21) {
+            case 18:
+                op_ring(s);
+                break;
+            case 19:
+                op_slice(s);
+                break;
+            case 20:
+                op_map(s);
+                break;
             case 16:
                 op_special(s);
                 break;
@@ -822,10 +1272,202 @@ static void *worker(void *arg)
     g_tree[s->id] = NULL;
     close(s->pfd[0]);
     close(s->pfd[1]);
+#if TC_STRESS_SLICE
+    free(s->sl_model);
+#endif
+#if TC_STRESS_MAP
+    free(s->m_present);
+    free(s->m_val);
+#endif
     atomic_fetch_add(&c_passes, passes);
     atomic_fetch_add(&c_ops, ops);
     return NULL;
 }
+
+#if TC_STRESS_CHAN
+/* ------------------------------------------------------------------------ */
+/* A pipeline over channels                                                  */
+/* ------------------------------------------------------------------------ */
+
+struct pl_obj {
+    uint64_t seq, check;
+    uint64_t *payload; /* noscan: nw words pl_word(seq, i) */
+    size_t nw;
+};
+struct pl_wrap {
+    struct pl_obj *o;
+    uint64_t seq, check;
+    int stage;
+};
+typedef GC_CHAN(struct pl_obj *) plobj_chan;
+typedef GC_CHAN(struct pl_wrap *) plwrap_chan;
+
+static plobj_chan g_pl_c1;  /* producer -> stages, unbuffered */
+static plwrap_chan g_pl_c2; /* stages -> sink, buffered */
+static sig_chan g_pl_done;  /* closed to stop the producer */
+static atomic_int g_pl_stages;
+static uint64_t g_pl_produced, g_pl_received, g_pl_timeouts;
+static unsigned char *g_pl_seen; /* malloc'd by the sink: g_pl_seen[seq] */
+static size_t g_pl_seen_cap;
+
+static uint64_t pl_word(uint64_t seq, size_t i) { return tc_mix(seq * 1000003u + i); }
+static size_t pl_nw(uint64_t seq) { return 1 + (size_t)(seq % 200); }
+static uint64_t pl_wcheck(uint64_t seq) { return chk(seq ^ 0x7777); }
+
+static struct pl_obj *pl_obj_new(uint64_t seq)
+{
+    struct pl_obj *o = gc_new(struct pl_obj);
+    if (!o)
+        TC_FAIL("pipeline: gc_new returned NULL");
+    o->seq = seq;
+    o->check = chk(seq);
+    o->nw = pl_nw(seq);
+    o->payload = gc_alloc_noscan(o->nw * sizeof(uint64_t));
+    if (!o->payload)
+        TC_FAIL("pipeline: gc_alloc_noscan returned NULL");
+    for (size_t i = 0; i < o->nw; i++)
+        o->payload[i] = pl_word(seq, i);
+    return o;
+}
+
+static void pl_obj_verify(const struct pl_obj *o, const char *who)
+{
+    if (!o || o->check != chk(o->seq) || o->nw != pl_nw(o->seq) || !o->payload)
+        TC_FAIL("%s: pipeline object %p corrupt", who, (const void *)o);
+    if (gc_base(o->payload) != o->payload)
+        TC_FAIL("%s: pipeline object %llu's payload %p is no longer a heap object", who, (unsigned long long)o->seq,
+                (void *)o->payload);
+    for (size_t i = 0; i < o->nw; i++)
+        if (o->payload[i] != pl_word(o->seq, i))
+            TC_FAIL("%s: pipeline object %llu's payload word %zu changed", who, (unsigned long long)o->seq, i);
+}
+
+static void *pl_producer(void *arg)
+{
+    (void)arg;
+    uint64_t seq = 0;
+    struct sig dummy;
+    for (;;) {
+        struct pl_obj *o = pl_obj_new(seq);
+        gc_select_case cs[2] = {GC_SEND_CASE(g_pl_c1, &o), GC_RECV_CASE(g_pl_done, &dummy)};
+        int k = gc_selectgo(cs, 2, -1);
+        if (k == 1) {
+            if (cs[1].ok)
+                TC_FAIL("pipeline producer: done gave a value");
+            break;
+        }
+        if (k != 0)
+            TC_FAIL("pipeline producer: a blocking select returned %d", k);
+        seq++;
+        /* a pause, which ends at once when done closes */
+        if (seq % 16 == 0 && gc_recv_timeout(g_pl_done, &dummy, NULL, 1000000))
+            break;
+    }
+    g_pl_produced = seq;
+    gc_close(g_pl_c1);
+    return NULL;
+}
+
+static void *pl_stage(void *arg)
+{
+    int id = (int)(intptr_t)arg;
+    char who[32];
+    snprintf(who, sizeof who, "pipeline stage %d", id);
+    for (;;) {
+        struct pl_obj *o = (void *)1;
+        if (!gc_recv_ok(g_pl_c1, &o)) {
+            if (o)
+                TC_FAIL("%s: a closed channel's value is %p, not NULL", who, (void *)o);
+            break;
+        }
+        pl_obj_verify(o, who);
+        struct pl_wrap *w = gc_new(struct pl_wrap);
+        w->o = o;
+        w->seq = o->seq;
+        w->check = pl_wcheck(o->seq);
+        w->stage = id;
+        gc_send(g_pl_c2, w);
+    }
+    if (atomic_fetch_sub(&g_pl_stages, 1) == 1)
+        gc_close(g_pl_c2);
+    return NULL;
+}
+
+static void *pl_sink(void *arg)
+{
+    (void)arg;
+    int64_t last[2] = {-1, -1};
+    struct pl_wrap *recent[16] = {0}; /* held a while, verified again */
+    uint64_t n = 0;
+    for (;;) {
+        struct pl_wrap *w = NULL;
+        bool ok = false;
+        if (!gc_recv_timeout(g_pl_c2, &w, &ok, 50 * 1000000LL)) {
+            g_pl_timeouts++;
+            continue;
+        }
+        if (!ok)
+            break;
+        if (!w || w->stage < 0 || w->stage > 1 || w->check != pl_wcheck(w->seq) || !w->o || w->o->seq != w->seq)
+            TC_FAIL("pipeline sink: wrapper %p corrupt", (void *)w);
+        pl_obj_verify(w->o, "pipeline sink");
+        if ((int64_t)w->seq <= last[w->stage])
+            TC_FAIL("pipeline sink: stage %d passed %llu after %lld: out of order", w->stage,
+                    (unsigned long long)w->seq, (long long)last[w->stage]);
+        last[w->stage] = (int64_t)w->seq;
+        if (w->seq >= g_pl_seen_cap) {
+            size_t cap = 2 * (size_t)w->seq + 4096;
+            g_pl_seen = realloc(g_pl_seen, cap);
+            if (!g_pl_seen)
+                TC_FAIL("pipeline sink: realloc");
+            memset(g_pl_seen + g_pl_seen_cap, 0, cap - g_pl_seen_cap);
+            g_pl_seen_cap = cap;
+        }
+        if (g_pl_seen[w->seq]++)
+            TC_FAIL("pipeline sink: object %llu arrived twice", (unsigned long long)w->seq);
+        recent[n % 16] = w;
+        if (n % 64 == 0)
+            for (int i = 0; i < 16; i++)
+                if (recent[i])
+                    pl_obj_verify(recent[i]->o, "pipeline sink (an object received earlier)");
+        n++;
+    }
+    g_pl_received = n;
+    return NULL;
+}
+
+static void pl_start(pthread_t t[4])
+{
+    g_pl_c1 = gc_make_chan(plobj_chan, 0);
+    g_pl_c2 = gc_make_chan(plwrap_chan, 32);
+    g_pl_done = gc_make_chan(sig_chan, 0);
+    if (!g_pl_c1.c || !g_pl_c2.c || !g_pl_done.c)
+        TC_FAIL("gc_make_chan returned NULL");
+    atomic_store(&g_pl_stages, 2);
+    t[0] = tc_thread(pl_producer, NULL);
+    t[1] = tc_thread(pl_stage, (void *)(intptr_t)0);
+    t[2] = tc_thread(pl_stage, (void *)(intptr_t)1);
+    t[3] = tc_thread(pl_sink, NULL);
+}
+
+static void pl_stop(pthread_t t[4])
+{
+    gc_close(g_pl_done);
+    for (int i = 0; i < 4; i++)
+        tc_join(t[i]);
+    printf("     pipeline: %llu objects produced, %llu received (%llu receive timeouts)\n",
+           (unsigned long long)g_pl_produced, (unsigned long long)g_pl_received, (unsigned long long)g_pl_timeouts);
+    TC_CHECK(g_pl_received == g_pl_produced, "the pipeline's sink received %llu objects, %llu were produced",
+             (unsigned long long)g_pl_received, (unsigned long long)g_pl_produced);
+    for (uint64_t i = 0; i < g_pl_produced; i++)
+        TC_CHECK(g_pl_seen[i], "the pipeline's object %llu never arrived", (unsigned long long)i);
+    TC_CHECK(g_seconds < 4 || g_pl_produced > 0, "the pipeline produced nothing");
+    free(g_pl_seen);
+    g_pl_c1.c = NULL;
+    g_pl_c2.c = NULL;
+    g_pl_done.c = NULL;
+}
+#endif
 
 /* ------------------------------------------------------------------------ */
 /* Short-lived threads                                                       */
@@ -994,8 +1636,9 @@ static void test_stress(void)
     TC_CHECK(g_nworkers >= 1 && g_nworkers <= MAXW, "TRICOLOR_STRESS_THREADS=%d", g_nworkers);
     for (int i = 0; i < MAXW; i++)
         pthread_mutex_init(&g_mail_lock[i], NULL);
-    printf("     stress: %d workers + spawner for %.0f s on %ld CPUs\n", g_nworkers, g_seconds,
-           sysconf(_SC_NPROCESSORS_ONLN));
+    printf("     stress: %d workers + spawner for %.0f s on %ld CPUs; channels %s, slices %s, maps %s\n", g_nworkers,
+           g_seconds, sysconf(_SC_NPROCESSORS_ONLN), TC_STRESS_CHAN ? "on" : "off (no src/chan.c)",
+           TC_STRESS_SLICE ? "on" : "off (no src/slice.c)", TC_STRESS_MAP ? "on" : "off (no src/map.c)");
 
     gc_set_profile_rate(16 << 10);
     build_static();
@@ -1004,6 +1647,14 @@ static void test_stress(void)
     uint32_t gc0 = ms.num_gc, forced0 = ms.num_forced_gc;
 
     pthread_t w[MAXW], sp;
+#if TC_STRESS_CHAN
+    for (int i = 0; i < g_nworkers; i++) {
+        g_ring[i] = gc_make_chan(rmsg_chan, 8);
+        TC_CHECK(g_ring[i].c, "gc_make_chan(rmsg_chan, 8) returned NULL");
+    }
+    pthread_t pl[4];
+    pl_start(pl);
+#endif
     for (int i = 0; i < g_nworkers; i++)
         w[i] = tc_thread(worker, (void *)(intptr_t)i);
     sp = tc_thread(spawner, NULL);
@@ -1035,6 +1686,9 @@ static void test_stress(void)
     for (int i = 0; i < g_nworkers; i++)
         tc_join(w[i]);
     tc_join(sp);
+#if TC_STRESS_CHAN
+    pl_stop(pl);
+#endif
     double elapsed = tc_now() - t0;
 
     gc_collect();
@@ -1047,6 +1701,25 @@ static void test_stress(void)
            ms.num_forced_gc - forced0, peak_heap / 1048576.0, ms.pause_total_ns / 1e6);
     printf("     %ld finalizers and %ld cleanups ran, %ld pool gets, %ld heap profiles written\n", (long)c_finalized,
            (long)c_cleanups, (long)c_pool_gets, c_profiles);
+#if TC_STRESS_CHAN
+    long ring_left = 0;
+    for (int i = 0; i < g_nworkers; i++)
+        ring_left += (long)gc_chan_len(g_ring[i]);
+    printf("     ring: %ld lists sent, %ld received, %ld left in the channels\n", (long)c_ring_sent, (long)c_ring_recv,
+           ring_left);
+    TC_CHECK(c_ring_sent == c_ring_recv + ring_left, "ring: %ld sent, %ld received and %ld buffered", (long)c_ring_sent,
+             (long)c_ring_recv, ring_left);
+    TC_CHECK(g_seconds < 4 || c_ring_recv > 0, "no list went through the ring");
+#endif
+#if TC_STRESS_SLICE
+    printf("     slices: %ld operations, %ld appends to full slice expressions\n", (long)c_slice_ops,
+           (long)c_slice_moves);
+    TC_CHECK(g_seconds < 4 || c_slice_ops > 0, "no slice operation ran");
+#endif
+#if TC_STRESS_MAP
+    printf("     maps: %ld operations, %ld copies by iteration\n", (long)c_map_ops, (long)c_map_copies);
+    TC_CHECK(g_seconds < 4 || c_map_ops > 0, "no map operation ran");
+#endif
     TC_CHECK(g_seconds < 4 || c_profiles >= 2, "only %ld heap profiles were written", c_profiles);
     TC_CHECK(g_seconds < 4 || c_finalized > 0, "no finalizer ran");
     TC_CHECK(g_seconds < 4 || c_cleanups > 0, "no cleanup ran");
@@ -1062,6 +1735,10 @@ static void test_stress(void)
     g_static = NULL;
     for (int i = 0; i < MAXW; i++)
         g_mail[i] = NULL;
+#if TC_STRESS_CHAN
+    for (int i = 0; i < MAXW; i++) /* with the lists still buffered in them */
+        g_ring[i].c = NULL;
+#endif
     tc_collect_clean();
     gc_read_memstats(&ms);
     printf("     after dropping everything: heap_objects %llu (was %llu)\n", (unsigned long long)ms.heap_objects,
