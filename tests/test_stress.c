@@ -23,10 +23,10 @@
  *     to), and each runs once;
  *   - objects borrowed from a pool all workers share: an object handed to two
  *     workers at once, or corrupted, fails;
- *   - Go's make types, where their implementation is in the tree (CMake
- *     defines TC_STRESS_CHAN, TC_STRESS_SLICE, TC_STRESS_MAP for src/chan.c,
- *     src/slice.c, src/map.c): a ring of channels between the workers (worker
- *     i sends lists to worker i+1 with try_send and selects with a 1 ms
+ *   - Go's make types (each can be left out for a debugging run with
+ *     -DTC_STRESS_CHAN=0, TC_STRESS_SLICE=0 or TC_STRESS_MAP=0): a ring of
+ *     channels between the workers (worker i sends lists to worker i+1 with
+ *     try_send and selects with a 1 ms
  *     timeout, and takes what comes with try_recv and recv_timeout: the
  *     sequence numbers from its one sender must come consecutively, each
  *     list intact); two slices grown with gc_append, cut with gc_sub and
@@ -67,13 +67,13 @@
 /* Go's make types, tested where their implementation is in the tree
  * (tests/CMakeLists.txt defines these). */
 #ifndef TC_STRESS_CHAN
-#define TC_STRESS_CHAN 0
+#define TC_STRESS_CHAN 1
 #endif
 #ifndef TC_STRESS_SLICE
-#define TC_STRESS_SLICE 0
+#define TC_STRESS_SLICE 1
 #endif
 #ifndef TC_STRESS_MAP
-#define TC_STRESS_MAP 0
+#define TC_STRESS_MAP 1
 #endif
 
 static double g_seconds = 150;
@@ -1637,8 +1637,8 @@ static void test_stress(void)
     for (int i = 0; i < MAXW; i++)
         pthread_mutex_init(&g_mail_lock[i], NULL);
     printf("     stress: %d workers + spawner for %.0f s on %ld CPUs; channels %s, slices %s, maps %s\n", g_nworkers,
-           g_seconds, sysconf(_SC_NPROCESSORS_ONLN), TC_STRESS_CHAN ? "on" : "off (no src/chan.c)",
-           TC_STRESS_SLICE ? "on" : "off (no src/slice.c)", TC_STRESS_MAP ? "on" : "off (no src/map.c)");
+           g_seconds, sysconf(_SC_NPROCESSORS_ONLN), TC_STRESS_CHAN ? "on" : "off",
+           TC_STRESS_SLICE ? "on" : "off", TC_STRESS_MAP ? "on" : "off");
 
     gc_set_profile_rate(16 << 10);
     build_static();
