@@ -530,10 +530,19 @@ bool gc_mapdelete(gc_map *m, const void *key)
 {
     if (!m || m->count == 0)
         return false;
-    uint64_t h = hash_of(m, key);
+    uint64_t h;
+    unsigned char *s;
+    table_t *t;
     begin_write(m);
-    table_t *t = table_for(m, h);
-    unsigned char *s = find(m, t, h, key);
+    if (m->kind == KEY_WORD) { /* the inlined fast path, as lookups have */
+        h = hash_key(m, key, KEY_WORD);
+        t = table_for(m, h);
+        s = find_kind(m, t, h, key, KEY_WORD);
+    } else {
+        h = hash_of(m, key);
+        t = table_for(m, h);
+        s = find(m, t, h, key);
+    }
     if (s) {
         size_t off = (size_t)(s - t->groups) % m->groupsize;
         unsigned char *grp = s - off;
