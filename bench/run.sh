@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # bench/run.sh - build and run tricolor's benchmark suite against bdwgc, the C
-# library's malloc, mimalloc and Go.  See bench/README.md.
+# library's malloc, mimalloc and Go (and glib's GHashTable for the maps).  See
+# bench/README.md.
 #
 #   bash bench/run.sh                   everything, 3 rounds
 #   BENCH_QUICK=1 bash bench/run.sh     smoke run: small sizes, 1 round
@@ -10,22 +11,27 @@
 #   BENCH_REPS=n        rounds (default 3; 1 with BENCH_QUICK=1)
 #   BENCH_QUICK=1       small sizes, 1 round
 #   BENCH_ONLY=name     one benchmark: binary_trees, gcbench, mt_alloc, small_heap, pause, memlimit, pool,
-#                       profile, or the clients of libgc.so.1: w3m, guile, ecl (a space-separated list works too)
+#                       profile, Go's make types: make_slice, make_map, make_chan, or the clients of
+#                       libgc.so.1: w3m, guile, ecl (a space-separated list works too)
 #   BENCH_SYSTEMS=list  systems to run, in this order (default
-#                       "tricolor tricolor-stw tricolor-noprof bdwgc libgc malloc mimalloc go"); absent
+#                       "tricolor tricolor-stw tricolor-noprof bdwgc libgc malloc mimalloc ghash go"); absent
 #                       ones are skipped.  tricolor-stw is tricolor run with GODEBUG=gcstoptheworld=1
 #                       (marking with the world stopped), for the concurrent collector's cost;
 #                       tricolor-noprof with GODEBUG=memprofilerate=0 (no heap profile sampling),
 #                       for the profiler's cost (binary_trees only).  libgc is bdwgc's build of each
 #                       benchmark (and the Debian clients w3m, guile-3.0, ecl) run on tricolor's
-#                       drop-in build/bdwgc/libgc.so.1 through LD_LIBRARY_PATH
+#                       drop-in build/bdwgc/libgc.so.1 through LD_LIBRARY_PATH.  ghash is glib's
+#                       GHashTable (libglib2.0-dev), for make_map only; make_slice, make_map and
+#                       make_chan run on tricolor and go (and ghash) only
 #   BENCH_TIMEOUT=s     kill a run after s seconds (default 600)
-#   BENCH_INSTALL=1     apt-get install -y libgc-dev libmimalloc-dev golang-go first
+#   BENCH_INSTALL=1     apt-get install -y libgc-dev libmimalloc-dev libglib2.0-dev golang-go first
 #   BENCH_BT_DEPTH, BENCH_GCB_ROUNDS, BENCH_MT_ARGS ("threads iterations slots"),
 #   BENCH_SMALL_ARGS ("threads iterations records"),
 #   BENCH_PAUSE_ARGS ("records seconds [replacements]"),
 #   BENCH_MEMLIMIT_ARGS ("live_mib garbage_mib limit_mib window_s [threshold_mib [replace_every]]"),
-#   BENCH_POOL_ARGS ("iterations threads finalizers"), BENCH_PROFILE_ARGS ("sites_log2 writes")
+#   BENCH_POOL_ARGS ("iterations threads finalizers"), BENCH_PROFILE_ARGS ("sites_log2 writes"),
+#   BENCH_MAKE_SLICE_ARGS ("n rounds"), BENCH_MAKE_MAP_ARGS ("small big strings ops"),
+#   BENCH_MAKE_CHAN_ARGS ("roundtrips elements mpmc_elements")
 #                       override the sizes
 #   BENCH_TRICOLOR_LIB  the tricolor library to link (default build/libtricolor.a, or .so),
 #   BENCH_TRICOLOR_INCLUDE  and the directory of its tricolor.h (default include/)
@@ -37,7 +43,8 @@
 # bench/out/pause.tsv, bench/out/pause_hist.tsv and the plot bench/pauses.svg
 # (drawn by bench/plot_pauses.py when python3 is present); for the memlimit
 # benchmark bench/out/memlimit.tsv; for the pool benchmark bench/out/pool.tsv; for the profile
-# benchmark bench/out/profile.tsv.  GOGC/GOMEMLIMIT/GODEBUG in the
+# benchmark bench/out/profile.tsv; for make_slice, make_map and make_chan bench/out/make.tsv
+# (every measurement of every run).  GOGC/GOMEMLIMIT/GODEBUG in the
 # environment reach tricolor and Go alike and are recorded in results.md.
 
 set -u
@@ -54,9 +61,9 @@ QUICK=${BENCH_QUICK:-0}
 [ "$QUICK" = 0 ] && QUICK=
 if [ -n "$QUICK" ]; then REPS=${BENCH_REPS:-1}; else REPS=${BENCH_REPS:-3}; fi
 TIMEOUT=${BENCH_TIMEOUT:-600}
-ALL_BENCHES="binary_trees gcbench mt_alloc small_heap pause memlimit pool profile w3m guile ecl"
+ALL_BENCHES="binary_trees gcbench mt_alloc small_heap pause memlimit pool profile make_slice make_map make_chan w3m guile ecl"
 BENCHES=${BENCH_ONLY:-$ALL_BENCHES}
-ALL_SYSTEMS="tricolor tricolor-stw tricolor-noprof bdwgc libgc malloc mimalloc go"
+ALL_SYSTEMS="tricolor tricolor-stw tricolor-noprof bdwgc libgc malloc mimalloc ghash go"
 WANT_SYSTEMS=${BENCH_SYSTEMS:-$ALL_SYSTEMS}
 
 if [ -n "$QUICK" ]; then
@@ -68,6 +75,9 @@ if [ -n "$QUICK" ]; then
     MEMLIMIT_ARGS=${BENCH_MEMLIMIT_ARGS:-"50 512 80 5"}
     POOL_ARGS=${BENCH_POOL_ARGS:-"2000000 $(nproc) 100000"}
     PROFILE_ARGS=${BENCH_PROFILE_ARGS:-"12 5"}
+    MAKE_SLICE_ARGS=${BENCH_MAKE_SLICE_ARGS:-"100000 20"}
+    MAKE_MAP_ARGS=${BENCH_MAKE_MAP_ARGS:-"1000 100000 10000 200000"}
+    MAKE_CHAN_ARGS=${BENCH_MAKE_CHAN_ARGS:-"10000 1000000 400000"}
 else
     BT_DEPTH=${BENCH_BT_DEPTH:-20}
     GCB_ROUNDS=${BENCH_GCB_ROUNDS:-10}
@@ -77,6 +87,9 @@ else
     MEMLIMIT_ARGS=${BENCH_MEMLIMIT_ARGS:-"200 4096 300 20"}
     POOL_ARGS=${BENCH_POOL_ARGS:-"20000000 $(nproc) 1000000"}
     PROFILE_ARGS=${BENCH_PROFILE_ARGS:-"14 11"}
+    MAKE_SLICE_ARGS=${BENCH_MAKE_SLICE_ARGS:-"1000000 20"}
+    MAKE_MAP_ARGS=${BENCH_MAKE_MAP_ARGS:-"1000 1000000 100000 2000000"}
+    MAKE_CHAN_ARGS=${BENCH_MAKE_CHAN_ARGS:-"100000 10000000 4000000"}
 fi
 
 bench_args() {
@@ -90,6 +103,9 @@ bench_args() {
     memlimit) echo "$MEMLIMIT_ARGS" ;;
     pool) echo "$POOL_ARGS" ;;
     profile) echo "$PROFILE_ARGS" ;;
+    make_slice) echo "$MAKE_SLICE_ARGS" ;;
+    make_map) echo "$MAKE_MAP_ARGS" ;;
+    make_chan) echo "$MAKE_CHAN_ARGS" ;;
     esac
 }
 
@@ -98,6 +114,8 @@ bench_args() {
 # memlimit is about a collector's memory limit and giving memory back:
 # tricolor, bdwgc and Go only.  tricolor-noprof (the profiler's cost) runs
 # binary_trees only; profile (the profiler itself) is tricolor's and Go's.
+# Go's make types (make_slice, make_map, make_chan) are tricolor's and Go's,
+# and glib's GHashTable (ghash) is for make_map only.
 bench_systems() {
     local s list=
     for s in $SYSTEMS; do
@@ -111,6 +129,9 @@ bench_systems() {
         memlimit:*) ;;
         w3m:bdwgc | w3m:libgc | guile:bdwgc | guile:libgc | ecl:bdwgc | ecl:libgc) list="$list $s" ;;
         w3m:* | guile:* | ecl:*) ;;
+        make_slice:tricolor | make_slice:go | make_map:tricolor | make_map:go | make_map:ghash | \
+            make_chan:tricolor | make_chan:go) list="$list $s" ;;
+        make_*:* | *:ghash) ;;
         *) list="$list $s" ;;
         esac
     done
@@ -142,8 +163,8 @@ rm -f "$RUNS"/*
 # ---------------------------------------------------------------------------
 # Packages (only with BENCH_INSTALL=1)
 if [ "${BENCH_INSTALL:-0}" = 1 ]; then
-    msg "== installing libgc-dev libmimalloc-dev golang-go"
-    apt-get install -y libgc-dev libmimalloc-dev golang-go >&2 || msg "run.sh: apt-get install failed; continuing with what is present"
+    msg "== installing libgc-dev libmimalloc-dev libglib2.0-dev golang-go"
+    apt-get install -y libgc-dev libmimalloc-dev libglib2.0-dev golang-go >&2 || msg "run.sh: apt-get install failed; continuing with what is present"
 fi
 
 # ---------------------------------------------------------------------------
@@ -193,6 +214,9 @@ for s in $WANT_SYSTEMS; do
     malloc) SYSTEMS="$SYSTEMS malloc" ;;
     mimalloc)
         if have_header mimalloc.h; then SYSTEMS="$SYSTEMS mimalloc"; else skip mimalloc "no mimalloc.h (apt-get install libmimalloc-dev, or BENCH_INSTALL=1)"; fi ;;
+    ghash)
+        if command -v pkg-config >/dev/null 2>&1 && pkg-config --exists glib-2.0; then SYSTEMS="$SYSTEMS ghash"
+        else skip ghash "no glib-2.0 (apt-get install libglib2.0-dev pkg-config, or BENCH_INSTALL=1)"; fi ;;
     go)
         if command -v go >/dev/null 2>&1; then SYSTEMS="$SYSTEMS go"; else skip go "no go command (apt-get install golang-go, or BENCH_INSTALL=1)"; fi ;;
     *) msg "run.sh: unknown system '$s' (have: $ALL_SYSTEMS)"; exit 2 ;;
@@ -256,6 +280,9 @@ build_one() { # bench system
         esac ;;
     malloc) $CC $CFLAGS -DSYS_MALLOC -o "$exe" "$BENCH_DIR/$b.c" -pthread ;;
     mimalloc) $CC $CFLAGS -DSYS_MIMALLOC -o "$exe" "$BENCH_DIR/$b.c" -lmimalloc -pthread ;;
+    # glib's GHashTable over the C library's malloc: shim.h's malloc system plus the table.
+    ghash) $CC $CFLAGS -DSYS_MALLOC -DBENCH_GHASH $(pkg-config --cflags glib-2.0) -o "$exe" "$BENCH_DIR/$b.c" \
+        $(pkg-config --libs glib-2.0) -pthread ;;
     go) (cd "$BENCH_DIR/go" && go build -o "$exe" "$b.go" common.go) ;;
     esac >"$log" 2>&1
 }
@@ -300,6 +327,10 @@ PROFILE_FIELDS="sample_ns write_ns write_min_ns sites bytes text_ns text_bytes
     walk_backtrace_fp_8_ns walk_backtrace_fp_32_ns walk_backtrace_nofp_32_ns frames_backtrace_fp_32 frames_backtrace_nofp_32
     walk_libunwind_fp_8_ns walk_libunwind_fp_32_ns walk_libunwind_nofp_32_ns frames_libunwind_fp_32 frames_libunwind_nofp_32"
 printf 'system\tround\t%s\n' "$(echo $PROFILE_FIELDS | tr ' ' '\t')" >"$PROFILE_TSV"
+# The make types' benchmarks (make_slice, make_map, make_chan): their OP lines,
+# one line per measurement of each run.
+MAKE_TSV=$OUT/make.tsv
+printf 'bench\tsystem\tround\tname\tns\tops\n' >"$MAKE_TSV"
 
 # Output lines that must be identical for every system (times and names removed):
 # their md5 goes into raw.tsv's check column, and after a benchmark's rounds
@@ -308,7 +339,7 @@ printf 'system\tround\t%s\n' "$(echo $PROFILE_FIELDS | tr ' ' '\t')" >"$PROFILE_
 check_text() {
     grep -v -e '^BENCH ' -e '^depth ' -e '^GCBench ' -e '^mt_alloc (' -e '^small_heap (' -e '^pause (' -e '^PAUSE' \
         -e '^memlimit (' -e '^MEMLIMIT' -e '^pool (' -e '^POOL' -e '^walk ' -e '^64-byte allocation' \
-        -e '^profile of ' -e '^PROFILE' "$1" | md5sum | cut -d' ' -f1
+        -e '^profile of ' -e '^PROFILE' -e '^OP ' "$1" | md5sum | cut -d' ' -f1
 }
 
 field() { # key file: value of key=value in the first line carrying it
@@ -338,6 +369,7 @@ run_one() { # bench system round
     if [ "$b" = memlimit ] && [ "$st" = 0 ] && [ "$(grep -c '^MEMLIMIT phase=' "$base.out")" != 3 ]; then st=nomemlimitline; fi
     if [ "$b" = pool ] && [ "$st" = 0 ] && ! grep -q '^POOL ' "$base.out"; then st=nopoolline; fi
     if [ "$b" = profile ] && [ "$st" = 0 ] && ! grep -q '^PROFILE ' "$base.out"; then st=noprofileline; fi
+    case $b in make_*) [ "$st" = 0 ] && ! grep -q '^OP ' "$base.out" && st=noopline ;; esac
     local sum=-
     [ "$st" = 0 ] && sum=$(check_text "$base.out")
     printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$b" "$s" "$r" "$st" "${wall:-0}" \
@@ -363,6 +395,11 @@ run_one() { # bench system round
         for k in $PROFILE_FIELDS; do row="$row\t$(field "$k" "$base.out")"; done
         printf '%b\n' "$row" >>"$PROFILE_TSV"
     fi
+    case $b in
+    make_*)
+        sed -n 's/^OP name=\([^ ]*\) ns=\([^ ]*\) ops=\([^ ]*\).*/\1\t\2\t\3/p' "$base.out" |
+            awk -v b="$b" -v s="$s" -v r="$r" -v OFS='\t' '{ print b, s, r, $0 }' >>"$MAKE_TSV" ;;
+    esac
     if [ "$st" = 0 ]; then
         awk -v b="$b" -v s="$s" -v r="$r" -v w="$wall" -v c="$(( user + sys ))" -v m="$rss" -v n="$coll" -v p="$maxp" \
             'BEGIN { printf "   %-13s round %d %-9s wall %7.2f s  cpu %7.2f s  rss %7.1f MiB  gc %5d  maxpause %8.3f ms\n", b, r, s, w/1e9, c/1e6, m/1024, n, p/1e6 }' >&2
@@ -377,6 +414,11 @@ run_one() { # bench system round
         if [ "$b" = profile ]; then
             sed -n 's/^\(profile of \|64-byte\)/   '"$(printf '%32s' '')"' \1/p' "$base.out" >&2
         fi
+        case $b in
+        make_*)
+            sed -n 's/^OP name=\([^ ]*\) ns=\([^ ]*\).*/\1 \2/p' "$base.out" |
+                awk '{ l = l (l == "" ? "" : ", ") sprintf("%s %.1f", $1, $2) } END { print "   " sprintf("%32s", "") " ns: " l }' >&2 ;;
+        esac
         if [ "$b" = memlimit ]; then
             awk -v st="$(mlfield limit status "$base.out")" -v t="$(mlfield limit seconds "$base.out")" \
                 -v n="$(mlfield limit gcs "$base.out")" -v pk="$(mlfield limit peak_rss_kb "$base.out")" \
@@ -710,6 +752,58 @@ profile_table() {
     }' "$RAW" "$PROFILE_TSV"
 }
 
+# make_table bench format(text|md): the make types' benchmarks (make_slice,
+# make_map, make_chan): per measurement (OP line, in the programs' order),
+# each system's median over its successful rounds (make.tsv) and tricolor's
+# ratio to each other system (below 1: tricolor takes less time).
+make_table() {
+    awk -F'\t' -v bench="$1" -v fmt="$2" -v order="$(bench_systems "$1")" "$AWK_LIB"'
+    function unit(n) {
+        if (n ~ /^grow_/) return "ns"
+        if (n ~ /^pingpong/) return "ns/round trip"
+        if (n ~ /^buffered/) return "ns/element"
+        if (n ~ /^(i64|s16)_/) return "ns/append"
+        return "ns/op"
+    }
+    function num(v) { return (v >= 100000) ? sprintf("%.0f", v) : (v >= 100) ? sprintf("%.1f", v) : sprintf("%.2f", v) }
+    joined_line(bench) { next }
+    file == 2 {
+        if ($col["bench"] != bench) next
+        s = $col["system"]; r = $col["round"]
+        if (st[s, r] != "0") next
+        n = $col["name"]
+        if (!(n in seen)) { seen[n] = 1; names[++nn] = n }
+        k = s SUBSEP n; cnt[k]++; vals[k, cnt[k]] = $col["ns"]
+        if (!((s, r) in okr)) { okr[s, r] = 1; ok[s]++ }
+    }
+    END {
+        ns = split(order, sys, " ")
+        nh = 0; hdr[++nh] = "measurement"; w[nh] = -21; hdr[++nh] = "unit"; w[nh] = -13
+        for (i = 1; i <= ns; i++) if (runs[sys[i]]) { hdr[++nh] = sys[i] " (" (ok[sys[i]] + 0) "/" runs[sys[i]] ")"; w[nh] = 14 }
+        for (i = 1; i <= ns; i++) if (runs[sys[i]] && sys[i] != "tricolor" && runs["tricolor"]) { hdr[++nh] = "tricolor / " sys[i]; w[nh] = 17 }
+        print_header(nh, hdr, w, fmt)
+        for (j = 1; j <= nn; j++) {
+            n = names[j]; h = 0
+            c[++h] = n; c[++h] = unit(n)
+            for (i = 1; i <= ns; i++) {
+                s = sys[i]
+                if (!runs[s]) continue
+                k = s SUBSEP n
+                med[s] = (k in cnt) ? median(k) : ""
+                c[++h] = (k in cnt) ? num(med[s]) : "-"
+            }
+            for (i = 1; i <= ns; i++) {
+                s = sys[i]
+                if (!runs[s] || s == "tricolor" || !runs["tricolor"]) continue
+                c[++h] = (med["tricolor"] != "" && med[s] != "" && med[s] > 0) ? sprintf("%.2f", med["tricolor"] / med[s]) : "-"
+            }
+            print_row(nh, c, w, fmt)
+        }
+        for (i = 1; i <= ns; i++) notes = notes fail_note(sys[i], "noopline")
+        print_notes(notes, fmt)
+    }' "$RAW" "$MAKE_TSV"
+}
+
 # The profiler's cost on binary_trees: tricolor (the default rate) against
 # tricolor-noprof (rate 0), medians of the same run's rounds.
 profiling_cost() {
@@ -773,6 +867,9 @@ for b in $BENCHES; do
         pool_table text
     elif [ "$b" = profile ]; then
         profile_table text
+    elif case $b in make_*) true ;; *) false ;; esac; then
+        table "$b" text
+        make_table "$b" text
     else
         table "$b" text
         [ "$b" = binary_trees ] && profiling_cost | sed 's/^/  /'
@@ -874,6 +971,33 @@ pkgver() { dpkg-query -W -f='${Version}' "$1" 2>/dev/null || echo "not installed
             echo "found from 32 deep, through functions with frame pointers and (in brackets) without."
             echo
             profile_table md
+        elif case $b in make_*) true ;; *) false ;; esac; then
+            set -- $(bench_args "$b")
+            case $b in
+            make_slice)
+                echo "Systems: $(bench_systems make_slice). Arguments: n, rounds. ns per append: n appends one at"
+                echo "a time, a new slice each round, ${2:-?} rounds of ${1:-?}: int64s (noscan) and 16-byte structs"
+                echo "{pointer, int64} (scanned), onto a nil slice and onto make(..., 0, n) (the make timed too)." ;;
+            make_map)
+                echo "Systems: $(bench_systems make_map) (ghash: glib's GHashTable over malloc, no collector; uint64"
+                echo "keys and values stored in the pointers, g_direct_hash; strings: g_str_hash, the caller's strings)."
+                echo "Arguments: small, big, strings, ops. uint64 keys (random) and values at ${1:-?} and ${2:-?} entries:"
+                echo "insert into a map made with no hint (a new map per round), lookup hit, lookup miss, delete,"
+                echo "about ${4:-?} operations each (ns/op); grow_insert_*: each insert timed alone while a map with no"
+                echo "hint grows to ${2:-?} entries (clock included): the longest, p99.99, median; string keys \"key<i>\","
+                echo "${3:-?} of them: insert (tricolor copies each key), lookup through other copies of the strings." ;;
+            make_chan)
+                echo "Systems: $(bench_systems make_chan) (tricolor: threads; Go: goroutines, default GOMAXPROCS)."
+                echo "Arguments: roundtrips, elements, mpmc_elements. int64 values: unbuffered ping-pong between two"
+                echo "threads, ns per round trip (${1:-?}); capacity-128 channel from one producer to one consumer,"
+                echo "ns per element (${2:-?}); the same from 4 producers to 4 consumers (${3:-?})." ;;
+            esac
+            echo "The first table is the whole process (wall, CPU, peak RSS, GCs, pauses); the second each"
+            echo "measurement's median, and tricolor's median over each other system's (below 1: tricolor faster)."
+            echo
+            table "$b" md
+            echo
+            make_table "$b" md
         else
             table "$b" md
             [ "$b" = binary_trees ] && { c=$(profiling_cost); [ -n "$c" ] && { echo; echo "- $c"; }; }
