@@ -245,7 +245,7 @@ static uint64_t hash_of(const gc_map *m, const void *key)
 
 /* Put an entry known to be absent into a table with room, without checks:
  * the rehash step.  Returns its slot. */
-static unsigned char *place(const gc_map *m, table_t *t, uint64_t h)
+static inline unsigned char *place(const gc_map *m, table_t *t, uint64_t h)
 {
     size_t mask = t->group_mask, g = (h >> 7) & mask;
     for (size_t step = 1;; step++) {
@@ -271,29 +271,38 @@ static void install(gc_map *m, table_t *t)
         m->dir[t->index + i] = t;
 }
 
-/* Copy every entry of old into the tables its hashes now select (one or, on
- * a split, two), and retire old. */
-static void rehash_into(gc_map *m, table_t *old, table_t *lo, table_t *hi, unsigned bit)
+static ALWAYS_INLINE void rehash_kind(gc_map *m, table_t *old, table_t *lo, table_t *hi, unsigned bit, int kind)
 {
-    size_t ngroups = old->capacity / GROUP_SLOTS;
+    size_t ngroups = old->capacity / GROUP_SLOTS, slotsize = m->slotsize;
     for (size_t g = 0; g < ngroups; g++) {
         unsigned char *grp = group_at(m, old, g);
         for (uint64_t bits = match_full(ctrl_of(grp)); bits; bits &= bits - 1) {
             unsigned char *s = slot_at(m, grp, first_match(bits));
-            uint64_t h = hash_of(m, s);
+            uint64_t h = hash_key(m, s, kind);
             table_t *t = hi && ((h >> bit) & 1) ? hi : lo;
-            memcpy(place(m, t, h), s, m->slotsize);
+            unsigned char *d = place(m, t, h);
+            if (slotsize == 16) /* 8-byte keys and values: no call */
+                memcpy(d, s, 16);
+            else
+                memcpy(d, s, slotsize);
             /* The old copy must keep nothing alive if a stale pointer keeps
              * the old table: an iterator holding it reads only its keys
              * (values come from the map), and needs those only if the map
-             * was ever iterated. */
+             * was ever iterated (else the whole table is cleared below). */
             if (m->iterated)
-                memset(s + m->keysize, 0, m->slotsize - m->keysize);
-            else
-                memset(s, 0, m->slotsize);
+                memset(s + m->keysize, 0, slotsize - m->keysize);
         }
     }
+    if (!m->iterated)
+        memset(old->groups, 0, ngroups * m->groupsize); /* control bytes too: nothing is full */
     old->replaced = true;
+}
+
+/* Copy every entry of old into the tables its hashes now select (one or, on
+ * a split, two), and retire old. */
+static void rehash_into(gc_map *m, table_t *old, table_t *lo, table_t *hi, unsigned bit)
+{
+    WITH_KIND(m, K, rehash_kind(m, old, lo, hi, bit, K));
 }
 
 static void double_directory(gc_map *m, uintptr_t ra)
