@@ -81,11 +81,12 @@ typedef struct waitq {
 } waitq_t;
 
 struct gc_chan {
-    pthread_mutex_t lock;
+    /* What a hand-off touches first, together: the lock and the queues. */
+    _Atomic uint32_t lock; /* chan_lock: 0 free, 1 held, 2 held with sleepers */
+    bool closed;      /* unbuffered only (a ring's is its tail's mark bit); under the lock */
+    waitq_t recvq, sendq;
     size_t dataqsiz; /* the buffer's size: cap */
     size_t elemsize;
-    waitq_t recvq, sendq;
-    bool closed;      /* unbuffered only (a ring's is its tail's mark bit); under the lock */
     /* The ring (buffered only).  A position is lap | index (index < cap,
      * below mark_bit); slot i's stamp says which position it awaits: equal
      * to the tail's, it is free for that send; the head's plus one, it holds
@@ -116,6 +117,31 @@ static inline void cpu_relax(void)
 #elif defined(__aarch64__)
     __asm__ __volatile__("yield");
 #endif
+}
+
+/* The channel's lock: a futex word (Drepper's mutex), spinning briefly
+ * first.  One word, so that it shares a cache line with the queues a
+ * hand-off reads next. */
+static void chan_lock(gc_chan *c)
+{
+    uint32_t v = 0;
+    if (atomic_compare_exchange_strong_explicit(&c->lock, &v, 1, memory_order_acquire, memory_order_relaxed))
+        return;
+    for (int i = 0; i < 128; i++) {
+        cpu_relax();
+        v = 0;
+        if (atomic_load_explicit(&c->lock, memory_order_relaxed) == 0 &&
+            atomic_compare_exchange_weak_explicit(&c->lock, &v, 1, memory_order_acquire, memory_order_relaxed))
+            return;
+    }
+    while (atomic_exchange_explicit(&c->lock, 2, memory_order_acquire) != 0)
+        tc_futex(&c->lock, FUTEX_WAIT, 2);
+}
+
+static void chan_unlock(gc_chan *c)
+{
+    if (atomic_exchange_explicit(&c->lock, 0, memory_order_release) == 2)
+        tc_futex(&c->lock, FUTEX_WAKE, 1);
 }
 
 /* A spin of at most SPIN_NS, checked every 64 rounds.  After its first
@@ -260,9 +286,9 @@ static void notify(gc_chan *c, waitq_t *q)
 {
     if (atomic_load(&q->n) == 0)
         return;
-    pthread_mutex_lock(&c->lock);
+    chan_lock(c);
     waiter_t *w = dequeue(q);
-    pthread_mutex_unlock(&c->lock);
+    chan_unlock(c);
     if (w)
         wake(w->wait);
 }
@@ -371,11 +397,6 @@ gc_chan *gc_makechan(size_t elemsize, size_t cap, int noscan)
     gc_chan *c = alloc_from(sizeof(gc_chan) + bytes, noscan, (uintptr_t)__builtin_return_address(0));
     if (!c)
         return NULL;
-    pthread_mutexattr_t a;
-    pthread_mutexattr_init(&a);
-    pthread_mutexattr_settype(&a, PTHREAD_MUTEX_ADAPTIVE_NP);
-    pthread_mutex_init(&c->lock, &a);
-    pthread_mutexattr_destroy(&a);
     c->dataqsiz = cap;
     c->elemsize = elemsize;
     if (cap) {
@@ -419,10 +440,10 @@ void gc_closechan(gc_chan *c)
 {
     if (!c)
         gc_panic("close of nil channel");
-    pthread_mutex_lock(&c->lock);
+    chan_lock(c);
     bool was = c->dataqsiz ? atomic_fetch_or(&c->tail, c->mark_bit) & c->mark_bit : c->closed;
     if (was) {
-        pthread_mutex_unlock(&c->lock);
+        chan_unlock(c);
         gc_panic("close of closed channel");
     }
     __atomic_store_n(&c->closed, true, __ATOMIC_RELEASE);
@@ -437,7 +458,7 @@ void gc_closechan(gc_chan *c)
         w->success = false;
         w->wnext = list, list = w;
     }
-    pthread_mutex_unlock(&c->lock);
+    chan_unlock(c);
     while (list) {
         w = list, list = w->wnext;
         wake(w->wait);
@@ -451,7 +472,7 @@ void gc_closechan(gc_chan *c)
 static bool handoff_send(gc_chan *c, const void *elem, waiter_t **towake)
 {
     if (c->closed) {
-        pthread_mutex_unlock(&c->lock);
+        chan_unlock(c);
         gc_panic("send on closed channel");
     }
     waiter_t *w = dequeue(&c->recvq);
@@ -489,12 +510,12 @@ static bool handoff_block(gc_chan *c, waitq_t *q, void *elem, const struct times
     wait_t wt = {CLAIM_NONE, WAIT_SPINNING, NULL};
     waiter_t w = {.c = c, .elem = elem, .wait = &wt};
     enqueue(q, &w);
-    pthread_mutex_unlock(&c->lock);
+    chan_unlock(c);
     if (!sleep_on(&wt, deadline)) {
-        pthread_mutex_lock(&c->lock);
+        chan_lock(c);
         if (w.linked)
             unlink_waiter(q, &w);
-        pthread_mutex_unlock(&c->lock);
+        chan_unlock(c);
         return false;
     }
     *success = w.success;
@@ -552,22 +573,22 @@ static int ring_wait(gc_chan *c, int dir, void *elem, const struct timespec *dea
 
         wait_t wt = {CLAIM_NONE, WAIT_SPINNING, NULL};
         waiter_t w = {.c = c, .wait = &wt};
-        pthread_mutex_lock(&c->lock);
+        chan_lock(c);
         enqueue(mine, &w);
         r = dir == GC_SELECT_SEND ? ring_push(c, elem) : ring_pop(c, elem);
         if (r != RING_WOULD_BLOCK) {
             unlink_waiter(mine, &w);
-            pthread_mutex_unlock(&c->lock);
+            chan_unlock(c);
             if (r == RING_DONE)
                 notify(c, other);
             return r;
         }
-        pthread_mutex_unlock(&c->lock);
+        chan_unlock(c);
         if (!sleep_on(&wt, deadline)) {
-            pthread_mutex_lock(&c->lock);
+            chan_lock(c);
             if (w.linked)
                 unlink_waiter(mine, &w);
-            pthread_mutex_unlock(&c->lock);
+            chan_unlock(c);
             return RING_WOULD_BLOCK;
         }
         /* Woken: the ring changed, or the channel closed.  Try again. */
@@ -587,9 +608,9 @@ void gc_chansend(gc_chan *c, const void *elem)
         return;
     }
     waiter_t *w = NULL;
-    pthread_mutex_lock(&c->lock);
+    chan_lock(c);
     if (handoff_send(c, elem, &w)) {
-        pthread_mutex_unlock(&c->lock);
+        chan_unlock(c);
         wake(w->wait);
         return;
     }
@@ -616,9 +637,9 @@ bool gc_chansend_nb(gc_chan *c, const void *elem)
     if (!chan_closed(c) && atomic_load(&c->recvq.n) == 0)
         return false;
     waiter_t *w = NULL;
-    pthread_mutex_lock(&c->lock);
+    chan_lock(c);
     bool done = handoff_send(c, elem, &w);
-    pthread_mutex_unlock(&c->lock);
+    chan_unlock(c);
     if (w)
         wake(w->wait);
     return done;
@@ -655,9 +676,9 @@ static bool recv_until(gc_chan *c, void *elem, bool *okp, const struct timespec 
     if (nb && atomic_load(&c->sendq.n) == 0 && !chan_closed(c))
         return false;
     waiter_t *w = NULL;
-    pthread_mutex_lock(&c->lock);
+    chan_lock(c);
     if (handoff_recv(c, elem, &ok, &w)) {
-        pthread_mutex_unlock(&c->lock);
+        chan_unlock(c);
         if (w)
             wake(w->wait);
         if (okp)
@@ -665,7 +686,7 @@ static bool recv_until(gc_chan *c, void *elem, bool *okp, const struct timespec 
         return true;
     }
     if (nb) {
-        pthread_mutex_unlock(&c->lock);
+        chan_unlock(c);
         return false;
     }
     if (!handoff_block(c, &c->recvq, elem, deadline, &ok))
@@ -727,7 +748,7 @@ static void sellock(const selstate_t *st)
     for (size_t i = 0; i < st->np; i++) {
         gc_chan *c = st->cases[st->lockorder[i]].chan;
         if (c != last)
-            pthread_mutex_lock(&c->lock);
+            chan_lock(c);
         last = c;
     }
 }
@@ -737,7 +758,7 @@ static void selunlock(const selstate_t *st)
     for (size_t i = st->np; i-- > 0;) {
         gc_chan *c = st->cases[st->lockorder[i]].chan;
         if (i == 0 || st->cases[st->lockorder[i - 1]].chan != c)
-            pthread_mutex_unlock(&c->lock);
+            chan_unlock(c);
     }
 }
 
