@@ -314,6 +314,27 @@ typedef struct gc_memstats {
 /* runtime.ReadMemStats: a consistent snapshot.  It briefly stops the world. */
 GC_API void gc_read_memstats(gc_memstats *out);
 
+/* runtime/metrics' figures, read without stopping the world, for monitors that
+ * sample often (libtricolor-debug's dashboard).  `memstats` holds what
+ * gc_read_memstats gives, except that small objects allocated from the spans
+ * thread caches hold now are not counted yet (as Go counts them: when the span
+ * leaves the cache), so mallocs, alloc and heap_objects may lag by a few spans
+ * per thread; each field is read on its own, so fields may be from moments a
+ * little apart.  The pause ring, num_gc and the collector's CPU time are read
+ * together. */
+typedef struct gc_metrics {
+    gc_memstats memstats;
+    uint64_t heap_live;       /* /gc/heap/live:bytes: what the last collection marked */
+    uint64_t gc_cpu_ns;       /* the collector's CPU time, all phases, since start-up */
+    uint64_t cpu_ns;          /* the process's CPU time since start-up */
+    uint64_t uptime_ns;       /* wall-clock time since start-up */
+    uint64_t scavenged_bytes; /* bytes the scavenger returned to the OS since start-up */
+    int32_t gogc;             /* /gc/gogc:percent; -1 = off */
+    uint32_t ncpu;            /* CPUs online, the gc_cpu_fraction's denominator */
+    uint64_t reserved[8];     /* zero; room for more without changing the size */
+} gc_metrics;
+GC_API void gc_read_metrics(gc_metrics *out);
+
 /* ------------------------------------------------------------------------ */
 /* Roots and threads                                                         */
 /* ------------------------------------------------------------------------ */

@@ -610,6 +610,7 @@ INTERNAL int barrier_page_state(uintptr_t p); /* bit 0 armed, bit 1 fresh (diagn
 /* ---- scavenge.c -------------------------------------------------------- */
 
 INTERNAL void scavenge_init(void);
+INTERNAL uint64_t scavenge_released_total(void); /* bytes returned to the OS so far */
 INTERNAL void scavenge_wake(void);                /* goals may have moved: the background scavenger looks */
 INTERNAL void scavenge_on_growth(uint64_t bytes); /* the heap backed `bytes` anew (in an allocator section) */
 INTERNAL void scavenge_pay(gc_thread_t *t);       /* release t->scav_need synchronously (outside sections) */
@@ -644,6 +645,7 @@ struct gc_stats {
     uint64_t start_cpu_ns; /* process CPU time at init */
 };
 INTERNAL extern struct gc_stats gstats;
+INTERNAL extern pthread_mutex_t stats_lock; /* a leaf: the pause ring, num_gc and gc_cpu_ns, for gc_read_metrics */
 INTERNAL uint64_t nanotime(void);
 INTERNAL uint64_t walltime(void);
 INTERNAL uint64_t process_cputime(void);

@@ -447,6 +447,7 @@ static void record_cycle(struct cycle *c, uint64_t cpu)
     uint64_t stw1 = c->t1 - c->t0, stw2 = c->t3 - c->t2;
     uint64_t pause = stw1 + stw2;
     uint32_t i = g->num_gc % 256;
+    pthread_mutex_lock(&stats_lock);
     g->pause_ns[i] = pause;
     g->pause_end[i] = walltime();
     g->pause_total_ns += pause;
@@ -459,6 +460,7 @@ static void record_cycle(struct cycle *c, uint64_t cpu)
     g->num_gc++;
     if (c->forced)
         g->num_forced_gc++;
+    pthread_mutex_unlock(&stats_lock);
     if (!env.gctrace)
         return;
     /* Go's line: gc # @#s #%: #+#+# ms clock, #+#/#/#+# ms cpu,

@@ -53,6 +53,9 @@
 static pthread_mutex_t scav_lock = PTHREAD_MUTEX_INITIALIZER;
 static _Atomic int advice = MADV_DONTNEED;
 static _Atomic uint64_t work_bytes; /* released since the last scavtrace line */
+static _Atomic uint64_t released_total; /* released ever (gc_read_metrics) */
+
+uint64_t scavenge_released_total(void) { return atomic_load(&released_total); }
 
 void scavenge_init(void) { atomic_store(&advice, env.madvdontneed ? MADV_DONTNEED : MADV_FREE); }
 
@@ -85,6 +88,7 @@ static uint64_t release_one(gc_thread_t *t, size_t max)
     if (!ok)
         return 0;
     atomic_fetch_add(&work_bytes, len);
+    atomic_fetch_add(&released_total, len);
     return len;
 }
 

@@ -7,7 +7,10 @@
  * or gc_free frees it; large objects are counted as they come and go.
  * gc_read_memstats stops the world for a moment to add what caches hold
  * uncounted, so the snapshot is exact: after gc_collect(), mallocs - frees is
- * the number of objects in the heap.
+ * the number of objects in the heap.  gc_read_metrics reads the same counters
+ * without the stop (runtime/metrics' way), so its small-object counts lag by
+ * what caches hold; the pause ring it shares with record_cycle is guarded by
+ * stats_lock, a leaf lock.
  */
 #include "internal.h"
 
@@ -19,6 +22,7 @@
 #include <unistd.h>
 
 struct gc_stats gstats;
+pthread_mutex_t stats_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static uint64_t clock_ns(clockid_t id)
 {
@@ -97,22 +101,18 @@ void tc_fatal(const char *fmt, ...)
     abort();
 }
 
-void gc_read_memstats(gc_memstats *out)
+/* Everything but the stop: the counters, plus nmalloc[] (what caches hold
+ * uncounted, or zeros).  The pause ring is read under stats_lock, which
+ * record_cycle holds while it writes a cycle's entry. */
+static void fill_memstats(gc_memstats *out, const uint64_t *nmalloc)
 {
-    gc_thread_t *self = current_thread();
-    (void)self;
-    uint64_t nmalloc[NUM_CLASSES] = {0};
-
-    pthread_mutex_lock(&gc_lock);
-    pthread_mutex_lock(&threads_lock);
-    stop_the_world();
-    for (gc_thread_t *t = thread_list; t; t = t->next)
-        cache_add_unflushed_stats(&t->cache, nmalloc);
     struct gc_stats *g = &gstats;
     memset(out, 0, sizeof *out);
     uint64_t mallocs = 0, frees = 0, total = 0, freed_bytes = 0;
     for (unsigned c = 1; c < NUM_CLASSES; c++) {
         uint64_t m = atomic_load(&g->nmalloc[c]) + nmalloc[c], f = atomic_load(&g->nfree[c]);
+        if (f > m) /* read apart, without the world stopped */
+            f = m;
         out->by_size[c - 1].size = class_size[c];
         out->by_size[c - 1].mallocs = m;
         out->by_size[c - 1].frees = f;
@@ -121,10 +121,15 @@ void gc_read_memstats(gc_memstats *out)
         total += m * class_size[c];
         freed_bytes += f * class_size[c];
     }
+    uint64_t lf = atomic_load(&g->large_free), lfb = atomic_load(&g->large_free_bytes);
     mallocs += atomic_load(&g->large_alloc);
-    frees += atomic_load(&g->large_free);
+    frees += lf;
     total += atomic_load(&g->large_alloc_bytes);
-    freed_bytes += atomic_load(&g->large_free_bytes);
+    freed_bytes += lfb;
+    if (frees > mallocs)
+        frees = mallocs;
+    if (freed_bytes > total)
+        freed_bytes = total;
     out->mallocs = mallocs;
     out->frees = frees;
     out->heap_objects = mallocs - frees;
@@ -137,32 +142,67 @@ void gc_read_memstats(gc_memstats *out)
     out->sys = sys;
     out->heap_sys = atomic_load(&sys_bytes[SYS_HEAP]);
     out->heap_inuse = atomic_load(&heap_inuse_pages) * PAGE_SIZE;
-    out->heap_idle = out->heap_sys - out->heap_inuse;
+    out->heap_idle = out->heap_sys > out->heap_inuse ? out->heap_sys - out->heap_inuse : 0;
     out->heap_released = atomic_load(&heap_released_bytes);
     out->mspan_sys = atomic_load(&sys_bytes[SYS_SPAN]);
     out->mspan_inuse = atomic_load(&nspans_inuse) * sizeof(span_t);
     out->mcache_sys = atomic_load(&sys_bytes[SYS_CACHE]);
-    out->mcache_inuse = nthreads * sizeof(gc_thread_t);
+    out->mcache_inuse = __atomic_load_n(&nthreads, __ATOMIC_RELAXED) * sizeof(gc_thread_t);
     out->gc_sys = atomic_load(&sys_bytes[SYS_GC]);
     out->other_sys = atomic_load(&sys_bytes[SYS_OTHER]);
     out->buck_hash_sys = atomic_load(&sys_bytes[SYS_PROF]);
 
-    uint64_t goal = atomic_load(&heap_goal);
-    out->next_gc = goal;
+    out->next_gc = atomic_load(&heap_goal);
+    pthread_mutex_lock(&stats_lock);
     out->last_gc = g->last_gc;
     out->pause_total_ns = g->pause_total_ns;
     memcpy(out->pause_ns, g->pause_ns, sizeof out->pause_ns);
     memcpy(out->pause_end, g->pause_end, sizeof out->pause_end);
     out->num_gc = g->num_gc;
     out->num_forced_gc = g->num_forced_gc;
+    uint64_t gc_cpu = g->gc_cpu_ns;
+    pthread_mutex_unlock(&stats_lock);
     long np = sysconf(_SC_NPROCESSORS_ONLN);
     uint64_t elapsed = nanotime() - g->start_ns;
-    out->gc_cpu_fraction = elapsed ? (double)g->gc_cpu_ns / ((double)elapsed * (double)(np > 0 ? np : 1)) : 0;
+    out->gc_cpu_fraction = elapsed ? (double)gc_cpu / ((double)elapsed * (double)(np > 0 ? np : 1)) : 0;
     out->enable_gc = 1;
     out->memory_limit = atomic_load(&memory_limit);
     out->gc_limiter_enabled = limiter_on();
     out->gc_limiter_last_enabled = limiter_last_enabled();
+}
+
+void gc_read_memstats(gc_memstats *out)
+{
+    gc_thread_t *self = current_thread();
+    (void)self;
+    uint64_t nmalloc[NUM_CLASSES] = {0};
+
+    pthread_mutex_lock(&gc_lock);
+    pthread_mutex_lock(&threads_lock);
+    stop_the_world();
+    for (gc_thread_t *t = thread_list; t; t = t->next)
+        cache_add_unflushed_stats(&t->cache, nmalloc);
+    fill_memstats(out, nmalloc);
     start_the_world();
     pthread_mutex_unlock(&threads_lock);
     pthread_mutex_unlock(&gc_lock);
+}
+
+void gc_read_metrics(gc_metrics *out)
+{
+    static const uint64_t none[NUM_CLASSES];
+    gc_init_once();
+    memset(out, 0, sizeof *out);
+    fill_memstats(&out->memstats, none);
+    out->heap_live = atomic_load(&last_marked_bytes);
+    pthread_mutex_lock(&stats_lock);
+    out->gc_cpu_ns = gstats.gc_cpu_ns;
+    pthread_mutex_unlock(&stats_lock);
+    out->cpu_ns = process_cputime() - gstats.start_cpu_ns;
+    out->uptime_ns = nanotime() - gstats.start_ns;
+    out->scavenged_bytes = scavenge_released_total();
+    int pct = atomic_load(&gc_percent);
+    out->gogc = pct;
+    long np = sysconf(_SC_NPROCESSORS_ONLN);
+    out->ncpu = np > 0 ? (uint32_t)np : 1;
 }

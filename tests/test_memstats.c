@@ -23,6 +23,12 @@
  *                (heap_objects, by_size) and, dropped, are counted as freed
  *   free_os      after dropping 128 MiB, gc_free_os_memory raises heap_released by
  *                at least 64 MiB
+ *   metrics      gc_read_metrics (no stop): heap_live >= the 64 MiB kept and <= heap_alloc,
+ *                then < 8 MiB once dropped; num_gc, num_forced_gc and the pause ring equal
+ *                gc_read_memstats'; mallocs lag the exact count by at most 4096;
+ *                0 < gc_cpu_ns <= cpu_ns; uptime grows; scavenged_bytes grows by >= 64 MiB
+ *                over gc_free_os_memory; gogc as GOGC says; ncpu the CPUs online;
+ *                reserved zero
  */
 #include "common.h"
 
@@ -297,11 +303,67 @@ static void test_free_os(void)
     invariants("after gc_free_os_memory");
 }
 
+static void test_metrics(void)
+{
+    static gc_metrics mt, mt2;
+    alloc_n(64, TC_MiB);
+    gc_collect();
+    gc_read_metrics(&mt);
+    gc_read_memstats(&ms);
+    printf("     metrics: heap_live %.1f MiB, heap_alloc %.1f MiB, gc_cpu %.3f ms of %.3f ms cpu\n",
+           mt.heap_live / 1048576.0, mt.memstats.heap_alloc / 1048576.0, mt.gc_cpu_ns / 1e6, mt.cpu_ns / 1e6);
+    TC_CHECK(mt.heap_live >= 64 * TC_MiB && mt.heap_live <= ms.heap_alloc,
+             "heap_live %llu with 64 MiB kept, heap_alloc %llu", (unsigned long long)mt.heap_live,
+             (unsigned long long)ms.heap_alloc);
+    TC_CHECK(mt.memstats.num_gc == ms.num_gc && mt.memstats.num_forced_gc == ms.num_forced_gc,
+             "num_gc %u/%u, gc_read_memstats %u/%u", mt.memstats.num_gc, mt.memstats.num_forced_gc, ms.num_gc,
+             ms.num_forced_gc);
+    TC_CHECK(!memcmp(mt.memstats.pause_ns, ms.pause_ns, sizeof ms.pause_ns) &&
+                 !memcmp(mt.memstats.pause_end, ms.pause_end, sizeof ms.pause_end) &&
+                 mt.memstats.pause_total_ns == ms.pause_total_ns,
+             "the pause ring differs from gc_read_memstats'");
+    TC_CHECK(mt.memstats.mallocs <= ms.mallocs && mt.memstats.mallocs + 4096 >= ms.mallocs,
+             "mallocs %llu, exact %llu", (unsigned long long)mt.memstats.mallocs, (unsigned long long)ms.mallocs);
+    TC_CHECK(mt.memstats.frees <= mt.memstats.mallocs, "frees %llu > mallocs %llu",
+             (unsigned long long)mt.memstats.frees, (unsigned long long)mt.memstats.mallocs);
+    for (int i = 0; i < GC_NUM_SIZE_CLASSES; i++)
+        TC_CHECK(mt.memstats.by_size[i].size == ms.by_size[i].size &&
+                     mt.memstats.by_size[i].frees <= mt.memstats.by_size[i].mallocs,
+                 "by_size[%d]: size %u (memstats %u), frees %llu, mallocs %llu", i, mt.memstats.by_size[i].size,
+                 ms.by_size[i].size, (unsigned long long)mt.memstats.by_size[i].frees,
+                 (unsigned long long)mt.memstats.by_size[i].mallocs);
+    TC_CHECK(mt.gc_cpu_ns > 0 && mt.gc_cpu_ns <= mt.cpu_ns, "gc_cpu_ns %llu, cpu_ns %llu",
+             (unsigned long long)mt.gc_cpu_ns, (unsigned long long)mt.cpu_ns);
+    TC_CHECK(mt.memstats.next_gc == ms.next_gc && mt.memstats.memory_limit == ms.memory_limit,
+             "next_gc %llu / %llu, memory_limit %lld / %lld", (unsigned long long)mt.memstats.next_gc,
+             (unsigned long long)ms.next_gc, (long long)mt.memstats.memory_limit, (long long)ms.memory_limit);
+    const char *gogc = getenv("GOGC");
+    int want = !gogc || !*gogc ? 100 : !strcmp(gogc, "off") ? -1 : atoi(gogc);
+    TC_CHECK(mt.gogc == want, "gogc %d, GOGC=%s", mt.gogc, gogc ? gogc : "(unset)");
+    TC_CHECK(mt.ncpu == (uint32_t)sysconf(_SC_NPROCESSORS_ONLN), "ncpu %u", mt.ncpu);
+    for (int i = 0; i < 8; i++)
+        TC_CHECK(mt.reserved[i] == 0, "reserved[%d] = %llu", i, (unsigned long long)mt.reserved[i]);
+
+    g_keep = NULL;
+    tc_clear_stack();
+    gc_free_os_memory();
+    gc_read_metrics(&mt2);
+    printf("     metrics: after the drop heap_live %.1f MiB, scavenged %.1f -> %.1f MiB\n", mt2.heap_live / 1048576.0,
+           mt.scavenged_bytes / 1048576.0, mt2.scavenged_bytes / 1048576.0);
+    TC_CHECK(mt2.heap_live < 8 * TC_MiB, "heap_live %.1f MiB after dropping everything", mt2.heap_live / 1048576.0);
+    TC_CHECK(mt2.scavenged_bytes >= mt.scavenged_bytes + 64 * TC_MiB, "scavenged_bytes %llu -> %llu",
+             (unsigned long long)mt.scavenged_bytes, (unsigned long long)mt2.scavenged_bytes);
+    TC_CHECK(mt2.uptime_ns > mt.uptime_ns && mt2.memstats.num_gc == mt.memstats.num_gc + 1,
+             "uptime %llu -> %llu, num_gc %u -> %u", (unsigned long long)mt.uptime_ns,
+             (unsigned long long)mt2.uptime_ns, mt.memstats.num_gc, mt2.memstats.num_gc);
+}
+
 int main(int argc, char **argv)
 {
     static const tc_subtest tests[] = {
         {"exact", test_exact},   {"by_size", test_by_size}, {"counters", test_counters},
         {"invariants", test_invariants}, {"threads", test_threads}, {"free_os", test_free_os},
+        {"metrics", test_metrics},
     };
     return tc_main(argc, argv, tests, TC_NTESTS(tests));
 }
