@@ -2,6 +2,8 @@
 #
 #   make                 configure (once) and build Release in build/
 #   make demo            build and run the guided tour (build/examples/tour)
+#   make dashboard       run examples/dashboard.c, a program with a changing heap, and print the
+#                        URL of its live dashboard (DASHBOARD_ADDR, default 127.0.0.1:6060)
 #   make check           the test suite in build/, then again under UBSan with internal
 #                        asserts in build-ubsan/ (without the tests labelled `long`)
 #   make check-fast      the release suite only, without the tests labelled `long`
@@ -20,6 +22,7 @@ CTEST_ARGS   ?=
 CTEST_TIMEOUT ?= 600
 CMAKE        ?= cmake
 CTEST        ?= ctest
+DASHBOARD_ADDR ?= 127.0.0.1:6060
 
 CTEST_FLAGS  = --output-on-failure -j2 --timeout $(CTEST_TIMEOUT)
 UBSAN_ENV    = UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
@@ -27,7 +30,7 @@ UBSAN_ENV    = UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 # The sub-build gets its own -j; do not hand it this make's jobserver flags.
 SUBBUILD     = env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL $(CMAKE) --build
 
-.PHONY: all build check check-fast check-release check-ubsan ubsan demo bench install clean tools
+.PHONY: all build check check-fast check-release check-ubsan ubsan demo dashboard bench install clean tools
 
 all: build
 
@@ -41,6 +44,8 @@ tools:
 	  echo "C compiler '$(firstword $(CC))' not found: sudo apt-get install build-essential" >&2; exit 1; }
 	@echo '#include <zlib.h>' | $(CC) -E -x c - >/dev/null 2>&1 || { \
 	  echo "zlib.h not found (heap profiles are gzipped): sudo apt-get install zlib1g-dev" >&2; exit 1; }
+	@command -v pkg-config >/dev/null 2>&1 && pkg-config --exists libmicrohttpd || { \
+	  echo "libmicrohttpd not found (libtricolor-debug serves HTTP with it): sudo apt-get install libmicrohttpd-dev pkg-config" >&2; exit 1; }
 	@v=$$($(CMAKE) --version | sed -n '1s/[^0-9]*\([0-9][0-9]*\)\.\([0-9][0-9]*\).*/\1 \2/p'); \
 	 set -- $$v; if [ "$${1:-0}" -lt 3 ] || { [ "$${1:-0}" -eq 3 ] && [ "$${2:-0}" -lt 25 ]; }; then \
 	  echo "cmake $$1.$$2 is too old: tricolor needs cmake 3.25 or newer (Debian 12: sudo apt-get install cmake)" >&2; exit 1; fi
@@ -88,6 +93,9 @@ check-fast: build
 # --- the tour, benchmarks, install -------------------------------------------------------------
 demo: build
 	./$(BUILD)/examples/tour
+
+dashboard: build
+	./$(BUILD)/examples/dashboard $(DASHBOARD_ADDR)
 
 bench: build
 	@[ -f bench/run.sh ] || { echo "bench/run.sh not found" >&2; exit 1; }

@@ -4,7 +4,8 @@
 # Installs the build in BUILD_DIR under WORK_DIR/prefix, checks the layout of shared/API.md, then
 # builds and runs examples/consumer/hello.c against the installed copy three ways: pkg-config with
 # the shared library, pkg-config flags with the static library, and find_package(tricolor) in CMake
-# (tricolor::tricolor and tricolor::tricolor_static).  Registered with ctest as install_smoke.
+# (tricolor::tricolor and tricolor::tricolor_static); and hello_debug.c with pkg-config
+# tricolor-debug.  Registered with ctest as install_smoke.
 set -euo pipefail
 build=$1 src=$2 work=$3 cc=${4:-${CC:-cc}} cmake=${CMAKE:-cmake}
 prefix=$work/prefix
@@ -20,7 +21,8 @@ for f in include/tricolor.h lib/libtricolor.a lib/libtricolor.so lib/libtricolor
          lib/cmake/tricolor/tricolorConfig.cmake lib/cmake/tricolor/tricolorConfigVersion.cmake \
          lib/cmake/tricolor/tricolorTargets.cmake \
          lib/tricolor-bdwgc/libgc.so.1 include/tricolor-bdwgc/gc.h include/tricolor-bdwgc/gc/gc.h \
-         include/tricolor-bdwgc/gc/gc_mark.h lib/pkgconfig/tricolor-bdwgc.pc; do
+         include/tricolor-bdwgc/gc/gc_mark.h lib/pkgconfig/tricolor-bdwgc.pc \
+         lib/libtricolor-debug.so lib/libtricolor-debug.so.0 lib/pkgconfig/tricolor-debug.pc; do
     [ -e "$prefix/$f" ] || { echo "install_smoke: $prefix/$f is missing" >&2; exit 1; }
 done
 
@@ -55,6 +57,14 @@ if command -v pkg-config >/dev/null 2>&1; then
     *) echo "install_smoke: hello-bdwgc does not load the installed libgc.so.1:" >&2; echo "$deps" >&2; exit 1 ;;
     esac
     "$work/hello-bdwgc"
+
+    # The debug endpoint, as its .pc file says to build it.
+    cflags=$(pkg-config --cflags tricolor-debug)
+    libs=$(pkg-config --libs tricolor-debug)
+    step "pkg-config tricolor-debug: $cflags $libs"
+    # shellcheck disable=SC2086
+    "$cc" $cflags "$src/examples/consumer/hello_debug.c" -o "$work/hello-debug" $libs
+    LD_LIBRARY_PATH=$prefix/lib "$work/hello-debug"
     pc_ok=1
 else
     echo "install_smoke: pkg-config not found (sudo apt-get install pkg-config); skipping its checks"

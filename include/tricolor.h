@@ -557,6 +557,69 @@ GC_API int gc_write_heap_profile(int fd);
 GC_API int gc_write_profile(const char *name, int fd, int debug);
 
 /* ------------------------------------------------------------------------ */
+/* The debug endpoint (net/http/pprof, expvar, a live dashboard)             */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * In a library of its own, libtricolor-debug (pkg-config tricolor-debug; it
+ * needs libmicrohttpd), so that the core keeps no HTTP dependency.  Link it,
+ * or preload it, and set TRICOLOR_DEBUG_ADDR=127.0.0.1:6060 to start it with no
+ * code change; that works for bdwgc programs on tricolor's libgc.so.1 too:
+ *
+ *     $ TRICOLOR_DEBUG_ADDR=127.0.0.1:6060 \
+ *       LD_PRELOAD=/usr/local/lib/libtricolor-debug.so ./program
+ *     $ go tool pprof http://127.0.0.1:6060/debug/pprof/heap
+ *     open http://127.0.0.1:6060/debug/dashboard
+ *
+ * A variable that cannot be served (a bad address, a port in use) is reported
+ * on stderr, once, and the program runs on without the endpoint.
+ *
+ * What it serves (GET and HEAD), as Go's net/http/pprof and expvar do:
+ *   /debug/pprof/           an index of the profiles, like Go's
+ *   /debug/pprof/heap       the heap profile (gc_write_profile "heap"); ?gc=1
+ *                           collects first, ?debug=1 gives Go's text form
+ *   /debug/pprof/allocs     the same samples, viewed as alloc_space
+ *   /debug/pprof/cmdline    the command line, arguments separated by NUL bytes
+ *   /debug/vars             expvar's JSON: "cmdline" and "memstats" with Go's
+ *                           runtime.MemStats field names (gc_read_memstats)
+ *   /debug/memstats         JSON: every gc_memstats field under its name here,
+ *                           the gc_metrics extras, and "recent_pauses", the
+ *                           last collections' pauses, newest first
+ *   /debug/dashboard        a live page (uPlot, served from the library, no
+ *                           internet needed): heap in use, live heap, goal,
+ *                           limit and RSS; allocation rate; every pause; the
+ *                           GC CPU fraction; collections per second; memory
+ *                           returned by the scavenger; objects per size class
+ *   /debug/dashboard/samples?since=N   the dashboard's data, as JSON
+ * Other paths get 404, other methods 405, malformed requests 400 (the server
+ * keeps serving); requests are limited to 16 KiB of headers and the server to
+ * 64 connections (more wait in the kernel's queue), idle ones closed after 30
+ * seconds.  No heap contents are ever served: figures, stacks and the map of
+ * loaded objects only.
+ *
+ * Cost: nothing while no one asks.  The dashboard samples when its page asks
+ * (every second by default; at most 10 times a second however many pages are
+ * open), with gc_read_metrics, which does not stop the world; /debug/vars and
+ * /debug/memstats stop it for a moment (gc_read_memstats), as Go's expvar does.
+ * The server's one thread is a registered thread: it is stopped, like the
+ * program's, at each collection's two pauses.
+ */
+
+/* Serve on addr, "host:port": "127.0.0.1:6060", "[::1]:6060", "localhost:0";
+ * no host (":6060", "6060", NULL or "" for an ephemeral port) means 127.0.0.1,
+ * so any other interface must be named ("0.0.0.0:6060").  Port 0 picks a free
+ * one.  Returns the port bound, or -1 with errno: EINVAL (not an address),
+ * EBUSY (already serving: stop first), or what getaddrinfo, socket, bind or
+ * listen said (EADDRINUSE).  Serves from a thread of its own until
+ * gc_debug_stop. */
+GC_API int gc_debug_serve(const char *addr);
+
+/* Stop serving: close the socket and every connection, join the thread, free
+ * what the server holds.  Harmless when not serving.  The port may be served
+ * again at once. */
+GC_API void gc_debug_stop(void);
+
+/* ------------------------------------------------------------------------ */
 /* Pools (sync.Pool)                                                         */
 /* ------------------------------------------------------------------------ */
 

@@ -1,0 +1,830 @@
+/*
+ * debug.c - libtricolor-debug: net/http/pprof, expvar and a live dashboard
+ * over HTTP (libmicrohttpd).
+ *
+ * Owns the server: one libmicrohttpd daemon with one internal thread that
+ * polls every connection, so a slow client costs a socket, not a thread; the
+ * samples the dashboard plots; the pages and scripts it serves, compiled in
+ * (.incbin of src/debug/, so the page works with no internet and no files).
+ *
+ * Invariants:
+ *   - Only figures are served: MemStats, profiles (stacks and the map of
+ *     loaded objects) and the command line.  Nothing reads heap objects.
+ *   - The library uses tricolor's public API only, resolved at run time, so
+ *     the same library serves a program linked with libtricolor and a bdwgc
+ *     program on tricolor's libgc.so.1; it allocates with malloc, never from
+ *     the collected heap.
+ *   - Samples are taken when a page asks, at most one per SAMPLE_MIN_MS
+ *     whoever asks, with gc_read_metrics (no stop of the world).  The ring
+ *     keeps the last SAMPLES of them and the pauses they saw, so a page that
+ *     opens later gets the history.
+ *   - state_lock guards `srv` and the sample ring; the daemon's thread holds
+ *     it only while building a response, gc_debug_stop while stopping.
+ *
+ * How it meets the rest: the core library knows nothing of it.
+ * TRICOLOR_DEBUG_ADDR starts it from a constructor.
+ */
+#define _GNU_SOURCE
+#include <tricolor.h>
+
+#include <microhttpd.h>
+
+#include <arpa/inet.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_CONNECTIONS 64
+#define MAX_REQUEST_BYTES (16 * 1024) /* headers and the request line, per connection */
+#define IDLE_TIMEOUT_S 30
+#define SAMPLES 3600      /* an hour at the page's default of one a second */
+#define PAUSES 4096       /* pauses kept for the dashboard */
+#define SAMPLE_MIN_MS 100 /* however many pages ask */
+
+/* ---- the assets, compiled in ---------------------------------------------- */
+
+/* sym .. sym_end: the bytes of TC_DEBUG_ASSETS/file, and a NUL after them. */
+#define ASSET(sym, file)                                                                                   \
+    __asm__(".pushsection .rodata\n.balign 16\n" #sym ":\n.incbin \"" TC_DEBUG_ASSETS "/" file "\"\n" #sym \
+            "_end:\n.byte 0\n.popsection\n");                                                              \
+    extern const char sym[] __attribute__((visibility("hidden"))), sym##_end[] __attribute__((visibility("hidden")))
+
+ASSET(asset_html, "dashboard.html");
+ASSET(asset_js, "dashboard.js");
+ASSET(asset_uplot_js, "uplot/uPlot.iife.min.js");
+ASSET(asset_uplot_css, "uplot/uPlot.min.css");
+ASSET(asset_uplot_license, "uplot/LICENSE");
+
+static const struct asset {
+    const char *path, *type, *start, *end;
+} assets[] = {
+    {"/debug/dashboard", "text/html; charset=utf-8", asset_html, asset_html_end},
+    {"/debug/dashboard/dashboard.js", "text/javascript; charset=utf-8", asset_js, asset_js_end},
+    {"/debug/dashboard/uPlot.iife.min.js", "text/javascript; charset=utf-8", asset_uplot_js, asset_uplot_js_end},
+    {"/debug/dashboard/uPlot.min.css", "text/css; charset=utf-8", asset_uplot_css, asset_uplot_css_end},
+    {"/debug/dashboard/uPlot.LICENSE", "text/plain; charset=utf-8", asset_uplot_license, asset_uplot_license_end},
+};
+
+/* ---- a growing text buffer (malloc) ----------------------------------------- */
+
+struct buf {
+    char *p;
+    size_t len, cap;
+    bool failed; /* out of memory: the response becomes a 500 */
+};
+
+static void buf_reserve(struct buf *b, size_t more)
+{
+    if (b->failed || b->len + more < b->cap)
+        return;
+    size_t cap = b->cap ? b->cap : 4096;
+    while (cap <= b->len + more)
+        cap *= 2;
+    char *p = realloc(b->p, cap);
+    if (!p) {
+        b->failed = true;
+        return;
+    }
+    b->p = p;
+    b->cap = cap;
+}
+
+__attribute__((format(printf, 2, 3))) static void bprintf(struct buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    buf_reserve(b, (size_t)n + 1);
+    if (b->failed)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
+}
+
+static void bputs(struct buf *b, const char *s) { bprintf(b, "%s", s); }
+
+/* A JSON string. */
+static void bjson_str(struct buf *b, const char *s, size_t n)
+{
+    bputs(b, "\"");
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"' || c == '\\')
+            bprintf(b, "\\%c", c);
+        else if (c < 0x20 || c == 0x7f)
+            bprintf(b, "\\u%04x", c);
+        else
+            bprintf(b, "%c", c);
+    }
+    bputs(b, "\"");
+}
+
+/* A double as JSON has it (no NaN or infinities). */
+static void bjson_double(struct buf *b, double x)
+{
+    if (x != x || x > 1e300 || x < -1e300)
+        x = 0;
+    bprintf(b, "%.17g", x);
+}
+
+/* ---- the server's state ----------------------------------------------------- */
+
+struct sample {
+    uint64_t seq, t_ms; /* t: Unix time */
+    uint64_t heap_alloc, heap_inuse, heap_live, next_gc, rss, total_alloc, mallocs, heap_objects;
+    uint64_t heap_released, scavenged, gc_cpu_ns, cpu_ns, uptime_ns;
+    int64_t memory_limit;
+    uint32_t num_gc;
+};
+
+struct pause {
+    uint32_t gc; /* the collection's number, from 1 */
+    uint64_t end_ms, ns;
+};
+
+static struct server {
+    struct MHD_Daemon *daemon;
+    int listen_fd, port;
+    struct sample *samples; /* ring of SAMPLES */
+    uint64_t nsamples;      /* taken ever; the last has seq nsamples */
+    struct pause *pauses;   /* ring of PAUSES */
+    uint64_t npauses;
+    uint32_t seen_gc;       /* the last collection whose pause is in the ring */
+    uint64_t lost_pauses;   /* more than 256 collections between two samples */
+    uint64_t last_mono_ms;
+    gc_metrics m;           /* the last sample's metrics, for the size classes */
+} srv = {.listen_fd = -1};
+static pthread_mutex_t state_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static uint64_t clock_ms(clockid_t id)
+{
+    struct timespec ts;
+    clock_gettime(id, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static uint64_t rss_bytes(void)
+{
+    int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    char b[128];
+    ssize_t n = read(fd, b, sizeof b - 1);
+    close(fd);
+    if (n <= 0)
+        return 0;
+    b[n] = 0;
+    unsigned long long size, resident;
+    if (sscanf(b, "%llu %llu", &size, &resident) != 2)
+        return 0;
+    return resident * (uint64_t)sysconf(_SC_PAGESIZE);
+}
+
+/* A new sample, unless the last is younger than SAMPLE_MIN_MS.  state_lock held. */
+static void take_sample(void)
+{
+    uint64_t now = clock_ms(CLOCK_MONOTONIC);
+    if (srv.nsamples && now - srv.last_mono_ms < SAMPLE_MIN_MS)
+        return;
+    srv.last_mono_ms = now;
+    gc_metrics *m = &srv.m;
+    gc_read_metrics(m);
+    const gc_memstats *ms = &m->memstats;
+    struct sample *s = &srv.samples[srv.nsamples % SAMPLES];
+    *s = (struct sample){
+        .seq = srv.nsamples + 1,
+        .t_ms = clock_ms(CLOCK_REALTIME),
+        .heap_alloc = ms->heap_alloc,
+        .heap_inuse = ms->heap_inuse,
+        .heap_live = m->heap_live,
+        .next_gc = ms->next_gc,
+        .rss = rss_bytes(),
+        .total_alloc = ms->total_alloc,
+        .mallocs = ms->mallocs,
+        .heap_objects = ms->heap_objects,
+        .heap_released = ms->heap_released,
+        .scavenged = m->scavenged_bytes,
+        .gc_cpu_ns = m->gc_cpu_ns,
+        .cpu_ns = m->cpu_ns,
+        .uptime_ns = m->uptime_ns,
+        .memory_limit = ms->memory_limit,
+        .num_gc = ms->num_gc,
+    };
+    srv.nsamples++;
+    /* The pauses since the last sample, oldest first, from memstats' ring of 256. */
+    uint32_t from = srv.seen_gc + 1;
+    if (ms->num_gc >= 256 && from < ms->num_gc - 255) {
+        srv.lost_pauses += ms->num_gc - 255 - from;
+        from = ms->num_gc - 255;
+    }
+    for (uint32_t g = from; g <= ms->num_gc; g++) {
+        uint32_t i = (g + 255) % 256;
+        srv.pauses[srv.npauses % PAUSES] = (struct pause){g, ms->pause_end[i] / 1000000, ms->pause_ns[i]};
+        srv.npauses++;
+    }
+    srv.seen_gc = ms->num_gc;
+}
+
+/* ---- responses ------------------------------------------------------------------- */
+
+static enum MHD_Result respond_bytes(struct MHD_Connection *c, unsigned status, const char *type, const void *p,
+                                     size_t n, enum MHD_ResponseMemoryMode mode)
+{
+    struct MHD_Response *r = MHD_create_response_from_buffer(n, (void *)p, mode);
+    if (!r)
+        return MHD_NO;
+    MHD_add_response_header(r, "Content-Type", type);
+    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header(r, "Cache-Control", "no-store");
+    enum MHD_Result ret = MHD_queue_response(c, status, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+static enum MHD_Result respond_text(struct MHD_Connection *c, unsigned status, const char *text)
+{
+    return respond_bytes(c, status, "text/plain; charset=utf-8", text, strlen(text), MHD_RESPMEM_PERSISTENT);
+}
+
+/* Hand b's bytes to the response (which frees them), or answer 500. */
+static enum MHD_Result respond_buf(struct MHD_Connection *c, const char *type, struct buf *b)
+{
+    if (b->failed || !b->p) {
+        free(b->p);
+        return respond_text(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory\n");
+    }
+    return respond_bytes(c, MHD_HTTP_OK, type, b->p, b->len, MHD_RESPMEM_MUST_FREE);
+}
+
+static const char *query(struct MHD_Connection *c, const char *key)
+{
+    return MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, key);
+}
+
+/* strconv.Atoi, errors as 0, as net/http/pprof reads its parameters. */
+static long query_int(struct MHD_Connection *c, const char *key)
+{
+    const char *v = query(c, key);
+    if (!v || !*v)
+        return 0;
+    char *end;
+    errno = 0;
+    long x = strtol(v, &end, 10);
+    return *end || errno ? 0 : x;
+}
+
+static size_t read_cmdline(char *b, size_t cap)
+{
+    int fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    size_t n = 0;
+    for (ssize_t r; n < cap && (r = read(fd, b + n, cap - n)) > 0;)
+        n += (size_t)r;
+    close(fd);
+    while (n && b[n - 1] == 0) /* Go joins os.Args with NULs, with none at the end */
+        n--;
+    return n;
+}
+
+/* ---- /debug/pprof/ ----------------------------------------------------------------- */
+
+static const struct profile {
+    const char *name, *what;
+} profiles[] = {
+    {"allocs", "every sampled allocation since the program started, live or not (alloc_space)"},
+    {"cmdline", "the program's command line"},
+    {"heap", "the sampled objects that the last collection found live (inuse_space); ?gc=1 collects first"},
+};
+
+static enum MHD_Result serve_index(struct MHD_Connection *c)
+{
+    struct buf b = {0};
+    bputs(&b, "<!DOCTYPE html>\n<html>\n<head>\n<title>/debug/pprof/</title>\n"
+              "<style>body{font-family:sans-serif} td{padding:0 1em 0 0}</style>\n</head>\n<body>\n"
+              "/debug/pprof/\n<p>Set debug=1 as a query parameter to read a profile as text.</p>\n"
+              "Types of profiles available:\n<table>\n<thead><td>Count</td><td>Profile</td></thead>\n");
+    gc_metrics m;
+    gc_read_metrics(&m);
+    for (size_t i = 0; i < sizeof profiles / sizeof *profiles; i++) {
+        const char *n = profiles[i].name;
+        if (!strcmp(n, "cmdline"))
+            bprintf(&b, "<tr><td></td><td><a href=\"cmdline\">cmdline</a></td></tr>\n");
+        else
+            bprintf(&b, "<tr><td>%llu</td><td><a href=\"%s?debug=1\">%s</a></td></tr>\n",
+                    (unsigned long long)m.memstats.heap_objects, n, n);
+    }
+    bputs(&b, "</table>\n<a href=\"/debug/dashboard\">dashboard</a> &middot; <a href=\"/debug/vars\">vars</a>"
+              " &middot; <a href=\"/debug/memstats\">memstats</a>\n<br>\n<p>\nProfile Descriptions:\n<ul>\n");
+    for (size_t i = 0; i < sizeof profiles / sizeof *profiles; i++)
+        bprintf(&b, "<li><div class=profile-name>%s: </div> %s</li>\n", profiles[i].name, profiles[i].what);
+    bputs(&b, "</ul>\n</p>\n</body>\n</html>\n");
+    return respond_buf(c, "text/html; charset=utf-8", &b);
+}
+
+static enum MHD_Result serve_profile(struct MHD_Connection *c, const char *name)
+{
+    if (!strcmp(name, "cmdline")) {
+        static char cmd[64 * 1024];
+        size_t n = read_cmdline(cmd, sizeof cmd);
+        return respond_bytes(c, MHD_HTTP_OK, "text/plain; charset=utf-8", cmd, n, MHD_RESPMEM_MUST_COPY);
+    }
+    if (strcmp(name, "heap") && strcmp(name, "allocs"))
+        return respond_text(c, MHD_HTTP_NOT_FOUND, "Unknown profile\n");
+    long debug = query_int(c, "debug");
+    if (!strcmp(name, "heap") && query_int(c, "gc") > 0)
+        gc_collect();
+    int fd = memfd_create("tricolor-profile", MFD_CLOEXEC);
+    if (fd < 0 || gc_write_profile(name, fd, debug > 0 ? 1 : 0) != 0) {
+        if (fd >= 0)
+            close(fd);
+        char msg[128];
+        snprintf(msg, sizeof msg, "Could not write the profile: %s\n", strerror(errno));
+        return respond_bytes(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "text/plain; charset=utf-8", msg, strlen(msg),
+                             MHD_RESPMEM_MUST_COPY);
+    }
+    off_t size = lseek(fd, 0, SEEK_CUR);
+    struct MHD_Response *r = MHD_create_response_from_fd_at_offset64((uint64_t)size, fd, 0);
+    if (!r) {
+        close(fd);
+        return MHD_NO;
+    }
+    if (debug > 0) {
+        MHD_add_response_header(r, "Content-Type", "text/plain; charset=utf-8");
+    } else {
+        char disp[64];
+        snprintf(disp, sizeof disp, "attachment; filename=\"%s\"", name);
+        MHD_add_response_header(r, "Content-Type", "application/octet-stream");
+        MHD_add_response_header(r, "Content-Disposition", disp);
+    }
+    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+    enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_OK, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+/* ---- /debug/vars and /debug/memstats --------------------------------------------------- */
+
+static void bjson_cmdline(struct buf *b)
+{
+    static char cmd[64 * 1024];
+    size_t n = read_cmdline(cmd, sizeof cmd);
+    bputs(b, "[");
+    for (size_t i = 0, start = 0; n && i <= n; i++)
+        if (i == n || cmd[i] == 0) {
+            bputs(b, start ? ", " : "");
+            bjson_str(b, cmd + start, i - start);
+            start = i + 1;
+        }
+    bputs(b, "]");
+}
+
+static void bjson_u64s(struct buf *b, const uint64_t *v, size_t n)
+{
+    bputs(b, "[");
+    for (size_t i = 0; i < n; i++)
+        bprintf(b, "%s%llu", i ? "," : "", (unsigned long long)v[i]);
+    bputs(b, "]");
+}
+
+/* expvar: {"cmdline": [...], "memstats": {runtime.MemStats}}, Go's names and order. */
+static enum MHD_Result serve_vars(struct MHD_Connection *c)
+{
+    static gc_memstats ms; /* state_lock held: one at a time */
+    gc_read_memstats(&ms);
+    struct buf b = {0};
+    bputs(&b, "{\n\"cmdline\": ");
+    bjson_cmdline(&b);
+    bputs(&b, ",\n\"memstats\": {");
+    const struct {
+        const char *name;
+        uint64_t v;
+    } f1[] = {
+        {"Alloc", ms.alloc},
+        {"TotalAlloc", ms.total_alloc},
+        {"Sys", ms.sys},
+        {"Lookups", 0},
+        {"Mallocs", ms.mallocs},
+        {"Frees", ms.frees},
+        {"HeapAlloc", ms.heap_alloc},
+        {"HeapSys", ms.heap_sys},
+        {"HeapIdle", ms.heap_idle},
+        {"HeapInuse", ms.heap_inuse},
+        {"HeapReleased", ms.heap_released},
+        {"HeapObjects", ms.heap_objects},
+        {"StackInuse", 0}, /* no goroutine stacks: C's are the program's */
+        {"StackSys", 0},
+        {"MSpanInuse", ms.mspan_inuse},
+        {"MSpanSys", ms.mspan_sys},
+        {"MCacheInuse", ms.mcache_inuse},
+        {"MCacheSys", ms.mcache_sys},
+        {"BuckHashSys", ms.buck_hash_sys},
+        {"GCSys", ms.gc_sys},
+        {"OtherSys", ms.other_sys},
+        {"NextGC", ms.next_gc},
+        {"LastGC", ms.last_gc},
+        {"PauseTotalNs", ms.pause_total_ns},
+    };
+    for (size_t i = 0; i < sizeof f1 / sizeof *f1; i++)
+        bprintf(&b, "%s\"%s\":%llu", i ? "," : "", f1[i].name, (unsigned long long)f1[i].v);
+    bputs(&b, ",\"PauseNs\":");
+    bjson_u64s(&b, ms.pause_ns, 256);
+    bputs(&b, ",\"PauseEnd\":");
+    bjson_u64s(&b, ms.pause_end, 256);
+    bprintf(&b, ",\"NumGC\":%u,\"NumForcedGC\":%u,\"GCCPUFraction\":", ms.num_gc, ms.num_forced_gc);
+    bjson_double(&b, ms.gc_cpu_fraction);
+    bputs(&b, ",\"EnableGC\":true,\"DebugGC\":false,\"BySize\":[");
+    for (int i = 0; i < GC_NUM_SIZE_CLASSES; i++)
+        bprintf(&b, "%s{\"Size\":%u,\"Mallocs\":%llu,\"Frees\":%llu}", i ? "," : "", ms.by_size[i].size,
+                (unsigned long long)ms.by_size[i].mallocs, (unsigned long long)ms.by_size[i].frees);
+    bputs(&b, "]}\n}\n");
+    return respond_buf(c, "application/json; charset=utf-8", &b);
+}
+
+/* Every gc_memstats field under its C name, gc_metrics' extras, and the recent pauses. */
+static enum MHD_Result serve_memstats(struct MHD_Connection *c)
+{
+    static gc_memstats ms;
+    static gc_metrics m;
+    gc_read_memstats(&ms);
+    gc_read_metrics(&m);
+    struct buf b = {0};
+    const struct {
+        const char *name;
+        uint64_t v;
+    } f[] = {
+        {"alloc", ms.alloc},
+        {"total_alloc", ms.total_alloc},
+        {"sys", ms.sys},
+        {"mallocs", ms.mallocs},
+        {"frees", ms.frees},
+        {"heap_alloc", ms.heap_alloc},
+        {"heap_sys", ms.heap_sys},
+        {"heap_idle", ms.heap_idle},
+        {"heap_inuse", ms.heap_inuse},
+        {"heap_released", ms.heap_released},
+        {"heap_objects", ms.heap_objects},
+        {"mspan_inuse", ms.mspan_inuse},
+        {"mspan_sys", ms.mspan_sys},
+        {"mcache_inuse", ms.mcache_inuse},
+        {"mcache_sys", ms.mcache_sys},
+        {"gc_sys", ms.gc_sys},
+        {"other_sys", ms.other_sys},
+        {"buck_hash_sys", ms.buck_hash_sys},
+        {"next_gc", ms.next_gc},
+        {"last_gc", ms.last_gc},
+        {"pause_total_ns", ms.pause_total_ns},
+        {"num_gc", ms.num_gc},
+        {"num_forced_gc", ms.num_forced_gc},
+        {"enable_gc", (uint64_t)ms.enable_gc},
+        {"gc_limiter_enabled", ms.gc_limiter_enabled},
+        {"gc_limiter_last_enabled", ms.gc_limiter_last_enabled},
+        {"heap_live", m.heap_live},
+        {"gc_cpu_ns", m.gc_cpu_ns},
+        {"cpu_ns", m.cpu_ns},
+        {"uptime_ns", m.uptime_ns},
+        {"scavenged_bytes", m.scavenged_bytes},
+        {"ncpu", m.ncpu},
+    };
+    bputs(&b, "{\n");
+    for (size_t i = 0; i < sizeof f / sizeof *f; i++)
+        bprintf(&b, "\"%s\": %llu,\n", f[i].name, (unsigned long long)f[i].v);
+    bprintf(&b, "\"memory_limit\": %lld,\n\"gogc\": %d,\n\"gc_cpu_fraction\": ", (long long)ms.memory_limit, m.gogc);
+    bjson_double(&b, ms.gc_cpu_fraction);
+    bputs(&b, ",\n\"pause_ns\": ");
+    bjson_u64s(&b, ms.pause_ns, 256);
+    bputs(&b, ",\n\"pause_end\": ");
+    bjson_u64s(&b, ms.pause_end, 256);
+    bputs(&b, ",\n\"by_size\": [");
+    for (int i = 0; i < GC_NUM_SIZE_CLASSES; i++)
+        bprintf(&b, "%s{\"size\": %u, \"mallocs\": %llu, \"frees\": %llu}", i ? ",\n  " : "\n  ",
+                ms.by_size[i].size, (unsigned long long)ms.by_size[i].mallocs,
+                (unsigned long long)ms.by_size[i].frees);
+    bputs(&b, "],\n\"recent_pauses\": [");
+    uint32_t n = ms.num_gc < 256 ? ms.num_gc : 256;
+    for (uint32_t k = 0; k < n; k++) {
+        uint32_t gc = ms.num_gc - k, i = (gc + 255) % 256;
+        bprintf(&b, "%s{\"gc\": %u, \"pause_ns\": %llu, \"end\": %llu}", k ? ",\n  " : "\n  ", gc,
+                (unsigned long long)ms.pause_ns[i], (unsigned long long)ms.pause_end[i]);
+    }
+    bputs(&b, "]\n}\n");
+    return respond_buf(c, "application/json; charset=utf-8", &b);
+}
+
+/* ---- /debug/dashboard/samples ---------------------------------------------------------- */
+
+/* {"seq": last, "samples": [[field values]...] after ?since=, "pauses": [[gc, end ms, ns]...]
+ * after ?since_gc=, "classes": the live objects per size class now}. */
+static enum MHD_Result serve_samples(struct MHD_Connection *c)
+{
+    take_sample();
+    long since = query_int(c, "since"), since_gc = query_int(c, "since_gc");
+    uint64_t first = srv.nsamples > SAMPLES ? srv.nsamples - SAMPLES + 1 : 1;
+    if (since < 0 || (uint64_t)since + 1 > first)
+        first = since < 0 ? first : (uint64_t)since + 1;
+    struct buf b = {0};
+    bprintf(&b,
+            "{\"seq\":%llu,\"ncpu\":%u,\"lost_pauses\":%llu,\n\"fields\":[\"t\",\"heap_alloc\",\"heap_inuse\","
+            "\"heap_live\",\"next_gc\",\"memory_limit\",\"rss\",\"total_alloc\",\"mallocs\",\"heap_objects\","
+            "\"heap_released\",\"scavenged\",\"gc_cpu_ns\",\"cpu_ns\",\"uptime_ns\",\"num_gc\"],\n\"samples\":[",
+            (unsigned long long)srv.nsamples, srv.m.ncpu, (unsigned long long)srv.lost_pauses);
+    for (uint64_t q = first; q <= srv.nsamples; q++) {
+        const struct sample *s = &srv.samples[(q - 1) % SAMPLES];
+        bprintf(&b, "%s[%llu,%llu,%llu,%llu,%llu,%lld,%llu,%llu,%llu,%llu,%llu,%llu,%llu,%llu,%llu,%u]",
+                q == first ? "\n" : ",\n", (unsigned long long)s->t_ms, (unsigned long long)s->heap_alloc,
+                (unsigned long long)s->heap_inuse, (unsigned long long)s->heap_live, (unsigned long long)s->next_gc,
+                s->memory_limit == INT64_MAX ? -1LL : (long long)s->memory_limit, (unsigned long long)s->rss,
+                (unsigned long long)s->total_alloc, (unsigned long long)s->mallocs,
+                (unsigned long long)s->heap_objects, (unsigned long long)s->heap_released,
+                (unsigned long long)s->scavenged, (unsigned long long)s->gc_cpu_ns, (unsigned long long)s->cpu_ns,
+                (unsigned long long)s->uptime_ns, s->num_gc);
+    }
+    bputs(&b, "],\n\"pauses\":[");
+    uint64_t pfirst = srv.npauses > PAUSES ? srv.npauses - PAUSES : 0;
+    bool any = false;
+    for (uint64_t q = pfirst; q < srv.npauses; q++) {
+        const struct pause *p = &srv.pauses[q % PAUSES];
+        if (since_gc > 0 && p->gc <= (uint64_t)since_gc)
+            continue;
+        bprintf(&b, "%s[%u,%llu,%llu]", any ? "," : "", p->gc, (unsigned long long)p->end_ms,
+                (unsigned long long)p->ns);
+        any = true;
+    }
+    /* Live objects per size class; objects above the largest class as one more, size 0. */
+    const gc_memstats *ms = &srv.m.memstats;
+    uint64_t small = 0;
+    bputs(&b, "],\n\"classes\":{\"size\":[");
+    for (int i = 0; i < GC_NUM_SIZE_CLASSES; i++)
+        bprintf(&b, "%s%u", i ? "," : "", ms->by_size[i].size);
+    bputs(&b, ",0],\"objects\":[");
+    for (int i = 0; i < GC_NUM_SIZE_CLASSES; i++) {
+        uint64_t live = ms->by_size[i].mallocs - ms->by_size[i].frees;
+        small += live;
+        bprintf(&b, "%s%llu", i ? "," : "", (unsigned long long)live);
+    }
+    bprintf(&b, ",%llu]}}\n", (unsigned long long)(ms->heap_objects > small ? ms->heap_objects - small : 0));
+    return respond_buf(c, "application/json; charset=utf-8", &b);
+}
+
+/* ---- routing -------------------------------------------------------------------------- */
+
+static enum MHD_Result redirect(struct MHD_Connection *c, const char *to)
+{
+    struct MHD_Response *r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+    if (!r)
+        return MHD_NO;
+    MHD_add_response_header(r, "Location", to);
+    enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_MOVED_PERMANENTLY, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+static enum MHD_Result route(struct MHD_Connection *c, const char *url)
+{
+    static const char pprof[] = "/debug/pprof/";
+    if (!strcmp(url, "/debug/pprof"))
+        return redirect(c, pprof);
+    if (!strcmp(url, pprof))
+        return serve_index(c);
+    if (!strncmp(url, pprof, sizeof pprof - 1) && !strchr(url + sizeof pprof - 1, '/'))
+        return serve_profile(c, url + sizeof pprof - 1);
+    if (!strcmp(url, "/debug/vars"))
+        return serve_vars(c);
+    if (!strcmp(url, "/debug/memstats"))
+        return serve_memstats(c);
+    if (!strcmp(url, "/debug/dashboard/samples"))
+        return serve_samples(c);
+    if (!strcmp(url, "/debug/dashboard/"))
+        return redirect(c, "/debug/dashboard");
+    for (size_t i = 0; i < sizeof assets / sizeof *assets; i++)
+        if (!strcmp(url, assets[i].path))
+            return respond_bytes(c, MHD_HTTP_OK, assets[i].type, assets[i].start,
+                                 (size_t)(assets[i].end - assets[i].start), MHD_RESPMEM_PERSISTENT);
+    return respond_text(c, MHD_HTTP_NOT_FOUND, "404 page not found\n");
+}
+
+static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+                              const char *version, const char *upload, size_t *upload_size, void **req)
+{
+    (void)cls, (void)version, (void)upload, (void)upload_size, (void)req;
+    if (strcmp(method, MHD_HTTP_METHOD_GET) && strcmp(method, MHD_HTTP_METHOD_HEAD)) {
+        /* Answered before any body is read; libmicrohttpd then closes the connection. */
+        static const char msg[] = "Method Not Allowed\n";
+        struct MHD_Response *r =
+            MHD_create_response_from_buffer(sizeof msg - 1, (void *)msg, MHD_RESPMEM_PERSISTENT);
+        if (!r)
+            return MHD_NO;
+        MHD_add_response_header(r, "Allow", "GET, HEAD");
+        MHD_add_response_header(r, "Content-Type", "text/plain; charset=utf-8");
+        enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_METHOD_NOT_ALLOWED, r);
+        MHD_destroy_response(r);
+        return ret;
+    }
+    pthread_mutex_lock(&state_lock);
+    enum MHD_Result ret = route(c, url);
+    pthread_mutex_unlock(&state_lock);
+    return ret;
+}
+
+/* ---- serve and stop ---------------------------------------------------------------------- */
+
+/* Parse "host:port", "[v6]:port", ":port", "port"; no host: 127.0.0.1. */
+static int parse_addr(const char *addr, char *host, size_t hostcap, char *port, size_t portcap)
+{
+    if (!addr || !*addr)
+        addr = ":0";
+    const char *colon;
+    size_t hlen;
+    if (addr[0] == '[') {
+        const char *close = strchr(addr, ']');
+        if (!close || close[1] != ':')
+            return -1;
+        hlen = (size_t)(close - addr - 1);
+        memcpy(host, addr + 1, hlen < hostcap ? hlen : 0);
+        colon = close + 1;
+    } else {
+        colon = strrchr(addr, ':');
+        if (!colon) { /* a port alone */
+            colon = addr - 1;
+            hlen = 0;
+        } else {
+            hlen = (size_t)(colon - addr);
+            if (memchr(addr, ':', hlen)) /* an IPv6 address needs its brackets */
+                return -1;
+            memcpy(host, addr, hlen < hostcap ? hlen : 0);
+        }
+    }
+    if (hlen >= hostcap)
+        return -1;
+    host[hlen] = 0;
+    if (!hlen)
+        snprintf(host, hostcap, "127.0.0.1");
+    const char *p = colon + 1;
+    size_t plen = strlen(p);
+    if (!plen || plen >= portcap || strspn(p, "0123456789") != plen || atol(p) > 65535)
+        return -1;
+    memcpy(port, p, plen + 1);
+    return 0;
+}
+
+static int listen_on(const char *addr)
+{
+    char host[256], port[8];
+    if (parse_addr(addr, host, sizeof host, port, sizeof port) != 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV},
+                    *res;
+    int e = getaddrinfo(host, port, &hints, &res);
+    if (e) {
+        errno = e == EAI_SYSTEM ? errno : e == EAI_MEMORY ? ENOMEM : EINVAL;
+        return -1;
+    }
+    int fd = -1, err = EINVAL;
+    for (struct addrinfo *a = res; a; a = a->ai_next) {
+        fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
+        if (fd < 0) {
+            err = errno;
+            continue;
+        }
+        int one = 1;
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        if (bind(fd, a->ai_addr, a->ai_addrlen) == 0 && listen(fd, 128) == 0)
+            break;
+        err = errno;
+        close(fd);
+        fd = -1;
+    }
+    freeaddrinfo(res);
+    if (fd < 0)
+        errno = err;
+    return fd;
+}
+
+static int bound_port(int fd)
+{
+    struct sockaddr_storage sa;
+    socklen_t len = sizeof sa;
+    if (getsockname(fd, (struct sockaddr *)&sa, &len) != 0)
+        return -1;
+    if (sa.ss_family == AF_INET6)
+        return ntohs(((struct sockaddr_in6 *)&sa)->sin6_port);
+    return ntohs(((struct sockaddr_in *)&sa)->sin_port);
+}
+
+static void forget_after_fork(void)
+{
+    /* The child has no server thread: forget the daemon (its memory is the
+     * parent's copy) and close the socket, so the port is the parent's alone. */
+    if (srv.listen_fd >= 0)
+        close(srv.listen_fd);
+    free(srv.samples);
+    free(srv.pauses);
+    srv = (struct server){.listen_fd = -1};
+    pthread_mutex_init(&state_lock, NULL);
+}
+
+static void install_atfork(void) { pthread_atfork(NULL, NULL, forget_after_fork); }
+
+int gc_debug_serve(const char *addr)
+{
+    static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+    pthread_once(&atfork_once, install_atfork);
+    pthread_mutex_lock(&state_lock);
+    if (srv.daemon) {
+        pthread_mutex_unlock(&state_lock);
+        errno = EBUSY;
+        return -1;
+    }
+    int fd = listen_on(addr);
+    if (fd < 0) {
+        pthread_mutex_unlock(&state_lock);
+        return -1;
+    }
+    srv.samples = calloc(SAMPLES, sizeof *srv.samples);
+    srv.pauses = calloc(PAUSES, sizeof *srv.pauses);
+    if (!srv.samples || !srv.pauses) {
+        free(srv.samples);
+        free(srv.pauses);
+        srv = (struct server){.listen_fd = -1};
+        close(fd);
+        pthread_mutex_unlock(&state_lock);
+        errno = ENOMEM;
+        return -1;
+    }
+    srv.listen_fd = fd;
+    srv.port = bound_port(fd);
+    srv.daemon = MHD_start_daemon(
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC, 0, NULL, NULL, handle, NULL, MHD_OPTION_LISTEN_SOCKET, fd,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)MAX_CONNECTIONS, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t)MAX_REQUEST_BYTES, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)IDLE_TIMEOUT_S, MHD_OPTION_END);
+    if (!srv.daemon) {
+        int err = errno ? errno : ENOMEM;
+        close(fd);
+        free(srv.samples);
+        free(srv.pauses);
+        srv = (struct server){.listen_fd = -1};
+        pthread_mutex_unlock(&state_lock);
+        errno = err;
+        return -1;
+    }
+    int port = srv.port;
+    pthread_mutex_unlock(&state_lock);
+    return port;
+}
+
+void gc_debug_stop(void)
+{
+    pthread_mutex_lock(&state_lock);
+    struct MHD_Daemon *d = srv.daemon;
+    srv.daemon = NULL;
+    pthread_mutex_unlock(&state_lock);
+    if (!d)
+        return;
+    /* Not under state_lock: the daemon's thread may be waiting for it.  Quiesced
+     * first, so that the listening socket is handed back to be closed here. */
+    MHD_socket ls = MHD_quiesce_daemon(d);
+    MHD_stop_daemon(d);
+    pthread_mutex_lock(&state_lock);
+    if (ls != MHD_INVALID_SOCKET)
+        close(ls);
+    free(srv.samples);
+    free(srv.pauses);
+    srv = (struct server){.listen_fd = -1};
+    pthread_mutex_unlock(&state_lock);
+}
+
+/* TRICOLOR_DEBUG_ADDR: serve from start-up, with no code change. */
+__attribute__((constructor)) static void autostart(void)
+{
+    const char *addr = getenv("TRICOLOR_DEBUG_ADDR");
+    if (!addr || !*addr)
+        return;
+    if (!dlsym(RTLD_DEFAULT, "gc_read_metrics")) {
+        fprintf(stderr, "tricolor-debug: TRICOLOR_DEBUG_ADDR=%s: tricolor is not in this process "
+                        "(link libtricolor, or run on tricolor's libgc.so.1); not serving\n", addr);
+        return;
+    }
+    if (gc_debug_serve(addr) < 0)
+        fprintf(stderr, "tricolor-debug: TRICOLOR_DEBUG_ADDR=%s: cannot serve: %s\n", addr,
+                errno == EINVAL ? "not an address (host:port)" : strerror(errno));
+}
