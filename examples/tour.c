@@ -31,6 +31,10 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#ifdef TOUR_DEBUG_ENDPOINT
+#include <arpa/inet.h>
+#include <sys/socket.h>
+#endif
 
 #include <tricolor.h>
 
@@ -913,6 +917,41 @@ static const char *print_text_top(int fd, int64_t rate)
     return top;
 }
 
+/* import _ "net/http/pprof": the live endpoint, from libtricolor-debug.  The tour serves
+ * on a free loopback port, asks itself for the text heap profile, as a browser or
+ * `go tool pprof http://...` would, and stops. */
+static void tour_endpoint(void)
+{
+#ifdef TOUR_DEBUG_ENDPOINT
+    int port = gc_debug_serve("127.0.0.1:0"); /* Go: http.ListenAndServe("localhost:6060", nil) */
+    check(port > 0, "gc_debug_serve serves net/http/pprof's pages on a loopback port");
+    if (port <= 0)
+        return;
+    char head[64] = {0};
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    static const char req[] = "GET /debug/pprof/heap?debug=1 HTTP/1.1\r\nHost: localhost\r\n"
+                              "Connection: close\r\n\r\n";
+    if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0 &&
+        write(fd, req, sizeof req - 1) == (ssize_t)(sizeof req - 1)) {
+        size_t n = 0;
+        for (ssize_t r; n < sizeof head - 1 && (r = read(fd, head + n, sizeof head - 1 - n)) > 0;)
+            n += (size_t)r;
+    }
+    if (fd >= 0)
+        close(fd);
+    check(strncmp(head, "HTTP/1.1 200", 12) == 0, "GET /debug/pprof/heap?debug=1 answers 200, with the profile");
+    printf("  While it serves: go tool pprof http://127.0.0.1:%d/debug/pprof/heap, and the live\n"
+           "  dashboard at http://127.0.0.1:%d/debug/dashboard (make dashboard runs a demo).\n"
+           "  TRICOLOR_DEBUG_ADDR=127.0.0.1:6060 starts it in any program linked with the library.\n",
+           port, port);
+    gc_debug_stop();
+#else
+    printf("  (built without libtricolor-debug: no live endpoint in this tour)\n");
+#endif
+}
+
 static void tour_profiling(void)
 {
     section("Memory Profiling");
@@ -945,8 +984,8 @@ static void tour_profiling(void)
         close(tfd);
     }
     printf("\n  The cache's 16 MiB are in use; the requests' 64 MiB were allocated and are garbage.\n"
-           "  TRICOLOR_HEAPPROFILE=heap.%%p.pb.gz ./program writes one at exit, with no code change.\n"
-           "  The live debug endpoint (net/http/pprof) is on tricolor's road ahead.\n");
+           "  TRICOLOR_HEAPPROFILE=heap.%%p.pb.gz ./program writes one at exit, with no code change.\n");
+    tour_endpoint();
     memset(page_cache, 0, sizeof page_cache);
 }
 

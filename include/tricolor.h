@@ -591,11 +591,13 @@ GC_API int gc_write_profile(const char *name, int fd, int debug);
  *                           GC CPU fraction; collections per second; memory
  *                           returned by the scavenger; objects per size class
  *   /debug/dashboard/samples?since=N   the dashboard's data, as JSON
- * Other paths get 404, other methods 405, malformed requests 400 (the server
- * keeps serving); requests are limited to 16 KiB of headers and the server to
- * 64 connections (more wait in the kernel's queue), idle ones closed after 30
- * seconds.  No heap contents are ever served: figures, stacks and the map of
- * loaded objects only.
+ * Other paths get 404, other methods 405 (with Allow: GET, HEAD), malformed
+ * requests 400, and the server keeps serving.  Bounds: a request line and
+ * headers within 32 KiB (else 414 or 431); no request bodies; 64
+ * connections at a time (more wait in the kernel's queue); a
+ * connection idle for 30 seconds is closed, and each answer closes its
+ * connection.  No heap contents are ever served: figures, stacks and the map
+ * of loaded objects only.
  *
  * Cost: nothing while no one asks.  The dashboard samples when its page asks
  * (every second by default; at most 10 times a second however many pages are

@@ -473,6 +473,36 @@ TC_UNUSED static void tc_child_free(tc_child *c)
     free(c->err);
 }
 
+/* A temporary directory for a test's files, made on first use; tc_tmp_path(name) is a path in
+ * it (malloc'd, never freed: a test's few paths), and tc_rm_tmpdir() removes it. */
+static char tc_tmpdir[256];
+
+TC_UNUSED static void tc_make_tmpdir(void)
+{
+    if (tc_tmpdir[0])
+        return;
+    const char *base = getenv("TMPDIR");
+    snprintf(tc_tmpdir, sizeof tc_tmpdir, "%s/tricolor-test.XXXXXX", base && *base ? base : "/tmp");
+    TC_CHECK(mkdtemp(tc_tmpdir), "mkdtemp %s: %s", tc_tmpdir, strerror(errno));
+}
+
+TC_UNUSED static void tc_rm_tmpdir(void)
+{
+    if (!tc_tmpdir[0])
+        return;
+    char cmd[320];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tc_tmpdir);
+    (void)!system(cmd);
+}
+
+TC_UNUSED static const char *tc_tmp_path(const char *name)
+{
+    tc_make_tmpdir();
+    char *b = malloc(strlen(tc_tmpdir) + strlen(name) + 2);
+    sprintf(b, "%s/%s", tc_tmpdir, name);
+    return b;
+}
+
 /* Go's `go` command: on PATH or where Debian and go.dev install it; NULL if
  * there is none (the tests that use Go as an oracle then skip, 77). */
 TC_UNUSED static const char *tc_go_path(void)

@@ -56,39 +56,10 @@
 
 void *nofp_top(int n); /* profile_nofp.c */
 
-static char tmpdir[256];
-
-static void make_tmpdir(void)
-{
-    if (tmpdir[0])
-        return;
-    const char *base = getenv("TMPDIR");
-    snprintf(tmpdir, sizeof tmpdir, "%s/tcprof.XXXXXX", base && *base ? base : "/tmp");
-    TC_CHECK(mkdtemp(tmpdir), "mkdtemp %s: %s", tmpdir, strerror(errno));
-}
-
-static void rm_tmpdir(void)
-{
-    if (!tmpdir[0])
-        return;
-    char cmd[320];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    (void)!system(cmd);
-}
-
-/* tmpdir/name (malloc'd, never freed: a test's few paths) */
-static const char *tmp_path(const char *name)
-{
-    make_tmpdir();
-    char *b = malloc(strlen(tmpdir) + strlen(name) + 2);
-    sprintf(b, "%s/%s", tmpdir, name);
-    return b;
-}
-
-/* Write the heap profile (or another view) to tmpdir/name. */
+/* Write the heap profile (or another view) to tc_tmpdir/name. */
 static const char *write_named(const char *name, const char *view, int debug)
 {
-    const char *path = tmp_path(name);
+    const char *path = tc_tmp_path(name);
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     TC_CHECK(fd >= 0, "open %s: %s", path, strerror(errno));
     int rc = view ? gc_write_profile(view, fd, debug) : gc_write_heap_profile(fd);
@@ -567,7 +538,7 @@ static void child_seed(const char *mode, const char *name)
     site_counts c = counts_of(&p, "site_noscan");
     printf("%lld %lld %zu\n", (long long)c.alloc_objects, (long long)c.alloc_space, p.nsamples);
     pp_free(&p);
-    rm_tmpdir();
+    tc_rm_tmpdir();
     exit(0);
 }
 
@@ -667,7 +638,7 @@ SITE(site_child, gc_alloc(208))
 
 static void t_fork(void)
 {
-    make_tmpdir(); /* one directory for both processes */
+    tc_make_tmpdir(); /* one directory for both processes */
     gc_set_profile_rate(1);
     for (int i = 0; i < 500; i++)
         keep[i] = site_parent();
@@ -826,7 +797,7 @@ static void t_text(void)
     pp_read_file(&p, write_named("heap.pb.gz", "heap", 0));
     TC_CHECK(p.default_sample_type == 0, "heap's default sample type is pprof's (inuse_space)");
     pp_free(&p);
-    int fd = open(tmp_path("bad"), O_WRONLY | O_CREAT, 0644);
+    int fd = open(tc_tmp_path("bad"), O_WRONLY | O_CREAT, 0644);
     errno = 0;
     TC_CHECK(gc_write_profile("goroutine", fd, 0) == -1 && errno == EINVAL, "an unknown profile: EINVAL");
     errno = 0;
@@ -864,9 +835,9 @@ static void child_exit(void)
 
 static void t_exit(void)
 {
-    make_tmpdir();
+    tc_make_tmpdir();
     char envvar[400];
-    snprintf(envvar, sizeof envvar, "TRICOLOR_HEAPPROFILE=%s/heap.%%p.pb.gz", tmpdir);
+    snprintf(envvar, sizeof envvar, "TRICOLOR_HEAPPROFILE=%s/heap.%%p.pb.gz", tc_tmpdir);
     tc_child c;
     const char *args[] = {"child-exit", NULL};
     char godebug[256];
@@ -884,14 +855,14 @@ static void t_exit(void)
     char name[64];
     pp_profile p;
     snprintf(name, sizeof name, "heap.%ld.pb.gz", a);
-    pp_read_file(&p, tmp_path(name));
+    pp_read_file(&p, tc_tmp_path(name));
     /* At exit: the allocations after the last collection count too. */
     expect_site(&p, "site_exit", 400, 400, 128);
     expect_site(&p, "site_exit_after", 100, 100, 128);
     expect_site(&p, "site_exit_child", 0, 0, 128);
     pp_free(&p);
     snprintf(name, sizeof name, "heap.%ld.pb.gz", b);
-    pp_read_file(&p, tmp_path(name));
+    pp_read_file(&p, tc_tmp_path(name));
     expect_site(&p, "site_exit", 400, 400, 128);
     expect_site(&p, "site_exit_child", 50, 50, 128);
     pp_free(&p);
@@ -1145,8 +1116,8 @@ static int run(const char *const *argv, const char *out_path, unsigned timeout_s
         int o = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644), e = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
         dup2(o, 1);
         dup2(e, 2);
-        setenv("HOME", tmpdir, 1); /* pprof's settings, and go's cache, stay here */
-        setenv("GOCACHE", tmp_path("gocache"), 1);
+        setenv("HOME", tc_tmpdir, 1); /* pprof's settings, and go's cache, stay here */
+        setenv("GOCACHE", tc_tmp_path("gocache"), 1);
         unsetenv("TRICOLOR_HEAPPROFILE");
         alarm(timeout_s);
         execv(argv[0], (char *const *)argv);
@@ -1165,7 +1136,7 @@ static char *run_pprof(const char *const *args, const char *out_name)
     for (; *args && n < 23; args++)
         argv[n++] = *args;
     argv[n] = NULL;
-    const char *out = tmp_path(out_name);
+    const char *out = tc_tmp_path(out_name);
     int st = run(argv, out, 120);
     size_t len;
     char *txt = (char *)pp_slurp(out, &len);
@@ -1382,11 +1353,11 @@ static void t_pprof_http(void)
     TC_CHECK(pid >= 0, "fork");
     if (pid == 0) {
         setpgid(0, 0);
-        int o = open(tmp_path("http.log"), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        int o = open(tc_tmp_path("http.log"), O_WRONLY | O_CREAT | O_TRUNC, 0644);
         dup2(o, 1);
         dup2(o, 2);
-        setenv("HOME", tmpdir, 1);
-        setenv("GOCACHE", tmp_path("gocache"), 1);
+        setenv("HOME", tc_tmpdir, 1);
+        setenv("GOCACHE", tc_tmp_path("gocache"), 1);
         unsetenv("DISPLAY");
         alarm(120);
         execl(tc_go_path(), "go", "tool", "pprof", "-no_browser", addr, self_exe(), prof, (char *)NULL);
@@ -1462,6 +1433,6 @@ int main(int argc, char **argv)
         }
         return failed ? 1 : 0;
     }
-    atexit(rm_tmpdir);
+    atexit(tc_rm_tmpdir);
     return tc_main(argc, argv, tests, TC_NTESTS(tests));
 }

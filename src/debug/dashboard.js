@@ -37,7 +37,7 @@
     return v >= 1000 ? (v / 1000).toFixed(2) + " ms" : v.toFixed(0) + " µs";
   }
   // An axis as wide as its longest label.
-  const fit = (u, values) => (values ? 12 + Math.max(3, ...values.map((v) => String(v).length)) * 7 : 50);
+  const fit = (u, values) => (values ? 16 + Math.max(3, ...values.map((v) => String(v).length)) * 8 : 50);
   const axisOf = (fmt) => ({ values: (u, vals) => vals.map(fmt), size: fit });
 
   // ---- series kept by the page
@@ -76,7 +76,7 @@
   make("classes", [{ label: "size", value: (u, v) => classLabel(v) },
                    line("objects", 0, (v) => (v == null ? "" : String(v)),
                         { fill: "rgba(42,93,176,0.5)", paths: uPlot.paths.bars({ size: [0.8] }) })],
-       [{ values: (u, vals) => vals.map(classLabel), space: 40 }, { size: fit }],
+       [{ values: (u, vals) => vals.map(classLabel), space: 64 }, { size: fit }],
        () => [S.csize, S.cobj], { scales: { x: { time: false } } });
 
   function classLabel(i) {

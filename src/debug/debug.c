@@ -35,6 +35,7 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -47,7 +48,7 @@
 #include <unistd.h>
 
 #define MAX_CONNECTIONS 64
-#define MAX_REQUEST_BYTES (16 * 1024) /* headers and the request line, per connection */
+#define MAX_REQUEST_BYTES (32 * 1024) /* a connection's memory: request line, headers, buffers */
 #define IDLE_TIMEOUT_S 30
 #define SAMPLES 3600      /* an hour at the page's default of one a second */
 #define PAUSES 4096       /* pauses kept for the dashboard */
@@ -537,8 +538,8 @@ static enum MHD_Result serve_samples(struct MHD_Connection *c)
     take_sample();
     long since = query_int(c, "since"), since_gc = query_int(c, "since_gc");
     uint64_t first = srv.nsamples > SAMPLES ? srv.nsamples - SAMPLES + 1 : 1;
-    if (since < 0 || (uint64_t)since + 1 > first)
-        first = since < 0 ? first : (uint64_t)since + 1;
+    if (since > 0 && (uint64_t)since + 1 > first)
+        first = (uint64_t)since + 1;
     struct buf b = {0};
     bprintf(&b,
             "{\"seq\":%llu,\"ncpu\":%u,\"lost_pauses\":%llu,\n\"fields\":[\"t\",\"heap_alloc\",\"heap_inuse\","
@@ -643,6 +644,162 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     return ret;
 }
 
+/* ---- the first line, before libmicrohttpd --------------------------------------------------- */
+
+/* libmicrohttpd closes a connection whose request line it cannot split into
+ * method, target and version ("GARBAGE", binary bytes) without answering;
+ * Go's server answers 400.  So the server's thread accepts connections itself
+ * and reads each one's first line with MSG_PEEK, consuming nothing: a line that
+ * is not "METHOD SP target SP HTTP/d.d" gets the 400 here, any other connection
+ * is handed to libmicrohttpd with all its bytes unread.  SO_RCVLOWAT makes poll
+ * wait for more bytes than a partial line has, instead of spinning on them. */
+#define PEEK_MAX 8192 /* a longer first line is libmicrohttpd's to refuse (414) */
+
+struct pending {
+    int fd;
+    uint64_t deadline_ms;
+    struct sockaddr_storage sa;
+    socklen_t salen;
+};
+
+static bool is_tchar(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           (c && strchr("!#$%&'*+-.^_`|~", c));
+}
+
+/* 1: a well-formed request line; 0: malformed; -1: not all there yet. */
+static int classify(const char *p, size_t n)
+{
+    size_t i = 0;
+    while (i < n && (p[i] == '\r' || p[i] == '\n')) /* empty lines before a request are allowed */
+        i++;
+    const char *nl = memchr(p + i, '\n', n - i);
+    if (!nl)
+        return n >= PEEK_MAX ? 1 : -1;
+    size_t end = (size_t)(nl - p);
+    if (end > i && p[end - 1] == '\r')
+        end--;
+    size_t m = i;
+    while (m < end && is_tchar((unsigned char)p[m]))
+        m++;
+    if (m == i || m >= end || p[m] != ' ')
+        return 0;
+    size_t t = m + 1;
+    while (t < end && (unsigned char)p[t] > ' ' && p[t] != 0x7f)
+        t++;
+    if (t == m + 1 || t >= end || p[t] != ' ')
+        return 0;
+    const char *v = p + t + 1;
+    return end - (t + 1) == 8 && !memcmp(v, "HTTP/", 5) && v[5] >= '0' && v[5] <= '9' && v[6] == '.' &&
+           v[7] >= '0' && v[7] <= '9';
+}
+
+static void answer_400(int fd)
+{
+    static const char msg[] = "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\n"
+                              "Connection: close\r\nContent-Length: 16\r\n\r\n400 Bad Request\n";
+    /* Read what was sent first: closing a socket with unread bytes resets it,
+     * and the client could lose the answer. */
+    char sink[4096];
+    for (int k = 0; k < 16 && recv(fd, sink, sizeof sink, MSG_DONTWAIT) > 0; k++)
+        ;
+    ssize_t n = send(fd, msg, sizeof msg - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+    (void)n;
+    shutdown(fd, SHUT_WR);
+    close(fd);
+}
+
+/* ---- the server's thread ------------------------------------------------------------------- */
+
+static struct pending pend[MAX_CONNECTIONS];
+static int npend; /* the server's thread only */
+static int wake_pipe[2] = {-1, -1};
+static pthread_t server_thread;
+
+static void drop_pending(int i)
+{
+    pend[i] = pend[--npend];
+}
+
+static void look_at(int i)
+{
+    char buf[PEEK_MAX];
+    ssize_t n = recv(pend[i].fd, buf, sizeof buf, MSG_PEEK | MSG_DONTWAIT);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR))
+        return;
+    if (n <= 0) { /* closed, or an error */
+        close(pend[i].fd);
+        drop_pending(i);
+        return;
+    }
+    int k = classify(buf, (size_t)n);
+    if (k < 0) {
+        int lowat = (int)n + 1;
+        setsockopt(pend[i].fd, SOL_SOCKET, SO_RCVLOWAT, &lowat, sizeof lowat);
+        return;
+    }
+    int fd = pend[i].fd;
+    struct pending p = pend[i];
+    drop_pending(i);
+    if (k == 0) {
+        answer_400(fd);
+        return;
+    }
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &one, sizeof one);
+    /* On failure (over the limit, out of memory) libmicrohttpd closes fd. */
+    MHD_add_connection(srv.daemon, fd, (const struct sockaddr *)&p.sa, p.salen);
+}
+
+static void *serve_loop(void *arg)
+{
+    (void)arg;
+    struct MHD_Daemon *d = srv.daemon;
+    const union MHD_DaemonInfo *ei = MHD_get_daemon_info(d, MHD_DAEMON_INFO_EPOLL_FD);
+    int epfd = ei ? ei->epoll_fd : -1;
+    for (;;) {
+        struct pollfd fds[3 + MAX_CONNECTIONS];
+        const union MHD_DaemonInfo *ci = MHD_get_daemon_info(d, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+        unsigned open_now = (ci ? ci->num_connections : 0) + (unsigned)npend;
+        /* Beyond the limit, connections wait in the kernel's queue. */
+        fds[0] = (struct pollfd){.fd = wake_pipe[0], .events = POLLIN};
+        fds[1] = (struct pollfd){.fd = open_now < MAX_CONNECTIONS ? srv.listen_fd : -1, .events = POLLIN};
+        fds[2] = (struct pollfd){.fd = epfd, .events = POLLIN};
+        for (int i = 0; i < npend; i++)
+            fds[3 + i] = (struct pollfd){.fd = pend[i].fd, .events = POLLIN};
+        int timeout = 1000;
+        MHD_UNSIGNED_LONG_LONG to;
+        if (MHD_get_timeout(d, &to) == MHD_YES && to < (MHD_UNSIGNED_LONG_LONG)timeout)
+            timeout = (int)to;
+        int nf = 3 + npend;
+        if (poll(fds, (nfds_t)nf, timeout) < 0 && errno != EINTR)
+            break;
+        if (fds[0].revents)
+            break;
+        uint64_t now = clock_ms(CLOCK_MONOTONIC);
+        /* Pending connections, from the last (drop_pending moves the last into i). */
+        for (int i = nf - 4; i >= 0; i--)
+            if (fds[3 + i].revents)
+                look_at(i);
+            else if (now >= pend[i].deadline_ms) {
+                close(pend[i].fd);
+                drop_pending(i);
+            }
+        if (fds[1].revents & POLLIN) {
+            struct pending p = {.salen = sizeof p.sa};
+            p.fd = accept4(srv.listen_fd, (struct sockaddr *)&p.sa, &p.salen, SOCK_NONBLOCK | SOCK_CLOEXEC);
+            if (p.fd >= 0) {
+                p.deadline_ms = now + IDLE_TIMEOUT_S * 1000;
+                pend[npend++] = p;
+                look_at(npend - 1);
+            }
+        }
+        MHD_run(d);
+    }
+    return NULL;
+}
+
 /* ---- serve and stop ---------------------------------------------------------------------- */
 
 /* Parse "host:port", "[v6]:port", ":port", "port"; no host: 127.0.0.1. */
@@ -735,10 +892,17 @@ static void forget_after_fork(void)
 {
     /* The child has no server thread: forget the daemon (its memory is the
      * parent's copy) and close the socket, so the port is the parent's alone. */
-    if (srv.listen_fd >= 0)
+    if (srv.daemon) {
         close(srv.listen_fd);
-    free(srv.samples);
-    free(srv.pauses);
+        for (int i = 0; i < npend; i++)
+            close(pend[i].fd);
+        close(wake_pipe[0]);
+        close(wake_pipe[1]);
+        free(srv.samples);
+        free(srv.pauses);
+    }
+    npend = 0;
+    wake_pipe[0] = wake_pipe[1] = -1;
     srv = (struct server){.listen_fd = -1};
     pthread_mutex_init(&state_lock, NULL);
 }
@@ -773,12 +937,23 @@ int gc_debug_serve(const char *addr)
     }
     srv.listen_fd = fd;
     srv.port = bound_port(fd);
-    srv.daemon = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC, 0, NULL, NULL, handle, NULL, MHD_OPTION_LISTEN_SOCKET, fd,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)MAX_CONNECTIONS, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        (size_t)MAX_REQUEST_BYTES, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)IDLE_TIMEOUT_S, MHD_OPTION_END);
+    srv.daemon = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_NO_LISTEN_SOCKET, 0, NULL, NULL, handle, NULL,
+                                  MHD_OPTION_CONNECTION_LIMIT, (unsigned)MAX_CONNECTIONS,
+                                  MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)MAX_REQUEST_BYTES,
+                                  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)IDLE_TIMEOUT_S, MHD_OPTION_END);
+    int err = ENOMEM;
+    if (srv.daemon && pipe2(wake_pipe, O_CLOEXEC) != 0) {
+        err = errno;
+        MHD_stop_daemon(srv.daemon);
+        srv.daemon = NULL;
+    }
+    if (srv.daemon && (err = pthread_create(&server_thread, NULL, serve_loop, NULL)) != 0) {
+        MHD_stop_daemon(srv.daemon);
+        srv.daemon = NULL;
+        close(wake_pipe[0]);
+        close(wake_pipe[1]);
+    }
     if (!srv.daemon) {
-        int err = errno ? errno : ENOMEM;
         close(fd);
         free(srv.samples);
         free(srv.pauses);
@@ -796,17 +971,23 @@ void gc_debug_stop(void)
 {
     pthread_mutex_lock(&state_lock);
     struct MHD_Daemon *d = srv.daemon;
-    srv.daemon = NULL;
     pthread_mutex_unlock(&state_lock);
     if (!d)
         return;
-    /* Not under state_lock: the daemon's thread may be waiting for it.  Quiesced
-     * first, so that the listening socket is handed back to be closed here. */
-    MHD_socket ls = MHD_quiesce_daemon(d);
+    /* Not under state_lock: the server's thread may be waiting for it. */
+    char c = 1;
+    ssize_t n = write(wake_pipe[1], &c, 1);
+    (void)n;
+    pthread_join(server_thread, NULL);
     MHD_stop_daemon(d);
     pthread_mutex_lock(&state_lock);
-    if (ls != MHD_INVALID_SOCKET)
-        close(ls);
+    for (int i = 0; i < npend; i++)
+        close(pend[i].fd);
+    npend = 0;
+    close(wake_pipe[0]);
+    close(wake_pipe[1]);
+    wake_pipe[0] = wake_pipe[1] = -1;
+    close(srv.listen_fd);
     free(srv.samples);
     free(srv.pauses);
     srv = (struct server){.listen_fd = -1};
