@@ -330,7 +330,7 @@ typedef struct gc_metrics {
     uint64_t uptime_ns;       /* wall-clock time since start-up */
     uint64_t scavenged_bytes; /* bytes the scavenger returned to the OS since start-up */
     int32_t gogc;             /* /gc/gogc:percent; -1 = off */
-    uint32_t ncpu;            /* CPUs online, the gc_cpu_fraction's denominator */
+    uint32_t ncpu;            /* CPUs online at start-up, gc_cpu_fraction's denominator */
     uint64_t reserved[8];     /* zero; room for more without changing the size */
 } gc_metrics;
 GC_API void gc_read_metrics(gc_metrics *out);
@@ -603,8 +603,8 @@ GC_API int gc_write_profile(const char *name, int fd, int debug);
  * (every second by default; at most 10 times a second however many pages are
  * open), with gc_read_metrics, which does not stop the world; /debug/vars and
  * /debug/memstats stop it for a moment (gc_read_memstats), as Go's expvar does.
- * The server's one thread is a registered thread: it is stopped, like the
- * program's, at each collection's two pauses.
+ * The server's one thread waits for requests as a blocked thread
+ * (gc_do_blocking), so collections neither stop nor wake it while it waits.
  */
 
 /* Serve on addr, "host:port": "127.0.0.1:6060", "[::1]:6060", "localhost:0";

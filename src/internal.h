@@ -586,6 +586,7 @@ static inline bool pacer_should_trigger(void)
 
 /* ---- mgc.c ------------------------------------------------------------- */
 
+INTERNAL int gc_nprocs(void); /* CPUs online at start-up (sysconf reads a file each time) */
 INTERNAL extern pthread_mutex_t gc_lock;
 INTERNAL void gc_init_once(void);
 INTERNAL void gc_maybe_collect(void); /* called outside allocator sections */

@@ -129,6 +129,8 @@ static void init(void)
 
 void gc_init_once(void) { pthread_once(&init_once, init); }
 
+int gc_nprocs(void) { return nprocs; }
+
 struct cycle {
     bool forced, done;
     uint64_t t0, t1, t2, t3;      /* start, world restarted, mark done (world stopped), world restarted */

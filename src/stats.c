@@ -162,9 +162,8 @@ static void fill_memstats(gc_memstats *out, const uint64_t *nmalloc)
     out->num_forced_gc = g->num_forced_gc;
     uint64_t gc_cpu = g->gc_cpu_ns;
     pthread_mutex_unlock(&stats_lock);
-    long np = sysconf(_SC_NPROCESSORS_ONLN);
     uint64_t elapsed = nanotime() - g->start_ns;
-    out->gc_cpu_fraction = elapsed ? (double)gc_cpu / ((double)elapsed * (double)(np > 0 ? np : 1)) : 0;
+    out->gc_cpu_fraction = elapsed ? (double)gc_cpu / ((double)elapsed * (double)gc_nprocs()) : 0;
     out->enable_gc = 1;
     out->memory_limit = atomic_load(&memory_limit);
     out->gc_limiter_enabled = limiter_on();
@@ -203,6 +202,5 @@ void gc_read_metrics(gc_metrics *out)
     out->scavenged_bytes = scavenge_released_total();
     int pct = atomic_load(&gc_percent);
     out->gogc = pct;
-    long np = sysconf(_SC_NPROCESSORS_ONLN);
-    out->ncpu = np > 0 ? (uint32_t)np : 1;
+    out->ncpu = (uint32_t)gc_nprocs();
 }

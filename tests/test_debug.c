@@ -37,6 +37,9 @@
  *                 kill the program with SIGPIPE, and it serves on
  *   stop_restart  ports, EBUSY, EINVAL, EADDRINUSE, stop closes everything and the
  *                 port is served again at once; the default host is 127.0.0.1
+ *   libgc         a bdwgc program (debug_libgc_child.c) on tricolor's libgc.so.1, with
+ *                 libtricolor-debug preloaded and TRICOLOR_DEBUG_ADDR: it serves its
+ *                 heap (4 MiB kept), and libtricolor.so is not loaded beside libgc.so.1
  *   env           TRICOLOR_DEBUG_ADDR starts the endpoint with no call; a bad
  *                 value (or a port in use) is reported once on stderr and the
  *                 program runs on
@@ -1855,6 +1858,73 @@ static void t_env(void)
     close(l);
 }
 
+/* ---- libgc --------------------------------------------------------------------------------------- */
+
+/* A bdwgc program on tricolor's libgc.so.1, libtricolor-debug preloaded: TRICOLOR_DEBUG_ADDR
+ * serves its heap, from the one copy of the collector in the process. */
+static void t_libgc(void)
+{
+    int port = free_port();
+    char var[64], preload[600];
+    snprintf(var, sizeof var, "TRICOLOR_DEBUG_ADDR=127.0.0.1:%d", port);
+    snprintf(preload, sizeof preload, "LD_PRELOAD=%s", TC_DEBUG_LIB);
+    const char *env[] = {var, preload, NULL};
+    const char *argv[] = {"debug_libgc_child", NULL};
+    int in_w;
+    const char *out = tc_tmp_path("libgc.out"), *err = tc_tmp_path("libgc.err");
+    pid_t pid = spawn(TC_DEBUG_LIBGC_CHILD, argv, env, &in_w, out, err, 100);
+    http_resp r;
+    bool up = false;
+    for (int i = 0; i < 300 && !up; i++) {
+        int st;
+        if (waitpid(pid, &st, WNOHANG) == pid)
+            TC_FAIL("the bdwgc child ended: %s; stdout: %s; stderr: %s", tc_status_str(st), slurp(out, NULL),
+                    slurp(err, NULL));
+        char *o = slurp(out, NULL);
+        bool ready = strstr(o, "ready") != NULL;
+        free(o);
+        if (ready && http_method(port, "GET", "/debug/pprof/", &r) == 0)
+            up = true;
+        else
+            tc_sleep_ms(100);
+    }
+    if (!up) {
+        kill(pid, SIGKILL);
+        tc_wait(pid);
+        TC_FAIL("the bdwgc child never served 127.0.0.1:%d (30 s); stderr: %s", port, slurp(err, NULL));
+    }
+    TC_CHECK(r.status == 200, "the bdwgc child's /debug/pprof/: status %d", r.status);
+    http_free(&r);
+
+    /* One collector in the process: libgc.so.1's, not libtricolor.so as well. */
+    char maps[64];
+    snprintf(maps, sizeof maps, "/proc/%d/maps", (int)pid);
+    char *m = slurp(maps, NULL);
+    TC_CHECK(strstr(m, "libgc.so.1") && !strstr(m, "libtricolor.so"),
+             "the bdwgc child should map tricolor's libgc.so.1 and no libtricolor.so");
+    free(m);
+
+    get_ok(port, "/debug/memstats", &r);
+    jv *v = json_body(&r, "the bdwgc child's /debug/memstats");
+    double alloc = j_num_of(v, "heap_alloc", "the bdwgc child's /debug/memstats");
+    TC_CHECK(alloc >= 4.0 * TC_MiB, "the bdwgc child keeps 4 MiB; heap_alloc %.0f", alloc);
+    TC_CHECK(j_num_of(v, "num_gc", "the bdwgc child's /debug/memstats") >= 1, "the bdwgc child collected");
+    j_free(v);
+    http_free(&r);
+    get_ok(port, "/debug/pprof/heap?debug=1", &r);
+    TC_CHECK(strncmp(r.body, "heap profile: ", 14) == 0, "the bdwgc child's heap profile: %.200s", r.body);
+    http_free(&r);
+    get_ok(port, "/debug/dashboard/samples", &r);
+    jv *sv = json_body(&r, "the bdwgc child's samples");
+    j_free(sv);
+    http_free(&r);
+
+    close(in_w);
+    int st = tc_wait(pid);
+    TC_CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the bdwgc child: %s; stdout: %s; stderr: %s", tc_status_str(st),
+             slurp(out, NULL), slurp(err, NULL));
+}
+
 /* ---- main ---------------------------------------------------------------------------------------- */
 
 int main(int argc, char **argv)
@@ -1873,6 +1943,7 @@ int main(int argc, char **argv)
         {"vars", t_vars},
         {"memstats", t_memstats},
         {"dashboard", t_dashboard},
+        {"libgc", t_libgc},
         {"bad_requests", t_bad_requests},
         {"concurrent", t_concurrent},
         {"slow_client", t_slow_client},

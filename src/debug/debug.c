@@ -2,10 +2,11 @@
  * debug.c - libtricolor-debug: net/http/pprof, expvar and a live dashboard
  * over HTTP (libmicrohttpd).
  *
- * Owns the server: one libmicrohttpd daemon with one internal thread that
- * polls every connection, so a slow client costs a socket, not a thread; the
- * samples the dashboard plots; the pages and scripts it serves, compiled in
- * (.incbin of src/debug/, so the page works with no internet and no files).
+ * Owns the server: one thread (serve_loop) that accepts connections, checks
+ * each one's request line, and runs a libmicrohttpd daemon (epoll, no thread
+ * of its own) over the rest, so a slow client costs a socket, not a thread;
+ * the samples the dashboard plots; the pages and scripts it serves, compiled
+ * in (.incbin of src/debug/, so the page works with no internet and no files).
  *
  * Invariants:
  *   - Only figures are served: MemStats, profiles (stacks and the map of
@@ -18,8 +19,9 @@
  *     whoever asks, with gc_read_metrics (no stop of the world).  The ring
  *     keeps the last SAMPLES of them and the pauses they saw, so a page that
  *     opens later gets the history.
- *   - state_lock guards `srv` and the sample ring; the daemon's thread holds
- *     it only while building a response, gc_debug_stop while stopping.
+ *   - state_lock guards `srv` and the sample ring; the server's thread holds
+ *     it only while building a response, gc_debug_stop while stopping.  The
+ *     pending connections (pend[]) are the server thread's alone.
  *
  * How it meets the rest: the core library knows nothing of it.
  * TRICOLOR_DEBUG_ADDR starts it from a constructor.
@@ -229,10 +231,13 @@ static void take_sample(void)
         .num_gc = ms->num_gc,
     };
     srv.nsamples++;
-    /* The pauses since the last sample, oldest first, from memstats' ring of 256. */
+    /* The pauses since the last sample, oldest first, from memstats' ring of 256
+     * (the first sample takes what the ring holds; the ones before are history,
+     * not losses). */
     uint32_t from = srv.seen_gc + 1;
     if (ms->num_gc >= 256 && from < ms->num_gc - 255) {
-        srv.lost_pauses += ms->num_gc - 255 - from;
+        if (srv.nsamples > 1)
+            srv.lost_pauses += ms->num_gc - 255 - from;
         from = ms->num_gc - 255;
     }
     for (uint32_t g = from; g <= ms->num_gc; g++) {
@@ -752,6 +757,22 @@ static void look_at(int i)
     MHD_add_connection(srv.daemon, fd, (const struct sockaddr *)&p.sa, p.salen);
 }
 
+/* poll(2) as a blocked thread (gc_do_blocking): a server waiting for requests
+ * is not stopped, nor woken, by the collections of the program it serves. */
+struct poll_call {
+    struct pollfd *fds;
+    nfds_t n;
+    int timeout, ret, err;
+};
+
+static void *poll_blocked(void *arg)
+{
+    struct poll_call *p = arg;
+    p->ret = poll(p->fds, p->n, p->timeout);
+    p->err = errno;
+    return NULL;
+}
+
 static void *serve_loop(void *arg)
 {
     (void)arg;
@@ -773,7 +794,9 @@ static void *serve_loop(void *arg)
         if (MHD_get_timeout(d, &to) == MHD_YES && to < (MHD_UNSIGNED_LONG_LONG)timeout)
             timeout = (int)to;
         int nf = 3 + npend;
-        if (poll(fds, (nfds_t)nf, timeout) < 0 && errno != EINTR)
+        struct poll_call pc = {fds, (nfds_t)nf, timeout, 0, 0};
+        gc_do_blocking(poll_blocked, &pc);
+        if (pc.ret < 0 && pc.err != EINTR)
             break;
         if (fds[0].revents)
             break;
