@@ -578,7 +578,8 @@ GC_API int gc_write_profile(const char *name, int fd, int debug);
  *   /debug/pprof/           an index of the profiles, like Go's
  *   /debug/pprof/heap       the heap profile (gc_write_profile "heap"); ?gc=1
  *                           collects first, ?debug=1 gives Go's text form
- *   /debug/pprof/allocs     the same samples, viewed as alloc_space
+ *   /debug/pprof/allocs     the same samples, viewed as alloc_space (Go's delta
+ *                           profiles, ?seconds=N, are refused with 400)
  *   /debug/pprof/cmdline    the command line, arguments separated by NUL bytes
  *   /debug/vars             expvar's JSON: "cmdline" and "memstats" with Go's
  *                           runtime.MemStats field names (gc_read_memstats)
@@ -594,9 +595,10 @@ GC_API int gc_write_profile(const char *name, int fd, int debug);
  * Other paths get 404, other methods 405 (with Allow: GET, HEAD), malformed
  * requests 400, and the server keeps serving.  Bounds: a request line and
  * headers within 32 KiB (else 414 or 431); no request bodies; 64
- * connections at a time (more wait in the kernel's queue); a
- * connection idle for 30 seconds is closed, and each answer closes its
- * connection.  No heap contents are ever served: figures, stacks and the map
+ * connections at a time (more wait in the kernel's queue); connections are
+ * kept alive, and closed after 30 idle seconds.  (A connection's first request
+ * line is checked before libmicrohttpd sees it; on a kept-alive connection a
+ * later line it cannot split at all closes the connection, unanswered.)  No heap contents are ever served: figures, stacks and the map
  * of loaded objects only.
  *
  * Cost: nothing while no one asks.  The dashboard samples when its page asks

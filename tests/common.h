@@ -268,12 +268,25 @@ TC_UNUSED static double tc_now(void)
 }
 
 /* Sleep, resuming after the collector's stop signal interrupts the sleep. */
-TC_UNUSED static void tc_sleep_ms(long ms)
+/* Sleep ms milliseconds, to an absolute deadline: a relative nanosleep restarted
+ * with its remainder after each EINTR makes no progress while the collector's
+ * stop signal keeps interrupting it before it sleeps at all (a test collecting
+ * in a loop stops the world thousands of times a second). */
+TC_UNUSED static void tc_sleep_ns(long ns)
 {
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    ts.tv_sec += ns / 1000000000L;
+    ts.tv_nsec += ns % 1000000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
         ;
 }
+
+TC_UNUSED static void tc_sleep_ms(long ms) { tc_sleep_ns(ms * 1000000L); }
 
 /* ------------------------------------------------------------------------ */
 /* Threads                                                                   */

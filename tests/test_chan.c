@@ -144,12 +144,7 @@ static void wait_for(atomic_int *v, int want, const char *what)
     TC_FAIL("%s: still %d after 20 s, want %d", what, atomic_load(v), want);
 }
 
-static void sleep_us(long us)
-{
-    struct timespec ts = {us / 1000000, (us % 1000000) * 1000};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-        ;
-}
+static void sleep_us(long us) { tc_sleep_ns(us * 1000L); }
 
 /* A thread that makes garbage and collects until told to stop, so that
  * collections run beside the channel operations. */

@@ -1393,9 +1393,7 @@ static void *te_thread(void *arg)
         nanosleep(&ts, NULL);
     }
     if (!cfg.stw && marking()) {
-        struct timespec ts = {0, (long)e->idx * 3000000L};
-        while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-            ;
+        tc_sleep_ns((long)e->idx * 3000000L);
     }
     te_work(e);
     return NULL;

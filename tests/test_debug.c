@@ -12,13 +12,15 @@
  * python's json module too.
  *
  * Subtests:
- *   index         /debug/pprof/ (HTML, links to heap, allocs, cmdline);
+ *   index         two requests on one connection (keep-alive) both answered;
+ *                 /debug/pprof/ (HTML, links to heap, allocs, cmdline);
  *                 /debug/pprof redirects (301) to /debug/pprof/;
  *                 /debug/pprof/cmdline: the arguments, NUL-separated
  *   heap          /debug/pprof/heap?gc=1: gzip, collects first, and `go tool pprof`
  *                 names the function that allocated 4 MiB still in use, read from
  *                 a saved copy and straight from the endpoint; ?debug=1: Go's text
- *                 form; /debug/pprof/allocs: gzip; /debug/pprof/nosuch: 404
+ *                 form; /debug/pprof/allocs: gzip; /debug/pprof/nosuch: 404;
+ *                 ?seconds=5 (a delta profile): 400; the index counts >= 1 record
  *                 (without go: the rest runs, then the subtest exits 77, skipped)
  *   vars          /debug/vars: expvar's JSON, "cmdline" and "memstats" with every
  *                 runtime.MemStats name; NumGC, NumForcedGC and HeapAlloc agree
@@ -899,10 +901,26 @@ static bool has_href_to(const char *html, const char *what)
     return false;
 }
 
+/* Occurrences of needle in the n bytes at hay. */
+static int count_in(const char *hay, size_t n, const char *needle)
+{
+    int k = 0;
+    size_t m = strlen(needle);
+    for (const char *p = hay; (p = memmem(p, n - (size_t)(p - hay), needle, m)); p += m)
+        k++;
+    return k;
+}
+
 static void t_index(void)
 {
     int port = serve_local();
     http_resp r;
+    /* Keep-alive: two requests on one connection, the second closing it, get two answers. */
+    static const char two[] = "GET /debug/pprof/cmdline HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+                              "GET /debug/pprof/ HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+    TC_CHECK(http_exchange(port, two, sizeof two - 1, &r, false) == 0, "connect: %s", strerror(errno));
+    TC_CHECK(count_in(r.raw, r.rawlen, "HTTP/1.1 200 OK") == 2, "two requests on one connection: %.600s", r.raw);
+    http_free(&r);
     get_ok(port, "/debug/pprof/", &r);
     expect_content_type(&r, "/debug/pprof/", "text/html");
     for (const char *const *w = (const char *const[]){"heap", "allocs", "cmdline", NULL}; *w; w++)
@@ -1012,6 +1030,22 @@ static void t_heap(void)
 
     http_get(port, "/debug/pprof/nosuch", &r);
     TC_CHECK(r.status == 404, "GET /debug/pprof/nosuch: status %d, want 404: %.300s", r.status, r.raw);
+    http_free(&r);
+    /* Go's delta profile is not served: a clear 400, not the whole profile under its name. */
+    http_get(port, "/debug/pprof/heap?seconds=5", &r);
+    TC_CHECK(r.status == 400 && strstr(r.body, "seconds"), "GET /debug/pprof/heap?seconds=5: status %d: %.300s",
+             r.status, r.raw);
+    http_free(&r);
+    /* The index counts the heap profile's records, as Go's does: one at least (the 4 MiB site). */
+    get_ok(port, "/debug/pprof/", &r);
+    long count = -1;
+    for (const char *tr = strstr(r.body, "<tr><td>"); tr; tr = strstr(tr + 1, "<tr><td>")) {
+        const char *end = strstr(tr, "</tr>");
+        const char *link = strstr(tr, "\"heap?debug=1\"");
+        if (end && link && link < end)
+            count = strtol(tr + 8, NULL, 10);
+    }
+    TC_CHECK(count >= 1, "the index's count of heap records: %ld (%.400s)", count, r.body);
     http_free(&r);
     gc_debug_stop();
     gc_keep_alive(kept);

@@ -236,11 +236,20 @@ static inline uint64_t tc_rand(uint64_t *s)
     return x * 0x2545f4914f6cdd1dull;
 }
 
-/* Sleep, resuming after signals (the collector's stop signal). */
+/* Sleep, resuming after signals (the collector's stop signal), to an absolute
+ * deadline: a relative sleep restarted with its remainder makes no progress
+ * while stops keep interrupting it (tests/common.h's tc_sleep_ns says more). */
 static void tc_sleep_ms(long ms)
 {
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    ts.tv_sec += ms / 1000;
+    ts.tv_nsec += (ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
         ;
 }
 

@@ -320,6 +320,39 @@ static const struct profile {
     {"heap", "the sampled objects that the last collection found live (inuse_space); ?gc=1 collects first"},
 };
 
+/* The heap profile's records (one per stack and size), as Go's index counts
+ * them: the lines of the text form that open a record ("N: B [N: B] @ ...").
+ * -1 if it cannot be written. */
+static long profile_records(void)
+{
+    int fd = memfd_create("tricolor-profile", MFD_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    long n = -1;
+    FILE *f = gc_write_profile("heap", fd, 1) == 0 ? fdopen(fd, "r") : NULL;
+    if (f) {
+        rewind(f);
+        char line[512];
+        bool first = true;
+        n = 0;
+        while (fgets(line, sizeof line, f)) {
+            size_t len = strlen(line);
+            bool whole = len && line[len - 1] == '\n';
+            unsigned long long a, b2, c2, d2;
+            if (first && sscanf(line, "%llu: %llu [%llu: %llu] @", &a, &b2, &c2, &d2) == 4 &&
+                strncmp(line, "heap profile:", 13))
+                n++;
+            else if (!strncmp(line, "# runtime.MemStats", 18))
+                break;
+            first = whole; /* a long frame line continues: not a line start */
+        }
+        fclose(f);
+    } else {
+        close(fd);
+    }
+    return n;
+}
+
 static enum MHD_Result serve_index(struct MHD_Connection *c)
 {
     struct buf b = {0};
@@ -327,15 +360,13 @@ static enum MHD_Result serve_index(struct MHD_Connection *c)
               "<style>body{font-family:sans-serif} td{padding:0 1em 0 0}</style>\n</head>\n<body>\n"
               "/debug/pprof/\n<p>Set debug=1 as a query parameter to read a profile as text.</p>\n"
               "Types of profiles available:\n<table>\n<thead><td>Count</td><td>Profile</td></thead>\n");
-    gc_metrics m;
-    gc_read_metrics(&m);
+    long records = profile_records();
     for (size_t i = 0; i < sizeof profiles / sizeof *profiles; i++) {
         const char *n = profiles[i].name;
         if (!strcmp(n, "cmdline"))
             bprintf(&b, "<tr><td></td><td><a href=\"cmdline\">cmdline</a></td></tr>\n");
         else
-            bprintf(&b, "<tr><td>%llu</td><td><a href=\"%s?debug=1\">%s</a></td></tr>\n",
-                    (unsigned long long)m.memstats.heap_objects, n, n);
+            bprintf(&b, "<tr><td>%ld</td><td><a href=\"%s?debug=1\">%s</a></td></tr>\n", records, n, n);
     }
     bputs(&b, "</table>\n<a href=\"/debug/dashboard\">dashboard</a> &middot; <a href=\"/debug/vars\">vars</a>"
               " &middot; <a href=\"/debug/memstats\">memstats</a>\n<br>\n<p>\nProfile Descriptions:\n<ul>\n");
@@ -354,6 +385,10 @@ static enum MHD_Result serve_profile(struct MHD_Connection *c, const char *name)
     }
     if (strcmp(name, "heap") && strcmp(name, "allocs"))
         return respond_text(c, MHD_HTTP_NOT_FOUND, "Unknown profile\n");
+    if (query_int(c, "seconds") > 0) /* Go's delta profiles: say so, rather than send the whole one */
+        return respond_text(c, MHD_HTTP_BAD_REQUEST,
+                            "delta profiles (seconds=N) are not served here: fetch the profile twice and "
+                            "compare with go tool pprof -diff_base\n");
     long debug = query_int(c, "debug");
     if (!strcmp(name, "heap") && query_int(c, "gc") > 0)
         gc_collect();
@@ -629,7 +664,7 @@ static enum MHD_Result route(struct MHD_Connection *c, const char *url)
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
                               const char *version, const char *upload, size_t *upload_size, void **req)
 {
-    (void)cls, (void)version, (void)upload, (void)upload_size, (void)req;
+    (void)cls, (void)version, (void)upload;
     if (strcmp(method, MHD_HTTP_METHOD_GET) && strcmp(method, MHD_HTTP_METHOD_HEAD)) {
         /* Answered before any body is read; libmicrohttpd then closes the connection. */
         static const char msg[] = "Method Not Allowed\n";
@@ -642,6 +677,18 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_METHOD_NOT_ALLOWED, r);
         MHD_destroy_response(r);
         return ret;
+    }
+    /* Answer at the second call, when the request is all in: libmicrohttpd
+     * closes the connection after an answer queued at the first (it cannot
+     * know what of the request is still to come), which costs keep-alive. */
+    static int seen;
+    if (!*req) {
+        *req = &seen;
+        return MHD_YES;
+    }
+    if (*upload_size) { /* a body with a GET: not read, dropped */
+        *upload_size = 0;
+        return MHD_YES;
     }
     pthread_mutex_lock(&state_lock);
     enum MHD_Result ret = route(c, url);
