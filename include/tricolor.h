@@ -572,7 +572,10 @@ GC_API int gc_write_profile(const char *name, int fd, int debug);
  *     open http://127.0.0.1:6060/debug/dashboard
  *
  * A variable that cannot be served (a bad address, a port in use) is reported
- * on stderr, once, and the program runs on without the endpoint.
+ * on stderr, once, and the program runs on without the endpoint.  A process
+ * without tricolor that inherits the variable and the preload (a shell the
+ * program starts) ignores both, silently; a bdwgc program on bdwgc's own libgc
+ * says that it is.
  *
  * What it serves (GET and HEAD), as Go's net/http/pprof and expvar do:
  *   /debug/pprof/           an index of the profiles, like Go's

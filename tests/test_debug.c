@@ -12,7 +12,8 @@
  * python's json module too.
  *
  * Subtests:
- *   index         two requests on one connection (keep-alive) both answered;
+ *   index         two requests on one connection (keep-alive) both answered; a
+ *                 target in absolute form (http://host/path) served;
  *                 /debug/pprof/ (HTML, links to heap, allocs, cmdline);
  *                 /debug/pprof redirects (301) to /debug/pprof/;
  *                 /debug/pprof/cmdline: the arguments, NUL-separated
@@ -44,7 +45,8 @@
  *                 heap (4 MiB kept), and libtricolor.so is not loaded beside libgc.so.1
  *   env           TRICOLOR_DEBUG_ADDR starts the endpoint with no call; a bad
  *                 value (or a port in use) is reported once on stderr and the
- *                 program runs on
+ *                 program runs on; /bin/true with the variable and the preload
+ *                 says nothing
  */
 #include "common.h"
 
@@ -915,6 +917,12 @@ static void t_index(void)
 {
     int port = serve_local();
     http_resp r;
+    /* The absolute form of the target, as proxies send it. */
+    static const char absolute[] = "GET http://127.0.0.1/debug/pprof/cmdline HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                                   "Connection: close\r\n\r\n";
+    TC_CHECK(http_exchange(port, absolute, sizeof absolute - 1, &r, false) == 0, "connect: %s", strerror(errno));
+    TC_CHECK(r.status == 200, "GET http://127.0.0.1/debug/pprof/cmdline: %.300s", r.raw);
+    http_free(&r);
     /* Keep-alive: two requests on one connection, the second closing it, get two answers. */
     static const char two[] = "GET /debug/pprof/cmdline HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
                               "GET /debug/pprof/ HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
@@ -1876,6 +1884,21 @@ static void t_env(void)
     char *o = slurp(out, NULL);
     TC_CHECK(strstr(o, "child done"), "the child's stdout: %s", o);
     free(o);
+
+    /* A program without tricolor that inherits the variable and the preload: silent. */
+    {
+        char preload[600];
+        snprintf(preload, sizeof preload, "LD_PRELOAD=%s", TC_DEBUG_LIB);
+        const char *tenv[] = {var, preload, NULL};
+        const char *targv[] = {"true", NULL};
+        const char *tout = tc_tmp_path("true.out"), *terr = tc_tmp_path("true.err");
+        pid_t tp = spawn("/bin/true", targv, tenv, NULL, tout, terr, 30);
+        int tst = tc_wait(tp);
+        char *e = slurp(terr, NULL);
+        TC_CHECK(WIFEXITED(tst) && WEXITSTATUS(tst) == 0 && e[0] == 0,
+                 "/bin/true with %s and the preload: %s, stderr: \"%s\" (want nothing)", var, tc_status_str(tst), e);
+        free(e);
+    }
 
     env_bad("256.1.1.1:99999", "not an address");
     /* A port in use. */

@@ -44,6 +44,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -640,6 +641,11 @@ static enum MHD_Result redirect(struct MHD_Connection *c, const char *to)
 static enum MHD_Result route(struct MHD_Connection *c, const char *url)
 {
     static const char pprof[] = "/debug/pprof/";
+    /* The absolute form ("GET http://host:port/path"), which proxies send: the path. */
+    if (!strncasecmp(url, "http://", 7)) {
+        const char *path = strchr(url + 7, '/');
+        url = path ? path : "/";
+    }
     if (!strcmp(url, "/debug/pprof"))
         return redirect(c, pprof);
     if (!strcmp(url, pprof))
@@ -935,7 +941,7 @@ static int listen_on(const char *addr)
         }
         int one = 1;
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-        if (bind(fd, a->ai_addr, a->ai_addrlen) == 0 && listen(fd, 128) == 0)
+        if (bind(fd, a->ai_addr, a->ai_addrlen) == 0 && listen(fd, SOMAXCONN) == 0)
             break;
         err = errno;
         close(fd);
@@ -1071,8 +1077,13 @@ __attribute__((constructor)) static void autostart(void)
     if (!addr || !*addr)
         return;
     if (!dlsym(RTLD_DEFAULT, "gc_read_metrics")) {
-        fprintf(stderr, "tricolor-debug: TRICOLOR_DEBUG_ADDR=%s: tricolor is not in this process "
-                        "(link libtricolor, or run on tricolor's libgc.so.1); not serving\n", addr);
+        /* Not a tricolor program (a shell the program started, say, which inherited
+         * the variable and the preload): nothing to serve, and nothing to say,
+         * unless it is a bdwgc program on bdwgc's own libgc. */
+        if (dlsym(RTLD_DEFAULT, "GC_malloc"))
+            fprintf(stderr, "tricolor-debug: TRICOLOR_DEBUG_ADDR=%s: this program runs on bdwgc's libgc, "
+                            "not tricolor's libgc.so.1 (LD_LIBRARY_PATH=<prefix>/lib/tricolor-bdwgc); "
+                            "not serving\n", addr);
         return;
     }
     if (gc_debug_serve(addr) < 0)
