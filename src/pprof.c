@@ -533,7 +533,8 @@ static int write_text(writer_t *w, int fd)
             close(fd2);
         return -1;
     }
-    qsort(w->recs, w->nrecs, sizeof *w->recs, by_inuse_bytes);
+    if (w->nrecs) /* an empty profile has no array: qsort(NULL, 0) is undefined */
+        qsort(w->recs, w->nrecs, sizeof *w->recs, by_inuse_bytes);
     uint64_t t[4] = {0};
     for (size_t i = 0; i < w->nrecs; i++) {
         t[0] += inuse_objects(&w->recs[i]);

@@ -832,17 +832,19 @@ static void *serve_loop(void *arg)
     struct MHD_Daemon *d = srv.daemon;
     const union MHD_DaemonInfo *ei = MHD_get_daemon_info(d, MHD_DAEMON_INFO_EPOLL_FD);
     int epfd = ei ? ei->epoll_fd : -1;
+    uint64_t accept_again_ms = 0; /* after a failed accept (out of descriptors): not before */
     for (;;) {
         struct pollfd fds[3 + MAX_CONNECTIONS];
         const union MHD_DaemonInfo *ci = MHD_get_daemon_info(d, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
         unsigned open_now = (ci ? ci->num_connections : 0) + (unsigned)npend;
         /* Beyond the limit, connections wait in the kernel's queue. */
         fds[0] = (struct pollfd){.fd = wake_pipe[0], .events = POLLIN};
-        fds[1] = (struct pollfd){.fd = open_now < MAX_CONNECTIONS ? srv.listen_fd : -1, .events = POLLIN};
+        bool accepting = open_now < MAX_CONNECTIONS && clock_ms(CLOCK_MONOTONIC) >= accept_again_ms;
+        fds[1] = (struct pollfd){.fd = accepting ? srv.listen_fd : -1, .events = POLLIN};
         fds[2] = (struct pollfd){.fd = epfd, .events = POLLIN};
         for (int i = 0; i < npend; i++)
             fds[3 + i] = (struct pollfd){.fd = pend[i].fd, .events = POLLIN};
-        int timeout = 1000;
+        int timeout = accepting || open_now >= MAX_CONNECTIONS ? 1000 : 100;
         MHD_UNSIGNED_LONG_LONG to;
         if (MHD_get_timeout(d, &to) == MHD_YES && to < (MHD_UNSIGNED_LONG_LONG)timeout)
             timeout = (int)to;
@@ -869,6 +871,10 @@ static void *serve_loop(void *arg)
                 p.deadline_ms = now + IDLE_TIMEOUT_S * 1000;
                 pend[npend++] = p;
                 look_at(npend - 1);
+            } else if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) {
+                /* EMFILE, ENFILE, ENOMEM: the connection stays queued, and the
+                 * socket readable; polling it at once again would spin. */
+                accept_again_ms = now + 100;
             }
         }
         MHD_run(d);
