@@ -39,7 +39,8 @@
  *                 50 clients that hang up after 10 bytes of a big response do not
  *                 kill the program with SIGPIPE, and it serves on
  *   stop_restart  ports, EBUSY, EINVAL, EADDRINUSE, stop closes everything and the
- *                 port is served again at once; the default host is 127.0.0.1
+ *                 port is served again at once; the default host is 127.0.0.1,
+ *                 and "localhost" is 127.0.0.1 too
  *   libgc         a bdwgc program (debug_libgc_child.c) on tricolor's libgc.so.1, with
  *                 libtricolor-debug preloaded and TRICOLOR_DEBUG_ADDR: it serves its
  *                 heap (4 MiB kept), and libtricolor.so is not loaded beside libgc.so.1
@@ -1734,7 +1735,7 @@ static void t_stop_restart(void)
     snprintf(portonly, sizeof portonly, "%d", free_port());
     char colonport[16];
     snprintf(colonport, sizeof colonport, ":%d", free_port());
-    const char *dflt[] = {":0", NULL, "", colonport, portonly};
+    const char *dflt[] = {":0", NULL, "", colonport, portonly, "localhost:0"};
     for (size_t i = 0; i < TC_NTESTS(dflt); i++) {
         char how[64];
         snprintf(how, sizeof how, "gc_debug_serve(%s%s%s)", dflt[i] ? "\"" : "", dflt[i] ? dflt[i] : "NULL",

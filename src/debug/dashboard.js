@@ -51,10 +51,15 @@
     Object.assign({ label, stroke: palette[i], width: 1.5, value: (u, v) => fmt(v) }, extra || {});
 
   const charts = {};
+  // Every y scale starts at zero, so that a rate or a pause is read against nothing, not against
+  // the smallest value on the screen.
+  const fromZero = { range: (u, min, max) => [0, max > 0 ? max * 1.1 : 1] };
   function make(name, series, axes, data, opts) {
     const el = document.getElementById("chart-" + name);
+    opts = opts || {};
+    const scales = Object.assign({ y: fromZero }, opts.scales || {});
     const o = Object.assign({ width: Math.max(el.clientWidth, 300), height: 230, series, axes,
-                              legend: { live: true } }, opts || {});
+                              legend: { live: true } }, opts, { scales });
     charts[name] = { plot: new uPlot(o, data(), el), data, el };
   }
 
@@ -72,7 +77,7 @@
        [{}, axisOf(perSec)], () => [S.rt, S.gcs]);
   make("scav", [{}, line("returned", 1, bytesRate), line("released now", 0, bytes, { scale: "b" })],
        [{}, axisOf(bytesRate), Object.assign(axisOf(bytes), { side: 1, scale: "b", grid: { show: false } })],
-       () => [S.rt, S.scav, S.released], { scales: { b: { range: (u, min, max) => [0, Math.max(max, 1) * 1.1] } } });
+       () => [S.rt, S.scav, S.released], { scales: { b: fromZero } });
   make("classes", [{ label: "size", value: (u, v) => classLabel(v) },
                    line("objects", 0, (v) => (v == null ? "" : String(v)),
                         { fill: "rgba(42,93,176,0.5)", paths: uPlot.paths.bars({ size: [0.8] }) })],

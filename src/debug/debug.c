@@ -923,6 +923,23 @@ static int parse_addr(const char *addr, char *host, size_t hostcap, char *port, 
     return 0;
 }
 
+/* A listening socket on a, or -1 with *err set. */
+static int bind_listen(const struct addrinfo *a, int *err)
+{
+    int fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
+    if (fd < 0) {
+        *err = errno;
+        return -1;
+    }
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (bind(fd, a->ai_addr, a->ai_addrlen) == 0 && listen(fd, SOMAXCONN) == 0)
+        return fd;
+    *err = errno;
+    close(fd);
+    return -1;
+}
+
 static int listen_on(const char *addr)
 {
     char host[256], port[8];
@@ -939,19 +956,12 @@ static int listen_on(const char *addr)
         return -1;
     }
     int fd = -1, err = EINVAL;
-    for (struct addrinfo *a = res; a; a = a->ai_next) {
-        fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
-        if (fd < 0) {
-            err = errno;
-            continue;
-        }
-        int one = 1;
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-        if (bind(fd, a->ai_addr, a->ai_addrlen) == 0 && listen(fd, SOMAXCONN) == 0)
-            break;
-        err = errno;
-        close(fd);
-        fd = -1;
+    /* IPv4 first, as Go's net.Listen does for a name ("localhost" is 127.0.0.1,
+     * where a client that says 127.0.0.1 finds it), then the rest. */
+    for (int pass = 0; pass < 2 && fd < 0; pass++) {
+        for (struct addrinfo *a = res; a && fd < 0; a = a->ai_next)
+            if ((a->ai_family == AF_INET) == (pass == 0))
+                fd = bind_listen(a, &err);
     }
     freeaddrinfo(res);
     if (fd < 0)
