@@ -102,9 +102,11 @@ void tc_fatal(const char *fmt, ...)
 }
 
 /* Everything but the stop: the counters, plus nmalloc[] (what caches hold
- * uncounted, or zeros).  The pause ring is read under stats_lock, which
- * record_cycle holds while it writes a cycle's entry. */
-static void fill_memstats(gc_memstats *out, const uint64_t *nmalloc)
+ * uncounted, or zeros).  The pause ring is read under stats_lock (lock_ring),
+ * which record_cycle holds while it writes a cycle's entry; gc_read_memstats
+ * does not take it: it holds gc_lock, so no cycle is recorded meanwhile, and
+ * with the world stopped a stopped gc_read_metrics caller may hold it. */
+static void fill_memstats(gc_memstats *out, const uint64_t *nmalloc, bool lock_ring)
 {
     struct gc_stats *g = &gstats;
     memset(out, 0, sizeof *out);
@@ -153,7 +155,8 @@ static void fill_memstats(gc_memstats *out, const uint64_t *nmalloc)
     out->buck_hash_sys = atomic_load(&sys_bytes[SYS_PROF]);
 
     out->next_gc = atomic_load(&heap_goal);
-    pthread_mutex_lock(&stats_lock);
+    if (lock_ring)
+        pthread_mutex_lock(&stats_lock);
     out->last_gc = g->last_gc;
     out->pause_total_ns = g->pause_total_ns;
     memcpy(out->pause_ns, g->pause_ns, sizeof out->pause_ns);
@@ -161,7 +164,8 @@ static void fill_memstats(gc_memstats *out, const uint64_t *nmalloc)
     out->num_gc = g->num_gc;
     out->num_forced_gc = g->num_forced_gc;
     uint64_t gc_cpu = g->gc_cpu_ns;
-    pthread_mutex_unlock(&stats_lock);
+    if (lock_ring)
+        pthread_mutex_unlock(&stats_lock);
     uint64_t elapsed = nanotime() - g->start_ns;
     out->gc_cpu_fraction = elapsed ? (double)gc_cpu / ((double)elapsed * (double)gc_nprocs()) : 0;
     out->enable_gc = 1;
@@ -181,7 +185,7 @@ void gc_read_memstats(gc_memstats *out)
     stop_the_world();
     for (gc_thread_t *t = thread_list; t; t = t->next)
         cache_add_unflushed_stats(&t->cache, nmalloc);
-    fill_memstats(out, nmalloc);
+    fill_memstats(out, nmalloc, false);
     start_the_world();
     pthread_mutex_unlock(&threads_lock);
     pthread_mutex_unlock(&gc_lock);
@@ -192,7 +196,7 @@ void gc_read_metrics(gc_metrics *out)
     static const uint64_t none[NUM_CLASSES];
     gc_init_once();
     memset(out, 0, sizeof *out);
-    fill_memstats(&out->memstats, none);
+    fill_memstats(&out->memstats, none, true);
     out->heap_live = atomic_load(&last_marked_bytes);
     pthread_mutex_lock(&stats_lock);
     out->gc_cpu_ns = gstats.gc_cpu_ns;

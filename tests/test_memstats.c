@@ -29,8 +29,13 @@
  *                0 < gc_cpu_ns <= cpu_ns; uptime grows; scavenged_bytes grows by >= 64 MiB
  *                over gc_free_os_memory; gogc as GOGC says; ncpu the CPUs online;
  *                reserved zero
+ *   metrics_concurrent  gc_read_metrics and gc_read_memstats in loops on two threads beside
+ *                collections for 2 s: both make progress (neither's stop of the world
+ *                leaves the other waiting for a lock a stopped thread holds)
  */
 #include "common.h"
+
+#include <stdatomic.h>
 
 static gc_memstats ms, ms2;
 
@@ -358,12 +363,58 @@ static void test_metrics(void)
              (unsigned long long)mt2.uptime_ns, mt.memstats.num_gc, mt2.memstats.num_gc);
 }
 
+static atomic_int g_mc_stop;
+static atomic_long g_mc_metrics, g_mc_memstats;
+
+static void *mc_metrics(void *arg)
+{
+    (void)arg;
+    static gc_metrics m;
+    while (!atomic_load(&g_mc_stop)) {
+        gc_read_metrics(&m);
+        atomic_fetch_add(&g_mc_metrics, 1);
+    }
+    return NULL;
+}
+
+static void *mc_memstats(void *arg)
+{
+    (void)arg;
+    static gc_memstats m;
+    while (!atomic_load(&g_mc_stop)) {
+        gc_read_memstats(&m);
+        atomic_fetch_add(&g_mc_memstats, 1);
+    }
+    return NULL;
+}
+
+/* gc_read_metrics beside gc_read_memstats and collections: the stop of the one
+ * may catch the other inside its read, and neither may wait for the other. */
+static void test_metrics_concurrent(void)
+{
+    pthread_t a = tc_thread(mc_metrics, NULL), b = tc_thread(mc_memstats, NULL);
+    double t0 = tc_now();
+    long gcs = 0;
+    while (tc_now() - t0 < 2.0) {
+        alloc_n(64, 1024);
+        g_keep = NULL;
+        gc_collect();
+        gcs++;
+    }
+    atomic_store(&g_mc_stop, 1);
+    tc_join(a);
+    tc_join(b);
+    printf("     metrics_concurrent: %ld gc_read_metrics, %ld gc_read_memstats, %ld collections in 2 s\n",
+           (long)g_mc_metrics, (long)g_mc_memstats, gcs);
+    TC_CHECK(g_mc_metrics > 0 && g_mc_memstats > 0, "the readers did not run");
+}
+
 int main(int argc, char **argv)
 {
     static const tc_subtest tests[] = {
         {"exact", test_exact},   {"by_size", test_by_size}, {"counters", test_counters},
         {"invariants", test_invariants}, {"threads", test_threads}, {"free_os", test_free_os},
-        {"metrics", test_metrics},
+        {"metrics", test_metrics},       {"metrics_concurrent", test_metrics_concurrent},
     };
     return tc_main(argc, argv, tests, TC_NTESTS(tests));
 }
