@@ -5,7 +5,7 @@
 # builds and runs examples/consumer/hello.c against the installed copy three ways: pkg-config with
 # the shared library, pkg-config flags with the static library, and find_package(tricolor) in CMake
 # (tricolor::tricolor and tricolor::tricolor_static); and hello_debug.c with pkg-config
-# tricolor-debug.  Registered with ctest as install_smoke.
+# tricolor-debug and with tricolor::tricolor_debug.  Registered with ctest as install_smoke.
 set -euo pipefail
 build=$1 src=$2 work=$3 cc=${4:-${CC:-cc}} cmake=${CMAKE:-cmake}
 prefix=$work/prefix
@@ -79,6 +79,10 @@ step "find_package(tricolor)"
     || { cat "$work/consumer-build.log"; exit 1; }
 "$work/consumer/hello"
 "$work/consumer/hello_static"
+if [ -f "$prefix/lib/libtricolor-debug.so" ]; then
+    [ -x "$work/consumer/hello_debug" ] || { echo "install_smoke: find_package gave no tricolor::tricolor_debug" >&2; exit 1; }
+    "$work/consumer/hello_debug"
+fi
 
 if [ "$pc_ok" = 0 ]; then exit 77; fi
 echo "install_smoke: ok"
