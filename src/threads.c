@@ -72,6 +72,9 @@ static _Atomic uint32_t stw_seq;
  * miss the first deferral. */
 static _Atomic uint32_t stw_acks;
 #define STW_DEFERRED (1u << 31)
+
+/* The acknowledgements in an stw_acks word. */
+static inline uint32_t acks_of(uint32_t word) { return word & ~STW_DEFERRED; }
 static _Atomic bool world_stopped; /* every thread acknowledged the stop (threads_world_stopped) */
 
 int gc_stop_sig = SIGPWR;
@@ -503,7 +506,7 @@ void stop_the_world(void)
     int strikes = 0;
     for (;;) {
         uint32_t word = atomic_load(&stw_acks);
-        if ((word & ~STW_DEFERRED) >= n)
+        if (acks_of(word) >= n)
             break;
         /* A deferred thread gets the signal again EPILOGUE_RESEND_NS after
          * the last one, whatever wakes this loop: a resend at every wake
@@ -516,7 +519,7 @@ void stop_the_world(void)
         if (wait > 0)
             futex_wait_for(&stw_acks, word, wait);
         now = nanotime();
-        if (resend && (atomic_load(&stw_acks) & ~STW_DEFERRED) < n && now >= sent + EPILOGUE_RESEND_NS) {
+        if (resend && acks_of(atomic_load(&stw_acks)) < n && now >= sent + EPILOGUE_RESEND_NS) {
             for (gc_thread_t *t = thread_list; t; t = t->next)
                 if (t != self && atomic_load(&t->stop_req) == seq && t->epilogue)
                     pthread_kill(t->self, gc_stop_sig);
@@ -530,7 +533,7 @@ void stop_the_world(void)
         }
         if (!warned && now - start > 2000000000u) {
             warned = true;
-            tc_print("still waiting after 2 s for %u of %u threads to stop", n - (atomic_load(&stw_acks) & ~STW_DEFERRED), n);
+            tc_print("still waiting after 2 s for %u of %u threads to stop", n - acks_of(atomic_load(&stw_acks)), n);
         }
     }
     atomic_store_explicit(&world_stopped, true, memory_order_release);

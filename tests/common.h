@@ -516,6 +516,27 @@ TC_UNUSED static const char *tc_tmp_path(const char *name)
     return b;
 }
 
+/* In a child about to exec Go's toolchain (go run, go tool pprof): Go's caches and settings in
+ * dir (HOME, GOCACHE, GOPATH), no network and no GOENV file, and the variables tricolor shares
+ * with Go (GODEBUG, GOGC, GOMEMLIMIT), or reads itself, unset: the test's settings are not Go's. */
+TC_UNUSED static void tc_go_child_env(const char *dir)
+{
+    char p[600];
+    setenv("HOME", dir, 1);
+    snprintf(p, sizeof p, "%s/gocache", dir);
+    setenv("GOCACHE", p, 1);
+    snprintf(p, sizeof p, "%s/gopath", dir);
+    setenv("GOPATH", p, 1);
+    setenv("GOENV", "off", 1);
+    setenv("GOTOOLCHAIN", "local", 1);
+    setenv("GOPROXY", "off", 1);
+    setenv("GOFLAGS", "", 1);
+    unsetenv("GODEBUG");
+    unsetenv("GOGC");
+    unsetenv("GOMEMLIMIT");
+    unsetenv("TRICOLOR_HEAPPROFILE");
+}
+
 /* Go's `go` command: on PATH or where Debian and go.dev install it; NULL if
  * there is none (the tests that use Go as an oracle then skip, 77). */
 TC_UNUSED static const char *tc_go_path(void)

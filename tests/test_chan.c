@@ -2741,13 +2741,11 @@ static void test_oracle(void)
         exit(77);
     }
     const char *base = getenv("TMPDIR");
-    char dir[512], out[600], err[600], cache[600], gopath[600];
+    char dir[512], out[600], err[600];
     snprintf(dir, sizeof dir, "%s/tcchan.XXXXXX", base && *base ? base : "/tmp");
     TC_CHECK(mkdtemp(dir), "mkdtemp %s: %s", dir, strerror(errno));
     snprintf(out, sizeof out, "%s/out", dir);
     snprintf(err, sizeof err, "%s/err", dir);
-    snprintf(cache, sizeof cache, "%s/gocache", dir);
-    snprintf(gopath, sizeof gopath, "%s/gopath", dir);
     fflush(stdout);
     pid_t pid = fork();
     TC_CHECK(pid >= 0, "fork: %s", strerror(errno));
@@ -2755,13 +2753,7 @@ static void test_oracle(void)
         int o = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644), e = open(err, O_WRONLY | O_CREAT | O_TRUNC, 0644);
         dup2(o, 1);
         dup2(e, 2);
-        setenv("HOME", dir, 1);
-        setenv("GOCACHE", cache, 1);
-        setenv("GOPATH", gopath, 1);
-        unsetenv("GODEBUG"); /* tricolor's settings are not Go's */
-        unsetenv("GOGC");
-        unsetenv("GOMEMLIMIT");
-        unsetenv("GOFLAGS");
+        tc_go_child_env(dir);
         alarm(110);
         execl(go, "go", "run", TC_CHAN_ORACLE_GO, (char *)NULL);
         _exit(127);

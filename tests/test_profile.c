@@ -1116,9 +1116,7 @@ static int run(const char *const *argv, const char *out_path, unsigned timeout_s
         int o = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644), e = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
         dup2(o, 1);
         dup2(e, 2);
-        setenv("HOME", tc_tmpdir, 1); /* pprof's settings, and go's cache, stay here */
-        setenv("GOCACHE", tc_tmp_path("gocache"), 1);
-        unsetenv("TRICOLOR_HEAPPROFILE");
+        tc_go_child_env(tc_tmpdir); /* pprof's settings, and go's cache, stay here */
         alarm(timeout_s);
         execv(argv[0], (char *const *)argv);
         _exit(127);
@@ -1356,8 +1354,7 @@ static void t_pprof_http(void)
         int o = open(tc_tmp_path("http.log"), O_WRONLY | O_CREAT | O_TRUNC, 0644);
         dup2(o, 1);
         dup2(o, 2);
-        setenv("HOME", tc_tmpdir, 1);
-        setenv("GOCACHE", tc_tmp_path("gocache"), 1);
+        tc_go_child_env(tc_tmpdir);
         unsetenv("DISPLAY");
         alarm(120);
         execl(tc_go_path(), "go", "tool", "pprof", "-no_browser", addr, self_exe(), prof, (char *)NULL);

@@ -692,12 +692,10 @@ static void test_go_oracle(void)
     }
     snprintf(go_tmp, sizeof go_tmp, "%s/tc-slice-go-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
     TC_CHECK(mkdtemp(go_tmp) != NULL, "mkdtemp: %s", strerror(errno));
-    char src[512], outp[512], errp[512], cache[512], gopath[512];
+    char src[512], outp[512], errp[512];
     snprintf(src, sizeof src, "%s/growslice.go", go_tmp);
     snprintf(outp, sizeof outp, "%s/out", go_tmp);
     snprintf(errp, sizeof errp, "%s/err", go_tmp);
-    snprintf(cache, sizeof cache, "%s/gocache", go_tmp);
-    snprintf(gopath, sizeof gopath, "%s/gopath", go_tmp);
     FILE *f = fopen(src, "w");
     if (!(f && fputs(go_program, f) >= 0 && fclose(f) == 0)) {
         go_tmp_remove();
@@ -715,17 +713,8 @@ static void test_go_oracle(void)
         int o = open(outp, O_WRONLY | O_CREAT | O_TRUNC, 0644), e = open(errp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
         dup2(o, 1);
         dup2(e, 2);
-        setenv("HOME", go_tmp, 1);
-        setenv("GOCACHE", cache, 1);
-        setenv("GOPATH", gopath, 1);
-        setenv("GOENV", "off", 1);
-        setenv("GOTOOLCHAIN", "local", 1);
-        setenv("GOPROXY", "off", 1);
-        setenv("GOFLAGS", "", 1);
+        tc_go_child_env(go_tmp);
         setenv("CGO_ENABLED", "0", 1);
-        unsetenv("GODEBUG");
-        unsetenv("GOGC");
-        unsetenv("GOMEMLIMIT");
         alarm(110);
         execl(go, "go", "run", src, (char *)NULL);
         _exit(127);
