@@ -16,10 +16,12 @@
  * only if its prediction was within the budget.  What the predictions are
  * depends on the machine and its load (a loaded machine stretches every
  * pause: its threads wait for a CPU), so beyond the rule only what load
- * cannot change is asserted.  The first three cycles of a phase are its
- * transition and are not judged (a heap growing 4x a cycle from 256 KiB,
- * under the budget that a failed pre-cleaning in the small phase made 4x,
- * stops the world up to its third cycle).
+ * cannot change is asserted.  The first five cycles of a phase are its
+ * transition and are not judged: a heap growing from 256 KiB (4x, then 2x a
+ * cycle: 1, 4, 8, 16, 31 MiB), under the budget that a failed pre-cleaning in
+ * the small phase made 4x (4 ms), may stop the world through its fourth cycle
+ * on a fast CPU (16 MiB marked in 2.8 ms), and its fifth is predicted at only
+ * 1.4x the budget.  From the sixth (61 MiB) the prediction is 2.5x it.
  *
  *   small    256 KiB live: the rule holds, the first cycle (nothing
  *            marked yet: predicted at the 4 MiB first goal, 2 ms at the
@@ -227,11 +229,11 @@ static void expect_rule(const run *r, unsigned budget_us, const char *what)
     }
 }
 
-/* Phase i's cycles past its first three: how many, and of which mode. */
+/* Phase i's cycles past its first five: how many, and of which mode. */
 static void count_phase(const run *r, int i, unsigned *total, unsigned *stw)
 {
     *total = *stw = 0;
-    for (unsigned gc = r->phases[i][0] + 3; gc <= r->phases[i][1] && gc <= r->ngc; gc++) {
+    for (unsigned gc = r->phases[i][0] + 5; gc <= r->phases[i][1] && gc <= r->ngc; gc++) {
         (*total)++;
         *stw += r->mode[gc] == MODE_STW;
     }
@@ -245,7 +247,10 @@ static void expect_phase(const run *r, int i, int want, const char *what)
     count_phase(r, i, &total, &stw);
     printf("     %s: phase %d (gc %u-%u): %u judged cycles, %u with the world stopped\n", what, i, r->phases[i][0],
            r->phases[i][1], total, stw);
-    TC_CHECK(total >= 3, "%s: phase %d ran only %u cycles past its first three", what, i, total);
+    /* A small phase may run only a few cycles: a conservative word that still
+     * holds part of the large phase's list keeps its goal high.  Only the
+     * rule is asserted of it, for every cycle (expect_rule). */
+    TC_CHECK(want != MODE_CONC || total >= 3, "%s: phase %d ran only %u cycles past its first five", what, i, total);
     if (!r->concurrent)
         TC_CHECK(stw == total, "%s: no concurrent marking, yet %u of %u cycles marked concurrently", what,
                  total - stw, total);
