@@ -105,8 +105,9 @@ void tc_fatal(const char *fmt, ...)
  * uncounted, or zeros).  The pause ring is read under stats_lock (lock_ring),
  * which record_cycle holds while it writes a cycle's entry; gc_read_memstats
  * does not take it: it holds gc_lock, so no cycle is recorded meanwhile, and
- * with the world stopped a stopped gc_read_metrics caller may hold it. */
-static void fill_memstats(gc_memstats *out, const uint64_t *nmalloc, bool lock_ring)
+ * with the world stopped a stopped gc_read_metrics caller may hold it.
+ * Returns the collector's CPU time, read with the ring. */
+static uint64_t fill_memstats(gc_memstats *out, const uint64_t *nmalloc, bool lock_ring)
 {
     struct gc_stats *g = &gstats;
     memset(out, 0, sizeof *out);
@@ -172,6 +173,7 @@ static void fill_memstats(gc_memstats *out, const uint64_t *nmalloc, bool lock_r
     out->memory_limit = atomic_load(&memory_limit);
     out->gc_limiter_enabled = limiter_on();
     out->gc_limiter_last_enabled = limiter_last_enabled();
+    return gc_cpu;
 }
 
 void gc_read_memstats(gc_memstats *out)
@@ -196,11 +198,8 @@ void gc_read_metrics(gc_metrics *out)
     static const uint64_t none[NUM_CLASSES];
     gc_init_once();
     memset(out, 0, sizeof *out);
-    fill_memstats(&out->memstats, none, true);
+    out->gc_cpu_ns = fill_memstats(&out->memstats, none, true);
     out->heap_live = atomic_load(&last_marked_bytes);
-    pthread_mutex_lock(&stats_lock);
-    out->gc_cpu_ns = gstats.gc_cpu_ns;
-    pthread_mutex_unlock(&stats_lock);
     out->cpu_ns = process_cputime() - gstats.start_cpu_ns;
     out->uptime_ns = nanotime() - gstats.start_ns;
     out->scavenged_bytes = scavenge_released_total();

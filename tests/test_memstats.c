@@ -366,24 +366,17 @@ static void test_metrics(void)
 static atomic_int g_mc_stop;
 static atomic_long g_mc_metrics, g_mc_memstats;
 
-static void *mc_metrics(void *arg)
+/* Reads in a loop: gc_read_metrics if arg is non-NULL, else gc_read_memstats. */
+static void *mc_reader(void *arg)
 {
-    (void)arg;
-    static gc_metrics m;
+    static gc_metrics mt;
+    static gc_memstats ms_;
     while (!atomic_load(&g_mc_stop)) {
-        gc_read_metrics(&m);
-        atomic_fetch_add(&g_mc_metrics, 1);
-    }
-    return NULL;
-}
-
-static void *mc_memstats(void *arg)
-{
-    (void)arg;
-    static gc_memstats m;
-    while (!atomic_load(&g_mc_stop)) {
-        gc_read_memstats(&m);
-        atomic_fetch_add(&g_mc_memstats, 1);
+        if (arg)
+            gc_read_metrics(&mt);
+        else
+            gc_read_memstats(&ms_);
+        atomic_fetch_add(arg ? &g_mc_metrics : &g_mc_memstats, 1);
     }
     return NULL;
 }
@@ -392,7 +385,7 @@ static void *mc_memstats(void *arg)
  * may catch the other inside its read, and neither may wait for the other. */
 static void test_metrics_concurrent(void)
 {
-    pthread_t a = tc_thread(mc_metrics, NULL), b = tc_thread(mc_memstats, NULL);
+    pthread_t a = tc_thread(mc_reader, &g_mc_metrics), b = tc_thread(mc_reader, NULL);
     double t0 = tc_now();
     long gcs = 0;
     while (tc_now() - t0 < 2.0) {
